@@ -1,0 +1,106 @@
+"""The `cnnlab` command: the entry points that Snakemake and DVC both call."""
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from cnnlab.errors import CnnlabError
+
+MIRROR_VARIABLE = "CNNLAB_DATA_MIRROR"
+
+
+def _experiment_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("experiment", help="an experiment name from params.yaml (see `cnnlab list`)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="one-off override, e.g. --set epochs=1 --set lr=0.01 (like `dvc exp run -S`)")
+    p.add_argument("--out", type=Path, help="results folder (default: results/EXPERIMENT)")
+    p.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cnnlab", description=__doc__)
+    parser.add_argument("--params", type=Path, default=Path("params.yaml"),
+                        help="the experiment catalog (default: params.yaml)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sub.add_parser("list", help="list the experiments of params.yaml")
+
+    p = sub.add_parser("fetch", help="put a dataset under data/raw/ (mirror, Debian package, or download)")
+    p.add_argument("dataset", help="mnist | fashion_mnist | cifar10")
+    p.add_argument("--root", type=Path, help="target folder (default: data.root of params.yaml)")
+    p.add_argument("--mirror", type=Path,
+                   help=f"offline mirror folder (default: ${MIRROR_VARIABLE}, else data.mirror)")
+    p.add_argument("--no-verify", action="store_true",
+                   help="accept copies whose digests are unknown (recorded as data_verified: false)")
+
+    p = sub.add_parser("train", help="train one experiment")
+    _experiment_args(p)
+    p.add_argument("--resume", action="store_true", help="continue from results/EXPERIMENT/last.pt")
+
+    p = sub.add_parser("evaluate", help="test the selected checkpoint: metrics, per-class, confusion")
+    _experiment_args(p)
+
+    p = sub.add_parser("plot", help="figures of one experiment into results/EXPERIMENT/plots/")
+    _experiment_args(p)
+
+    p = sub.add_parser("report", help="the study's summary, reproduction table and HTML report")
+    p.add_argument("--results", type=Path, default=Path("results"), help="results folder")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return run(args)
+    except CnnlabError as err:
+        print(f"cnnlab: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("cnnlab: interrupted", file=sys.stderr)
+        return 130
+
+
+def run(args: argparse.Namespace) -> int:
+    from cnnlab import config
+
+    params = config.load_params(args.params)
+    if args.command == "list":
+        for name, spec in params["experiments"].items():
+            print(f"{name:30s} {spec['dataset']:14s} {spec['model']}")
+        return 0
+    if args.command == "fetch":
+        from cnnlab import datasets
+
+        mirror = args.mirror or os.environ.get(MIRROR_VARIABLE) or params["data"]["mirror"] or None
+        record = datasets.fetch(args.dataset, args.root or Path(params["data"]["root"]),
+                                mirror=Path(mirror) if mirror else None,
+                                verify=params["data"]["verify"] and not args.no_verify)
+        print(f"{args.dataset}: from {record['source']} (verified: {str(record['verified']).lower()})")
+        return 0
+    if args.command == "report":
+        from cnnlab.report import build_report
+
+        print(build_report(params, args.results))
+        return 0
+
+    cfg = config.experiment_config(params, args.experiment, args.overrides)
+    out = args.out or Path("results") / args.experiment
+    if args.command == "train":
+        from cnnlab.train import train
+
+        record = train(cfg, out, resume=args.resume, threads=args.threads)
+        print(f"{cfg['name']}: trained {record['epochs']} epochs in {record['wall_seconds']:.1f} s "
+              f"on {record['device']} ({record['precision']}); best epoch {record['best_epoch']}")
+    elif args.command == "evaluate":
+        from cnnlab.evaluate import evaluate
+
+        metrics = evaluate(cfg, out, threads=args.threads)
+        print(f"{cfg['name']}: test accuracy {metrics['test_acc']:.4f} (epoch {metrics['best_epoch']}, "
+              f"chosen on validation); labs' best-on-test {metrics['labs_best_test_acc']:.4f}")
+    elif args.command == "plot":
+        from cnnlab.plots import plot_experiment
+
+        for path in plot_experiment(cfg, out):
+            print(path)
+    return 0

@@ -1,0 +1,66 @@
+"""`cnnlab evaluate EXP`: test the validation-selected checkpoint, per class."""
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from cnnlab import runtime
+from cnnlab.batches import BatchPreparer, load_study_data
+from cnnlab.errors import CnnlabError
+from cnnlab.io import atomic_write_json, atomic_write_with
+from cnnlab.train import accuracy, build_model, predict, same_recipe
+
+
+def evaluate(cfg: dict, out_dir: Path, threads: int | None = None) -> dict:
+    out_dir = Path(out_dir)
+    if not (out_dir / "train.json").is_file():
+        raise CnnlabError(f"{out_dir}/train.json is missing: the training did not finish; "
+                          f"run `cnnlab train {cfg['name']}` first")
+    trained = json.loads((out_dir / "train.json").read_text())
+    if not same_recipe(trained["config"], cfg):
+        raise CnnlabError(f"{out_dir} was trained with other parameters than these; "
+                          f"run `cnnlab train {cfg['name']}` again (with the same --set values)")
+    runtime.set_threads(threads)
+    device = runtime.pick_device(cfg["device"])
+    runtime.seed_everything(cfg["seed"], cfg["deterministic"])
+    data = load_study_data(cfg).to(device)
+    model = build_model({**cfg, "pretrained": False}, len(data.info.classes), device)
+    model.load_state_dict(torch.load(out_dir / "model.pt", map_location=device, weights_only=True))
+    prepare = BatchPreparer(cfg, data.info, channels_last=True)
+
+    def amp():
+        return runtime.autocast(device, trained["precision"])
+
+    test_loss, test_pred = predict(model, data.test_x, data.test_y, prepare, cfg, amp)
+    _, val_pred = predict(model, data.val_x, data.val_y, prepare, cfg, amp)
+    history = pd.read_csv(out_dir / "history.csv")
+    labs_best = history.loc[history["test_acc"].idxmax()]
+    metrics = {
+        "test_acc": accuracy(test_pred, data.test_y),
+        "val_acc": accuracy(val_pred, data.val_y) if len(data.val_y) else None,
+        "test_loss": test_loss,
+        "best_epoch": trained["best_epoch"],
+        "labs_best_test_acc": float(labs_best["test_acc"]),
+        "labs_best_epoch": int(labs_best["epoch"]),
+    }
+    metrics = {k: round(v, 6) if isinstance(v, float) else v for k, v in metrics.items()}
+
+    classes = list(data.info.classes)
+    actual = [classes[i] for i in data.test_y.tolist()]
+    predicted = [classes[i] for i in test_pred.tolist()]
+    predictions = pd.DataFrame({"index": range(len(actual)), "actual": actual, "predicted": predicted})
+    confusion = (pd.crosstab(pd.Categorical(actual, classes), pd.Categorical(predicted, classes),
+                             dropna=False).reindex(index=classes, columns=classes, fill_value=0))
+    confusion.index.name, confusion.columns.name = "actual", None
+    correct = pd.Series([confusion.loc[c, c] for c in classes], index=classes)
+    total = confusion.sum(axis=1)
+    per_class = pd.DataFrame({"class": classes, "correct": correct.values, "total": total.values})
+    per_class["accuracy"] = (per_class["correct"] / per_class["total"].where(per_class["total"] > 0)).round(6)
+
+    atomic_write_with(out_dir / "predictions.csv", lambda p: predictions.to_csv(p, index=False))
+    atomic_write_with(out_dir / "confusion.csv", lambda p: confusion.to_csv(p))
+    atomic_write_with(out_dir / "per_class.csv", lambda p: per_class.to_csv(p, index=False))
+    atomic_write_json(out_dir / "metrics.json", metrics)  # last: its presence means all is written
+    return metrics

@@ -1,0 +1,261 @@
+"""`cnnlab train EXP`: train one experiment and keep the validation-selected checkpoint."""
+
+import csv
+import io
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch.utils.flop_counter import FlopCounterMode
+from tqdm import tqdm
+
+from cnnlab import runtime, transforms
+from cnnlab.batches import BatchPreparer, StudyData, load_study_data
+from cnnlab.errors import CnnlabError
+from cnnlab.io import atomic_torch_save, atomic_write_json, atomic_write_text
+from cnnlab.models import MODEL_INPUT_SHAPES, count_parameters, create_model, init_weights
+
+HISTORY_COLUMNS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc",
+                   "lr", "seconds", "images_per_sec"]
+RESULT_FILES = ["model.pt", "last.pt", "history.csv", "train.json", "metrics.json", "per_class.csv",
+                "confusion.csv", "predictions.csv"]
+EVAL_BATCH_FLOOR = 1024  # evaluation has no batch-dependent layers, so bigger batches only save time
+
+
+class TrainingDiverged(CnnlabError):
+    pass
+
+
+def build_model(cfg: dict, num_classes: int, device: torch.device) -> torch.nn.Module:
+    options = {"pretrained": cfg["pretrained"]} if cfg["model"] == "resnet18_imagenet" else {}
+    model = init_weights(create_model(cfg["model"], num_classes=num_classes, **options), cfg["init"])
+    if cfg["trainable"] != "all":
+        prefixes = tuple(cfg["trainable"])
+        names = [name for name, _ in model.named_parameters()]
+        if not any(name.startswith(prefixes) for name in names):
+            raise CnnlabError(f"trainable: {cfg['trainable']} matches no parameter of {cfg['model']}")
+        for name, p in model.named_parameters():
+            p.requires_grad_(name.startswith(prefixes))
+    return model.to(device, memory_format=torch.channels_last)
+
+
+def loss_function(name: str) -> Callable:
+    return F.nll_loss if name == "nll" else F.cross_entropy
+
+
+def make_optimizer(cfg: dict, model: torch.nn.Module) -> torch.optim.Optimizer:
+    params = [p for p in model.parameters() if p.requires_grad]
+    if cfg["optimizer"] == "adam":
+        return torch.optim.Adam(params, lr=cfg["lr"], weight_decay=cfg["weight_decay"])
+    return torch.optim.SGD(params, lr=cfg["lr"], momentum=cfg["momentum"],
+                           nesterov=cfg["nesterov"], weight_decay=cfg["weight_decay"])
+
+
+def make_scheduler(cfg: dict, optimizer, steps_per_epoch: int):
+    """Returns (scheduler or None, True when it steps every batch rather than every epoch)."""
+    kind, epochs = cfg["scheduler"], cfg["epochs"]
+    if kind == "step":
+        return torch.optim.lr_scheduler.StepLR(optimizer, cfg["step_size"], cfg["gamma"]), False
+    if kind == "multistep":
+        return torch.optim.lr_scheduler.MultiStepLR(optimizer, cfg["milestones"], cfg["gamma"]), False
+    if kind == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs), False
+    if kind == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=cfg["lr"], total_steps=epochs * steps_per_epoch), True
+    return None, False
+
+
+def flops_per_image(model: torch.nn.Module, name: str, device: torch.device) -> int:
+    """Forward FLOPs of one image (a multiply-add counts 2), counted by torch's FlopCounterMode."""
+    was_training = model.training
+    model.eval()
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model(torch.zeros(1, *MODEL_INPUT_SHAPES[name], device=device))
+    model.train(was_training)
+    return counter.get_total_flops()
+
+
+def epoch_generator(seed: int, epoch: int) -> torch.Generator:
+    """Batch order and augmentation of one epoch depend only on (seed, epoch): resuming is exact."""
+    return torch.Generator().manual_seed(seed * 100_003 + epoch)
+
+
+def train_one_epoch(model, data: StudyData, prepare, cfg, optimizer, scheduler_per_batch,
+                    scaler, amp, epoch: int) -> tuple[float, float]:
+    model.train()
+    generator = epoch_generator(cfg["seed"], epoch)
+    torch.manual_seed(cfg["seed"] * 100_003 + epoch)  # dropout, likewise
+    n, batch_size = len(data.train_y), cfg["batch_size"]
+    order = torch.randperm(n, generator=generator) if cfg["shuffle"] else torch.arange(n)
+    order = order.to(data.train_x.device)
+    loss_fn = loss_function(cfg["loss"])
+    total_loss = total_correct = 0.0
+    steps = range(0, n, batch_size)
+    bar = tqdm(steps, desc=f"epoch {epoch}/{cfg['epochs']}", unit="batch", leave=False,
+               disable=not sys.stderr.isatty())
+    for step, start in enumerate(bar, 1):
+        idx = order[start:start + batch_size]
+        x, y = prepare(data.train_x[idx], train=True, generator=generator), data.train_y[idx]
+        if cfg["mix"] != "none":
+            mix = transforms.mixup if cfg["mix"] == "mixup" else transforms.cutmix
+            x, y_a, y_b, lam = mix(x, y, cfg["mix_alpha"], generator)
+        with amp():
+            output = model(x)
+            if cfg["mix"] != "none":
+                loss = lam * loss_fn(output.float(), y_a) + (1 - lam) * loss_fn(output.float(), y_b)
+            else:
+                loss = loss_fn(output.float(), y)
+        if not torch.isfinite(loss):
+            raise TrainingDiverged(
+                f"{cfg['name']}: the loss became {loss.item()} at epoch {epoch}, step {step}; "
+                f"lower the learning rate (lr={cfg['lr']}) or check the data")
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+        if scheduler_per_batch is not None:
+            scheduler_per_batch.step()
+        total_loss += loss.item() * len(y)
+        total_correct += (output.argmax(1) == y).sum().item()
+        seen = min(start + batch_size, n)
+        bar.set_postfix(loss=f"{total_loss / seen:.4f}", acc=f"{total_correct / seen:.4f}")
+    return total_loss / n, total_correct / n
+
+
+@torch.inference_mode()
+def predict(model, x_all, y_all, prepare, cfg, amp) -> tuple[float, torch.Tensor]:
+    """Mean loss and the predicted class of every image."""
+    model.eval()
+    loss_fn = loss_function(cfg["loss"])
+    batch_size = max(cfg["test_batch_size"], EVAL_BATCH_FLOOR)
+    total_loss, predictions = 0.0, []
+    for start in range(0, len(y_all), batch_size):
+        x = prepare(x_all[start:start + batch_size], train=False)
+        y = y_all[start:start + batch_size]
+        with amp():
+            output = model(x).float()
+        total_loss += loss_fn(output, y, reduction="sum").item()
+        predictions.append(output.argmax(1))
+    return total_loss / max(len(y_all), 1), torch.cat(predictions) if predictions else y_all[:0]
+
+
+def accuracy(predicted: torch.Tensor, y: torch.Tensor) -> float:
+    return (predicted == y).float().mean().item() if len(y) else float("nan")
+
+
+def history_csv(rows: list[dict]) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, HISTORY_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: (f"{v:.6f}" if isinstance(v, float) else v) for k, v in row.items()})
+    return out.getvalue()
+
+
+def train(cfg: dict, out_dir: Path, resume: bool = False, threads: int | None = None,
+          on_epoch_end: Callable[[int], None] | None = None) -> dict:
+    """Train `cfg`'s experiment into `out_dir`; returns what train.json records."""
+    out_dir = Path(out_dir)
+    last_path = out_dir / "last.pt"
+    if resume and not last_path.is_file():
+        raise CnnlabError(f"--resume: {last_path} does not exist; train without --resume first")
+    if not resume:  # a previous run's files would be mixed with this run's
+        for name in RESULT_FILES:
+            (out_dir / name).unlink(missing_ok=True)
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    runtime.set_threads(threads)
+    device = runtime.pick_device(cfg["device"])
+    precision = runtime.pick_precision(cfg["precision"], device)
+    runtime.seed_everything(cfg["seed"], cfg["deterministic"])
+    runtime.reset_peak_memory(device)
+    data = load_study_data(cfg).to(device)
+    model = build_model(cfg, len(data.info.classes), device)
+    if MODEL_INPUT_SHAPES[cfg["model"]][0] != data.info.channels:
+        raise CnnlabError(f"model {cfg['model']} takes {MODEL_INPUT_SHAPES[cfg['model']][0]}-channel "
+                          f"images but {cfg['dataset']} has {data.info.channels}; pick a matching model")
+    flops = flops_per_image(model, cfg["model"], device)
+    if cfg["compile"]:
+        model = torch.compile(model)
+    prepare = BatchPreparer(cfg, data.info, channels_last=True)
+    optimizer = make_optimizer(cfg, model)
+    steps_per_epoch = -(-len(data.train_y) // cfg["batch_size"])
+    scheduler, per_batch = make_scheduler(cfg, optimizer, steps_per_epoch)
+    scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
+
+    def amp():
+        return runtime.autocast(device, precision)
+
+    history, best_val, best_epoch, start_epoch, wall = [], -1.0, 0, 1, 0.0
+    if resume:
+        state = torch.load(last_path, map_location=device, weights_only=False)
+        if not same_recipe(state["config"], cfg):
+            raise CnnlabError(f"--resume: {last_path} was trained with other parameters; "
+                              "resume with the same params.yaml and --set values, or start afresh")
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        if scheduler is not None:
+            scheduler.load_state_dict(state["scheduler"])
+        scaler.load_state_dict(state["scaler"])
+        history, best_val, best_epoch = state["history"], state["best_val"], state["best_epoch"]
+        start_epoch, wall = state["epoch"] + 1, state["wall_seconds"]
+
+    for epoch in range(start_epoch, cfg["epochs"] + 1):
+        started = time.perf_counter()
+        lr = optimizer.param_groups[0]["lr"]
+        train_loss, train_acc = train_one_epoch(model, data, prepare, cfg, optimizer,
+                                                scheduler if per_batch else None, scaler, amp, epoch)
+        seconds = time.perf_counter() - started
+        if scheduler is not None and not per_batch:
+            scheduler.step()
+        val_loss, val_pred = predict(model, data.val_x, data.val_y, prepare, cfg, amp)
+        test_loss, test_pred = predict(model, data.test_x, data.test_y, prepare, cfg, amp)
+        val_acc = accuracy(val_pred, data.val_y)
+        history.append({
+            "epoch": epoch, "train_loss": train_loss, "train_acc": train_acc,
+            "val_loss": val_loss, "val_acc": val_acc,
+            "test_loss": test_loss, "test_acc": accuracy(test_pred, data.test_y),
+            "lr": lr, "seconds": seconds, "images_per_sec": len(data.train_y) / seconds,
+        })
+        wall += time.perf_counter() - started
+        # Select on validation (the last epoch when there is none); ties keep the earlier epoch.
+        score = val_acc if len(data.val_y) else float(epoch)
+        if score > best_val:
+            best_val, best_epoch = score, epoch
+            atomic_torch_save(out_dir / "model.pt", _unwrap(model).state_dict())
+        atomic_torch_save(last_path, {
+            "config": cfg, "epoch": epoch, "model": _unwrap(model).state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict() if scheduler is not None else None,
+            "scaler": scaler.state_dict(), "rng": runtime.rng_states(),
+            "history": history, "best_val": best_val, "best_epoch": best_epoch, "wall_seconds": wall,
+        })
+        atomic_write_text(out_dir / "history.csv", history_csv(history))
+        if on_epoch_end is not None:
+            on_epoch_end(epoch)
+
+    record = {
+        "experiment": cfg["name"], "config": cfg, "dataset": cfg["dataset"], "model": cfg["model"],
+        "parameters": count_parameters(model), "flops_per_image": flops,
+        "device": str(device), "precision": precision, "threads": torch.get_num_threads(),
+        "versions": runtime.versions(), "wall_seconds": wall,
+        "images_per_sec": sum(r["images_per_sec"] for r in history) / len(history),
+        "peak_memory_mb": runtime.peak_memory_mb(device),
+        "data_verified": data.verified, "best_epoch": best_epoch, "epochs": cfg["epochs"],
+        "train_size": len(data.train_y), "val_size": len(data.val_y), "test_size": len(data.test_y),
+    }
+    atomic_write_json(out_dir / "train.json", record)
+    return record
+
+
+def same_recipe(a: dict, b: dict) -> bool:
+    """Equal settings, where the data location (root, mirror) may differ."""
+    return {k: v for k, v in a.items() if k != "data"} == {k: v for k, v in b.items() if k != "data"}
+
+
+def _unwrap(model):
+    return getattr(model, "_orig_mod", model)  # torch.compile wraps the module
