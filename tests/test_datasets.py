@@ -5,7 +5,6 @@ import hashlib
 import io
 import json
 import lzma
-import os
 import pickle
 import tarfile
 import urllib.error
@@ -20,6 +19,7 @@ import torchvision
 from cnnlab import datasets
 from cnnlab.datasets import DATASETS, fetch, load
 from cnnlab.errors import CnnlabError
+from realdata import REAL_MIRROR, needs_real_mnist
 from synthetic import (
     IDX_FILES,
     SEED_OFFSETS,
@@ -40,20 +40,6 @@ TORCHVISION_CLASS = {
     "fashion_mnist": torchvision.datasets.FashionMNIST,
     "cifar10": torchvision.datasets.CIFAR10,
 }
-
-
-def _real_mirror() -> Path | None:
-    """The offline copies: $CNNLAB_DATA_MIRROR, else ../shared/datasets beside the repository."""
-    candidates = [os.environ.get("CNNLAB_DATA_MIRROR"),
-                  Path(__file__).resolve().parents[2] / "shared" / "datasets"]
-    return next((Path(c) for c in candidates if c and (Path(c) / "mnist").is_dir()), None)
-
-
-REAL_MIRROR = _real_mirror()
-needs_real_mnist = pytest.mark.skipif(
-    REAL_MIRROR is None,
-    reason="no real MNIST mirror: set CNNLAB_DATA_MIRROR or put shared/datasets beside the repo",
-)
 
 
 @pytest.fixture(autouse=True)

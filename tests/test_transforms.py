@@ -10,7 +10,8 @@ CIFAR_MEAN, CIFAR_STD = (0.4914, 0.4822, 0.4465), (0.2023, 0.1994, 0.2010)
 
 
 def random_images(n=8, c=3, size=32, seed=0):
-    return torch.randint(0, 256, (n, c, size, size), dtype=torch.uint8, generator=torch.Generator().manual_seed(seed))
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randint(0, 256, (n, c, size, size), dtype=torch.uint8, generator=generator)
 
 
 @pytest.mark.parametrize("channels, mean, std", [(1, (0.1307,), (0.3081,)), (3, CIFAR_MEAN, CIFAR_STD)])

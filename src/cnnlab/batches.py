@@ -25,8 +25,9 @@ class StudyData:
     verified: bool
 
     def to(self, device: torch.device) -> "StudyData":
-        moved = {k: getattr(self, k).to(device) for k in ("train_x", "train_y", "val_x", "val_y", "test_x", "test_y")}
-        return StudyData(**moved, info=self.info, verified=self.verified)
+        tensors = ("train_x", "train_y", "val_x", "val_y", "test_x", "test_y")
+        return StudyData(**{k: getattr(self, k).to(device) for k in tensors},
+                         info=self.info, verified=self.verified)
 
 
 def load_study_data(cfg: dict) -> StudyData:
