@@ -1,0 +1,36 @@
+# The study as a Snakemake workflow: `snakemake --cores 1 all` (see README.md).
+# Every rule runs one `cnnlab` command, the same one that dvc.yaml's stage of the same name runs;
+# params.yaml is the catalog for both. After each run, what Snakemake built is recorded in dvc.lock.
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "params.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/experiments.smk"
+include: "workflow/rules/study.smk"
+
+
+localrules:
+    all,
+    fetch,  # downloads: on the machine with the network, not on a cluster node
+
+
+rule all:
+    input:
+        expand("results/{exp}/metrics.json", exp=STUDY),
+        expand("results/{exp}/plots", exp=STUDY),
+        "results/report.html",
+
+
+onsuccess:
+    record_in_dvc()
+
+
+onerror:
+    record_in_dvc()  # with --keep-going, keep what did finish

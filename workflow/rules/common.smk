@@ -1,0 +1,127 @@
+"""What the rules share: the checked catalog, what reaches cnnlab, and the link to DVC."""
+
+import glob
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+
+import yaml
+from snakemake.utils import validate
+
+from cnnlab.config import STUDY_KEYS, experiment_config, load_params
+from cnnlab.config import validate as cnnlab_validate
+
+# Check the catalog before any job starts. cnnlab's check comes first for its one-line message
+# naming the key and what is allowed; Snakemake's follows, against the same schema.
+cnnlab_validate(config, source="params.yaml (with --config)")
+validate(config, "../schemas/params.schema.yaml", set_default=False)
+
+PARAMS_FILE = load_params("params.yaml")  # what cnnlab reads by itself
+for key in ("data", "scales"):
+    if config[key] != PARAMS_FILE[key]:
+        raise ValueError(f"{key}: edit it in params.yaml; --config reaches cnnlab only for "
+                         f"the top-level keys ({', '.join(STUDY_KEYS)}) and experiments")
+
+EXPERIMENTS = list(config["experiments"])
+DATA_ROOT = config["data"]["root"]
+with open("workflow/datasets.yaml") as f:
+    DATASET_FOLDERS = yaml.safe_load(f)["dataset_folders"]
+DATASET_OF_FOLDER = {folder: dataset for dataset, folder in DATASET_FOLDERS.items()}
+
+
+wildcard_constraints:
+    exp="|".join(EXPERIMENTS),
+    folder="|".join(DATASET_OF_FOLDER),
+
+
+def fetched(exp):
+    """The folder of `exp`'s dataset, as `cnnlab fetch` leaves it."""
+    return f"{DATA_ROOT}/{DATASET_FOLDERS[config['experiments'][exp]['dataset']]}"
+
+
+def recipe(exp):
+    """Everything that decides `exp`'s results: its jobs rerun when this changes.
+
+    Sorted, so that reordering params.yaml changes nothing; without the data locations, which
+    do not change results (as in cnnlab.train.same_recipe).
+    """
+    settings = experiment_config(config, exp)
+    del settings["data"]
+    return dict(sorted(settings.items()))
+
+
+RECIPES = {exp: recipe(exp) for exp in EXPERIMENTS}  # also checks --config values, at parse time
+
+
+def cnnlab_keys(params, exp):
+    """The keys `cnnlab --set` takes, with their values in `params` for experiment `exp`."""
+    keys = {key: params.get(key) for key in STUDY_KEYS}
+    keys.update(params["experiments"][exp])  # the experiment's own seed beats the study's
+    return keys
+
+
+def set_options(exp):
+    """` --set KEY=VALUE` options for what `snakemake --config` changed from params.yaml.
+
+    None without --config, so that the command is the very one that dvc.yaml runs.
+    """
+    wanted, on_disk = cnnlab_keys(config, exp), cnnlab_keys(PARAMS_FILE, exp)
+    options = ""
+    for key, value in wanted.items():
+        if on_disk.get(key) != value:
+            text = value if isinstance(value, str) else json.dumps(value)  # JSON is YAML
+            options += f" --set {shlex.quote(f'{key}={text}')}"
+    return options
+
+
+def imagenet_weights_cached():
+    """torchvision's cache holds the ImageNet ResNet-18 weights (torch.hub.get_dir(), read
+    without importing torch, which takes seconds)."""
+    cache = os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache"))
+    torch_home = os.environ.get("TORCH_HOME", os.path.join(cache, "torch"))
+    return bool(glob.glob(os.path.join(torch_home, "hub", "checkpoints", "resnet18-*.pth")))
+
+
+# E8 fine-tunes ImageNet weights that only the internet has. `all` leaves such experiments out
+# until the weights are in torchvision's cache; `snakemake --cores 1 results/EXP/metrics.json`
+# runs one anyway (and downloads the weights, where there is internet).
+NEEDS_WEIGHTS = [exp for exp in EXPERIMENTS if config["experiments"][exp]["pretrained"]]
+STUDY = [exp for exp in EXPERIMENTS if exp not in NEEDS_WEIGHTS or imagenet_weights_cached()]
+if len(STUDY) < len(EXPERIMENTS):
+    print(f"Note: `all` leaves out {', '.join(NEEDS_WEIGHTS)}: its pretrained ImageNet weights "
+          "are not in torchvision's cache ($TORCH_HOME/hub/checkpoints/).", file=sys.stderr)
+
+
+def gpu_visible():
+    """A cheap stand-in for torch.cuda.is_available() (importing torch here would take seconds)."""
+    hidden = os.environ.get("CUDA_VISIBLE_DEVICES") in ("", "-1")
+    return shutil.which("nvidia-smi") is not None and not hidden
+
+
+# The standard resource `gpu` on jobs that run on the device, so Snakemake can share GPUs out.
+GPUS = 1 if config["device"] == "cuda" or (config["device"] == "auto" and gpu_visible()) else 0
+
+
+def dvc_stage(job):
+    """The dvc.yaml stage that runs the same command as `job` (same names, same keys)."""
+    if job.rule.name == "fetch":
+        return f"fetch@{DATASET_OF_FOLDER[job.wildcards.folder]}"
+    if "exp" in job.wildcards.keys():
+        return f"{job.rule.name}@{job.wildcards.exp}"
+    return job.rule.name
+
+
+def record_in_dvc():
+    """Record in dvc.lock what this run built or found up to date, so that `dvc status` agrees
+    and `dvc repro` redoes none of it. DVC hashes the files itself."""
+    if not os.path.isdir(".dvc"):
+        return
+    stages = sorted({dvc_stage(job) for job in workflow.dag.jobs
+                     if job.rule.name != "all" and workflow.dag.noneedrun_finished(job)})
+    if stages:
+        command = [sys.executable, "-m", "dvc", "commit", "--force", "--quiet", *stages]
+        if subprocess.run(command).returncode != 0:
+            print("Warning: `dvc commit` failed; dvc.lock does not record this run.", file=sys.stderr)

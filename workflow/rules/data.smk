@@ -1,0 +1,17 @@
+# Datasets: from the offline mirror ($CNNLAB_DATA_MIRROR or data.mirror), Debian's package, or
+# the internet, into torchvision's layout under data.root (see `cnnlab fetch --help`).
+
+
+rule fetch:
+    input:
+        "src/cnnlab/datasets.py",
+    output:
+        directory(f"{DATA_ROOT}/{{folder}}"),
+    params:
+        dataset=lambda wc: DATASET_OF_FOLDER[wc.folder],
+    conda:
+        "../envs/cnnlab.yaml"
+    log:
+        "logs/fetch/{folder}.log",
+    shell:
+        "cnnlab fetch {params.dataset} 2>&1 | tee {log}"
