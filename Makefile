@@ -1,0 +1,21 @@
+# The two commands of README.md: `make study` runs the study, `make test` the tests.
+# Both first set up .venv (once; again only when pyproject.toml changes).
+VENV := .venv
+# The rules call cnnlab and dvc: from .venv.
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: study test venv
+
+study: venv
+	snakemake all --workflow-profile workflow/profiles/default
+
+test: venv
+	pytest
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install torch==2.14.1 torchvision==0.29.1
+	$(VENV)/bin/pip install -e '.[dev]'
+	touch $@
