@@ -1,0 +1,275 @@
+"""End to end: the real Snakemake and DVC on a copy of the project, with synthetic data.
+
+The copy lives in a temporary folder with its own `git init` and `dvc init`. Its catalog keeps one
+small experiment per dataset at scale=smoke (1 epoch on 512 images), and its datasets come from a
+synthetic offline mirror written in the real on-disk formats. The `all` target is the real one.
+The tools are the ones installed next to this Python; the jobs run the copy's own src/ (PYTHONPATH),
+the code that its Snakemake rules and DVC stages track.
+"""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from synthetic import write_mirror
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+PROJECT_FILES = ["Snakefile", "dvc.yaml", "params.yaml", "references.yaml", "workflow", "src",
+                 ".gitignore", ".dvcignore"]
+KEPT = ["cnn_mnist", "lenet_sigmoid_fashionmnist", "convnet_cifar10"]  # one per dataset, all small
+CHANGED = "cnn_mnist"  # the experiment whose learning rate the tests change
+# the real target `all`; two one-thread jobs at a time use the two cores best here
+SNAKEMAKE_ALL = ["snakemake", "all", "--cores", "2", "--set-threads", "train=1", "evaluate=1"]
+
+pytestmark = pytest.mark.slow
+
+
+def make_project(folder: Path, experiments=None) -> Path:
+    """A copy of the project in `folder`, its catalog cut to `experiments`, at scale=smoke."""
+    project = folder / "project"
+    project.mkdir(parents=True)
+    for name in PROJECT_FILES:
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, project / name, symlinks=True,
+                            ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+        else:
+            shutil.copy2(source, project / name)
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    if experiments is not None:
+        params["experiments"] = {name: params["experiments"][name] for name in experiments}
+    params["scale"] = "smoke"
+    params["data"]["verify"] = False  # synthetic files have no canonical digests
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    return project
+
+
+def environment(folder: Path, project: Path) -> dict:
+    env = dict(os.environ)
+    env.update(
+        PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}",
+        PYTHONPATH=str(project / "src"),
+        CNNLAB_DATA_MIRROR=str(folder / "mirror"),
+        TORCH_HOME=str(folder / "torch"),  # no ImageNet weights unless a test puts some there
+        DVC_NO_ANALYTICS="1",
+        GIT_AUTHOR_NAME="test", GIT_AUTHOR_EMAIL="test@example.invalid",
+        GIT_COMMITTER_NAME="test", GIT_COMMITTER_EMAIL="test@example.invalid",
+    )
+    return env
+
+
+def run(command: list[str], project: Path, env: dict, ok: bool = True) -> str:
+    """Run `command` in `project`; returns its stdout and stderr together."""
+    done = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, timeout=900)
+    output = done.stdout + done.stderr
+    if ok and done.returncode != 0:
+        pytest.fail(f"{' '.join(command)} exited {done.returncode}:\n{output[-6000:]}")
+    return output
+
+
+def job_counts(snakemake_output: str) -> dict[str, int]:
+    """Snakemake's "Job stats" table as {rule: count}; {} when there is nothing to do."""
+    counts = {}
+    table = snakemake_output.split("Job stats:", 1)
+    if len(table) == 2:
+        for line in table[1].splitlines():
+            match = re.fullmatch(r"(\w+)\s+(\d+)", line.strip())
+            if match:
+                if match[1] == "total":
+                    break
+                counts[match[1]] = int(match[2])
+    return counts
+
+
+def stages_run(dvc_output: str) -> set[str]:
+    return set(re.findall(r"Running stage '([^']+)'", dvc_output))
+
+
+def set_learning_rate(project: Path, experiment: str, lr: float) -> None:
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["experiments"][experiment]["lr"] = lr
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    """The copy after `snakemake all` and a git commit of its metrics and dvc.lock."""
+    folder = tmp_path_factory.mktemp("pipeline")
+    write_mirror(folder / "mirror", n_train=800, n_test=300)
+    project = make_project(folder, KEPT)
+    env = environment(folder, project)
+    run(["git", "init", "-q"], project, env)
+    run(["dvc", "init", "-q"], project, env)
+    output = run(SNAKEMAKE_ALL, project, env)
+    run(["git", "add", "-A"], project, env)
+    run(["git", "commit", "-q", "-m", "the study at smoke scale"], project, env)
+    return project, env, output
+
+
+def test_all_builds_every_result(study):
+    project, env, output = study
+    assert job_counts(output) == {"all": 1, "fetch": 3, "train": 3, "evaluate": 3, "plot": 3,
+                                  "report": 1}
+    for experiment in KEPT:
+        metrics = json.loads((project / "results" / experiment / "metrics.json").read_text())
+        assert 0 <= metrics["test_acc"] <= 1
+        assert list((project / "results" / experiment / "plots").glob("*.png"))
+    assert (project / "results" / "report.html").is_file()
+    tracked = run(["git", "ls-files", "results"], project, env).split()
+    assert sorted(tracked) == sorted(f"results/{e}/metrics.json" for e in KEPT)
+
+
+def test_second_snakemake_run_executes_no_job(study):
+    project, env, _ = study
+    output = run(SNAKEMAKE_ALL, project, env)
+    assert job_counts(output) == {}
+    assert "Nothing to be done" in output
+
+
+def test_dvc_agrees_with_snakemake(study):
+    project, env, _ = study
+    assert json.loads(run(["dvc", "status", "--json"], project, env)) == {}
+    output = run(["dvc", "repro"], project, env)
+    assert stages_run(output) == set()
+    # train: every experiment of the copy's catalog, nothing else
+    assert len(re.findall(r"Stage 'train@\w+' didn't change", output)) == len(KEPT)
+
+
+def test_parameter_change_reruns_one_experiment_in_snakemake(study):
+    project, env, _ = study
+    set_learning_rate(project, CHANGED, 0.05)
+    planned = run([*SNAKEMAKE_ALL, "--dry-run"], project, env)
+    assert job_counts(planned) == {"all": 1, "train": 1, "evaluate": 1, "plot": 1, "report": 1}
+    assert re.findall(r"wildcards: exp=(\w+)", planned) == [CHANGED] * 3
+    changed = json.loads(run(["dvc", "status", "--json"], project, env))
+    assert set(changed) == {f"train@{CHANGED}", f"evaluate@{CHANGED}"}
+
+    output = run(SNAKEMAKE_ALL, project, env)
+    assert job_counts(output) == job_counts(planned)
+    assert json.loads(run(["dvc", "status", "--json"], project, env)) == {}
+    diff = json.loads(run(["dvc", "metrics", "diff", "--json"], project, env))
+    assert set(diff) == {f"results/{CHANGED}/metrics.json"}
+    assert diff[f"results/{CHANGED}/metrics.json"]["test_loss"]["diff"] != 0
+    assert job_counts(run(SNAKEMAKE_ALL, project, env)) == {}
+    run(["git", "commit", "-q", "-am", f"{CHANGED}: lr 0.05"], project, env)
+
+
+def test_parameter_change_reruns_one_experiment_in_dvc(study):
+    project, env, _ = study
+    set_learning_rate(project, CHANGED, 0.02)
+    changed = json.loads(run(["dvc", "status", "--json"], project, env))
+    assert set(changed) == {f"train@{CHANGED}", f"evaluate@{CHANGED}"}
+    output = run(["dvc", "repro"], project, env)
+    assert stages_run(output) == {f"train@{CHANGED}", f"evaluate@{CHANGED}", f"plot@{CHANGED}",
+                                  "report"}
+    diff = json.loads(run(["dvc", "metrics", "diff", "--json"], project, env))
+    assert set(diff) == {f"results/{CHANGED}/metrics.json"}
+    assert json.loads(run(["dvc", "status", "--json"], project, env)) == {}
+
+
+def test_invalid_params_stop_snakemake_before_any_job(tmp_path):
+    project = make_project(tmp_path)
+    env = environment(tmp_path, project)
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["experiments"]["lenet5_mnist"]["lr"] = -1
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    output = run(["snakemake", "--cores", "1", "--dry-run", "all"], project, env, ok=False)
+    assert "experiments.lenet5_mnist.lr: -1 is out of range; allowed: a value > 0" in output
+    assert "Job stats" not in output
+    (project / "params.yaml").write_text((REPO / "params.yaml").read_text())
+    output = run(["snakemake", "--cores", "1", "--dry-run", "all", "--config", "scale=huge"],
+                 project, env, ok=False)
+    assert "scale: 'huge' is not defined; allowed: ['full', 'smoke']" in output
+    assert "Job stats" not in output
+
+
+def test_config_reaches_cnnlab_as_set_options(tmp_path):
+    project = make_project(tmp_path)
+    env = environment(tmp_path, project)
+    (project / "params.yaml").write_text((REPO / "params.yaml").read_text())  # scale: full
+    output = run(["snakemake", "--cores", "1", "--dry-run", "--printshellcmds", "all",
+                  "--config", "scale=smoke", "seed=3"], project, env)
+    assert "cnnlab train lenet5_mnist --threads 1 --set seed=3 --set scale=smoke 2>&1" in output
+    # an experiment's own seed beats the study's, as when params.yaml says seed: 3
+    assert "cnnlab train resnet18_cifar10_long --threads 1 --set scale=smoke 2>&1" in output
+    output = run(["snakemake", "--cores", "1", "--dry-run", "--printshellcmds", "all"], project, env)
+    assert "cnnlab train lenet5_mnist --threads 1 2>&1" in output
+
+
+def snakemake_jobs(project: Path, env: dict) -> list[dict]:
+    """The jobs `snakemake --dry-run all` plans: [{"rule": ..., "input": [...], "output": [...]}]."""
+    output = run(["snakemake", "--cores", "1", "--dry-run", "all"], project, env)
+    jobs = []
+    for block in re.split(r"^(?:local)?rule (?=\w+:$)", output, flags=re.MULTILINE)[1:]:
+        rule, *lines = block.splitlines()
+        job = {"rule": rule.rstrip(":"), "input": [], "output": []}
+        for line in lines:
+            key, _, value = line.strip().partition(": ")
+            if key in ("input", "output"):
+                job[key] = value.split(", ")
+        jobs.append(job)
+    return jobs
+
+
+def dvc_stages(project: Path) -> dict[str, dict]:
+    """dvc.yaml's stages as {name: {"outs": [...], "deps": [...]}}, read by DVC itself."""
+    script = ("import json; from dvc.repo import Repo; repo = Repo('.');"
+              "print(json.dumps({s.addressing: {'outs': [o.def_path for o in s.outs],"
+              " 'deps': [d.def_path for d in s.deps]} for s in repo.index.stages}))")
+    done = subprocess.run([sys.executable, "-c", script], cwd=project, capture_output=True,
+                          text=True, check=True)
+    return json.loads(done.stdout)
+
+
+@pytest.mark.parametrize("weights_cached", [False, True])
+def test_snakemake_and_dvc_cover_the_same_experiments_and_outputs(tmp_path, weights_cached):
+    project = make_project(tmp_path)
+    (project / "params.yaml").write_text((REPO / "params.yaml").read_text())  # the full catalog
+    env = environment(tmp_path, project)
+    run(["git", "init", "-q"], project, env)
+    run(["dvc", "init", "-q"], project, env)
+    if weights_cached:
+        checkpoints = tmp_path / "torch" / "hub" / "checkpoints"
+        checkpoints.mkdir(parents=True)
+        (checkpoints / "resnet18-f37072fd.pth").write_bytes(b"")
+    jobs = snakemake_jobs(project, env)
+    stages = dvc_stages(project)
+    catalog = yaml.safe_load((REPO / "params.yaml").read_text())["experiments"]
+    pretrained = {name for name, spec in catalog.items() if spec.get("pretrained")}
+    assert pretrained == {"resnet18_transfer_cifar10"}
+
+    # Snakemake's `all` builds every experiment, less E8 while its weights are not cached;
+    # DVC has every stage of every experiment, each under the Snakemake rule's name.
+    in_all = set(catalog) if weights_cached else set(catalog) - pretrained
+    names = set()
+    for job in (job for job in jobs if job["rule"] != "all"):
+        if job["rule"] == "fetch":
+            name = next(n for n, stage in stages.items() if stage["outs"] == job["output"])
+        elif job["rule"] == "report":
+            name = "report"  # its files lie in its dependency results/: DVC declares none
+        else:
+            name = f"{job['rule']}@{job['output'][0].split('/')[1]}"
+            assert set(job["output"]) == set(stages[name]["outs"]), name
+        names.add(name)
+        code = {re.sub(r"/models/\w+\.py$", "/models", path) for path in job["input"]
+                if path.startswith("src/")}
+        assert code == {p for p in stages[name]["deps"] if p.startswith("src/")}, name
+    expected = {n for n in stages if n.split("@")[-1] in in_all or "@" not in n
+                or n.startswith("fetch@")}
+    assert names == expected
+    assert {n.split("@")[1] for n in stages if n.startswith("train@")} == set(catalog)
+
+
+def test_dataset_folders_match_cnnlab():
+    from cnnlab.datasets import DATASETS
+
+    folders = yaml.safe_load((REPO / "workflow" / "datasets.yaml").read_text())["dataset_folders"]
+    assert folders == {name: info.folder for name, info in DATASETS.items()}
