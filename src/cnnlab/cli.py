@@ -96,8 +96,9 @@ def run(args: argparse.Namespace) -> int:
         from cnnlab.evaluate import evaluate
 
         metrics = evaluate(cfg, out, threads=args.threads)
+        chosen = "on validation" if metrics["val_acc"] is not None else "the last; no validation split"
         print(f"{cfg['name']}: test accuracy {metrics['test_acc']:.4f} (epoch {metrics['best_epoch']}, "
-              f"chosen on validation); labs' best-on-test {metrics['labs_best_test_acc']:.4f}")
+              f"chosen {chosen}); labs' best-on-test {metrics['labs_best_test_acc']:.4f}")
     elif args.command == "plot":
         from cnnlab.plots import plot_experiment
 
