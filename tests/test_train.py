@@ -81,14 +81,16 @@ def test_same_parameters_give_byte_identical_results(project, tmp_path, name, ov
     run(project, name, tmp_path / "a", *overrides)
     run(project, name, tmp_path / "b", *overrides)
     assert result_bytes(tmp_path / "a") == result_bytes(tmp_path / "b")
-    pd.testing.assert_frame_equal(non_timing(tmp_path / "a/history.csv"), non_timing(tmp_path / "b/history.csv"))
+    pd.testing.assert_frame_equal(non_timing(tmp_path / "a/history.csv"),
+                                  non_timing(tmp_path / "b/history.csv"))
     other_seed = run(project, name, tmp_path / "c", *overrides, "seed=1")
     assert non_timing(tmp_path / "c/history.csv")["train_loss"].tolist() != \
         non_timing(tmp_path / "a/history.csv")["train_loss"].tolist(), other_seed
 
 
 def test_interrupted_then_resumed_run_ends_like_an_uninterrupted_one(project, tmp_path):
-    overrides = ("epochs=3", "scheduler=cosine", "optimizer=sgd", "momentum=0.9", "mix=mixup", "mix_alpha=0.2")
+    overrides = ("epochs=3", "scheduler=cosine", "optimizer=sgd", "momentum=0.9",
+                 "mix=mixup", "mix_alpha=0.2")
     cfg = cfg_for(project, "convnet_cifar10", *overrides, "augment=crop_flip", "shuffle=true")
     train(cfg, tmp_path / "whole")
     evaluate(cfg, tmp_path / "whole")
@@ -136,8 +138,8 @@ def test_model_and_dataset_must_match(project, tmp_path):
 def test_cli_trains_evaluates_and_reports_unverified_data(project, tmp_path):
     base = [sys.executable, "-m", "cnnlab", "--params", str(project / "params.yaml")]
     for command in ("train", "evaluate"):
-        result = subprocess.run([*base, command, "mlp_mnist_permuted", "--out", str(tmp_path), "--threads", "1"],
-                                capture_output=True, text=True)
+        result = subprocess.run([*base, command, "mlp_mnist_permuted", "--out", str(tmp_path),
+                                 "--threads", "1"], capture_output=True, text=True)
         assert result.returncode == 0, result.stderr
     assert json.loads((tmp_path / "train.json").read_text())["data_verified"] is False
     assert json.loads((tmp_path / "train.json").read_text())["threads"] == 1
