@@ -1,0 +1,300 @@
+"""Figures and the study report, checked as a reader would: built from real smoke-scale runs, the
+HTML opened in a real headless Chromium (console, images, tables, a screenshot).
+
+One module-scoped study: a synthetic mirror (MNIST and CIFAR-10 in their real formats), then the
+`cnnlab` command line: fetch, train, evaluate, plot, report, for the MLP/CNN pairs and one CIFAR
+experiment with two epochs, at scale=smoke.
+"""
+
+import base64
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from PIL import Image
+
+from cnnlab import config, plots, report
+from cnnlab.errors import CnnlabError
+from synthetic import write_mirror
+
+REPO = Path(__file__).resolve().parents[1]
+EXPERIMENTS = {  # name -> extra --set overrides; two epochs so the curves have two points
+    "mlp_mnist": [], "cnn_mnist": [], "mlp_mnist_permuted": [], "cnn_mnist_permuted": [],
+    "convnet_cifar10": ["epochs=2"],
+}
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+# where the browser test leaves its screenshot (default: the module's temporary study folder)
+SCREENSHOT_DIR = os.environ.get("CNNLAB_SCREENSHOT_DIR")
+
+
+def overrides(name: str) -> list[str]:
+    return ["scale=smoke", *EXPERIMENTS[name]]
+
+
+def cli_calls(params: Path, results: Path) -> list[list[str]]:
+    """The command lines of a whole study, in pipeline order."""
+    calls = [["--params", str(params), "fetch", d, "--no-verify"] for d in ("mnist", "cifar10")]
+    for step in ("train", "evaluate", "plot"):
+        for name in EXPERIMENTS:
+            sets = [arg for o in overrides(name) for arg in ("--set", o)]
+            calls.append(["--params", str(params), step, name, *sets, "--out", str(results / name)])
+    calls.append(["--params", str(params), "report", "--results", str(results)])
+    return calls
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("study")
+    mirror = write_mirror(folder / "mirror", datasets=("mnist", "cifar10"), n_train=800, n_test=300)
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["data"].update(root=str(folder / "data"), mirror=str(mirror))
+    params_path = folder / "params.yaml"
+    params_path.write_text(yaml.safe_dump(params, sort_keys=False))
+    results = folder / "results"
+    # One Python runs every command (the import of torch once, not 17 times); each call is the
+    # real entry point, from the project folder as the pipeline runs it (references.yaml).
+    script = ("import sys, json\nfrom cnnlab.cli import main\n"
+              "for argv in json.loads(sys.argv[1]):\n"
+              "    code = main(argv)\n"
+              "    if code: sys.exit(f'cnnlab {argv} exited {code}')\n")
+    done = subprocess.run([sys.executable, "-c", script, json.dumps(cli_calls(params_path, results))],
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return {"folder": folder, "params": config.load_params(params_path), "results": results,
+            "stdout": done.stdout}
+
+
+def test_every_experiment_gets_its_figures_at_150_dpi(study):
+    for name in EXPERIMENTS:
+        cfg = config.experiment_config(study["params"], name, overrides(name))
+        expected = plots.plot_names(cfg)
+        made = sorted(p.stem for p in (study["results"] / name / "plots").glob("*.png"))
+        assert made == sorted(expected), name
+        assert ("permutation" in expected) == name.endswith("_permuted")
+        assert ("augmentation" in expected) == (cfg["dataset"] == "cifar10")
+        for stem in expected:
+            with Image.open(study["results"] / name / "plots" / f"{stem}.png") as image:
+                assert image.info["dpi"][0] >= 150 - 0.5, (name, stem)  # PNG stores dots per metre
+                assert min(image.size) > 300
+    for stem in plots.STUDY_FIGURES:
+        assert (study["results"] / "figures" / f"{stem}.png").is_file()
+
+
+def test_plot_refuses_results_of_other_parameters(study):
+    cfg = config.experiment_config(study["params"], "mlp_mnist", [*overrides("mlp_mnist"), "lr=0.5"])
+    with pytest.raises(CnnlabError, match="other parameters"):
+        plots.plot_experiment(cfg, study["results"] / "mlp_mnist")
+
+
+def test_summary_has_a_row_per_experiment_with_the_results_files_numbers(study):
+    summary = pd.read_csv(study["results"] / "summary.csv")
+    assert list(summary.columns) == report.SUMMARY_COLUMNS
+    assert list(summary["experiment"]) == list(EXPERIMENTS)
+    for row in summary.itertuples():
+        metrics = json.loads((study["results"] / row.experiment / "metrics.json").read_text())
+        trained = json.loads((study["results"] / row.experiment / "train.json").read_text())
+        assert row.test_acc == pytest.approx(metrics["test_acc"])
+        assert row.labs_best_test_acc == pytest.approx(metrics["labs_best_test_acc"])
+        assert (row.parameters, row.flops_per_image, row.epochs) == (
+            trained["parameters"], trained["flops_per_image"], trained["epochs"])
+        assert row.scale == "smoke"
+    assert summary.set_index("experiment").loc["convnet_cifar10", "epochs"] == 2
+
+
+def test_a_smoke_run_is_never_called_a_reproduction(study):
+    table = pd.read_csv(study["results"] / "reproduction.csv")
+    assert list(table.columns) == report.REPRODUCTION_COLUMNS
+    assert set(table["experiment"]) == set(EXPERIMENTS)
+    with_reference = table[table["experiment"] != "convnet_cifar10"]
+    assert len(with_reference) == 12  # lab, source, lab's code here for each of E2 and E2b
+    assert (with_reference["verdict"] == report.NOT_COMPARABLE).all()
+    assert with_reference["reason"].str.startswith("smoke scale").all()
+    assert table.loc[table["experiment"] == "convnet_cifar10", "verdict"].tolist() == [report.NO_REFERENCE]
+
+
+def full_scale_run(study, name: str, test_acc: float, epochs: int | None = None) -> report.Run:
+    """A real run's files, relabelled as the full-scale recipe with another accuracy: the verdict
+    logic on numbers a smoke run cannot reach."""
+    run = report.load_runs(study["params"], study["results"])[list(EXPERIMENTS).index(name)]
+    cfg = config.experiment_config(study["params"], name, [f"epochs={epochs}"] if epochs else [])
+    return report.Run(name, {**run.trained, "config": cfg, "epochs": cfg["epochs"]},
+                      {**run.metrics, "test_acc": test_acc}, run.history, run.folder)
+
+
+@pytest.mark.parametrize("test_acc, verdict", [(0.888, "reproduced"), (0.87, "reproduced"),
+                                               (0.86, "below"), (0.92, "above")])
+def test_verdict_against_the_tolerance(study, test_acc, verdict):
+    run = full_scale_run(study, "mlp_mnist", test_acc)
+    references = report.load_references(REPO / "references.yaml", study["params"])
+    table = report.reproduction_table(study["params"], [run], references)
+    here = table[table["kind"] == "lab_code_here"].iloc[0]
+    assert (here["reference"], here["verdict"]) == (0.888, verdict)
+    assert here["difference"] == pytest.approx(test_acc - 0.888)
+
+
+def test_changed_recipe_or_fewer_epochs_are_not_comparable(study):
+    params = study["params"]
+    two_epochs = full_scale_run(study, "convnet_cifar10", 0.5, epochs=2)
+    assert report.incomparability(params, two_epochs, 20) == (
+        "the reference is after 20 epochs, this run trained 2")
+    changed = full_scale_run(study, "mlp_mnist", 0.888)
+    changed.trained["config"] = {**changed.cfg, "lr": 0.1}
+    assert report.incomparability(params, changed, 1).startswith("recipe differs from params.yaml: lr")
+    assert "does not state" in report.incomparability(params, full_scale_run(study, "mlp_mnist", 0.9), None)
+
+
+def test_a_reference_after_fewer_epochs_reads_that_epoch_of_the_history(study):
+    run = full_scale_run(study, "convnet_cifar10", 0.5, epochs=2)
+    entry = {"kind": "lab_code_here", "value": 0.30, "epochs": 1}
+    row = report.compare(study["params"], run, entry, tolerance=0.02)
+    assert row["ours"] == pytest.approx(run.history.loc[0, "test_acc"])
+    assert row["ours_measure"] == "test accuracy after epoch 1 (history.csv)"
+    floor = report.compare(study["params"], run, {**entry, "epochs": 2, "at_least": True, "value": 0.4}, 0.02)
+    assert floor["verdict"] == "reproduced"  # 0.5 is above a "40%+" claim: that is no miss
+
+
+def test_report_refuses_an_empty_results_folder(study, tmp_path):
+    with pytest.raises(CnnlabError, match="no evaluated experiment"):
+        report.build_report(study["params"], tmp_path)
+
+
+def test_report_is_one_self_contained_file(study):
+    page = (study["results"] / "report.html").read_text()
+    assert "<script" not in page and "<link" not in page
+    assert not re.search(r"""(src|href)=["']?(https?:|//|file:)""", page)
+    images = re.findall(r'<img src="data:image/png;base64,([^"]+)"', page)
+    figures = sum(len(plots.plot_names(config.experiment_config(study["params"], n, overrides(n))))
+                  for n in EXPERIMENTS)
+    assert len(images) == figures + len(plots.STUDY_FIGURES)
+    assert all(base64.b64decode(data)[:8] == b"\x89PNG\r\n\x1a\n" for data in images)
+    assert len(re.findall(r"<figcaption>.+?</figcaption>", page)) == len(images)
+    assert "smoke scale are in this report" in page  # the reader is told these are no results
+
+
+def test_rst_captions_match_the_reports(study):
+    for name, text in report.rst_captions().items():
+        path = REPO / "workflow" / "report" / name
+        assert path.is_file() and path.read_text() == text, (
+            f"{path} is out of date: run python -c 'import cnnlab.report as r; r.write_rst_captions()'")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install chromium); "
+                                             "CI installs it")
+def test_report_in_a_real_browser(study, tmp_path):
+    page = study["results"] / "report.html"
+    screenshot = Path(SCREENSHOT_DIR or study["folder"]) / "report.png"
+    with Browser(tmp_path) as browser:
+        errors = browser.open(page.as_uri())
+        state = browser.evaluate("""({
+            images: document.images.length,
+            loaded: [...document.images].filter(i => i.complete && i.naturalWidth > 0).length,
+            summaryRows: document.querySelectorAll('#summary-table tbody tr').length,
+            reproductionRows: document.querySelectorAll('#reproduction-table tbody tr').length,
+            external: [...document.querySelectorAll('[src], [href]')]
+                .map(e => e.getAttribute('src') || e.getAttribute('href'))
+                .filter(u => !u.startsWith('data:') && !u.startsWith('#')),
+        })""")
+        browser.screenshot(screenshot)
+    assert errors == []
+    assert state["images"] > 0 and state["loaded"] == state["images"]
+    assert state["summaryRows"] == state["reproductionRows"] == len(EXPERIMENTS)
+    assert state["external"] == []
+    with Image.open(screenshot) as image:
+        assert image.size[0] >= 1200
+    print(f"screenshot: {screenshot}")
+
+
+class Browser:
+    """Headless Chromium driven over the DevTools protocol (a websocket), with its own profile."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+
+    def __enter__(self):
+        import websocket  # websocket-client
+
+        profile = self.folder / "chromium-profile"
+        self.process = subprocess.Popen(
+            [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars",
+             f"--user-data-dir={profile}", "--remote-debugging-port=0", "--window-size=1280,1600",
+             "about:blank"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        port_file = profile / "DevToolsActivePort"
+        deadline = time.monotonic() + 30
+        while not (port_file.is_file() and port_file.read_text().count("\n") >= 1):
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                raise RuntimeError("chromium did not start its DevTools endpoint")
+            time.sleep(0.1)
+        port = port_file.read_text().split()[0]
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as answer:
+            target = next(t for t in json.load(answer) if t["type"] == "page")
+        self.socket = websocket.create_connection(target["webSocketDebuggerUrl"], timeout=30,
+                                                  suppress_origin=True)
+        self.next_id, self.events = 0, []
+        for domain in ("Page", "Runtime", "Log"):
+            self.call(f"{domain}.enable")
+        return self
+
+    def __exit__(self, *exc):
+        self.socket.close()
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+    def call(self, method: str, **params) -> dict:
+        self.next_id += 1
+        self.socket.send(json.dumps({"id": self.next_id, "method": method, "params": params}))
+        while True:
+            message = json.loads(self.socket.recv())
+            if message.get("id") == self.next_id:
+                if "error" in message:
+                    raise RuntimeError(f"{method}: {message['error']}")
+                return message["result"]
+            self.events.append(message)
+
+    def wait_for(self, event: str, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while not any(e.get("method") == event for e in self.events):
+            if time.monotonic() > deadline:
+                raise TimeoutError(event)
+            self.events.append(json.loads(self.socket.recv()))
+
+    def open(self, url: str) -> list[str]:
+        """Load `url`; returns the console errors, uncaught exceptions and failed loads."""
+        self.events.clear()
+        self.call("Page.navigate", url=url)
+        self.wait_for("Page.loadEventFired")
+        self.evaluate("new Promise(r => requestAnimationFrame(() => setTimeout(r, 100)))")
+        errors = []
+        for e in self.events:
+            p = e.get("params", {})
+            if e.get("method") == "Runtime.consoleAPICalled" and p["type"] in ("error", "assert"):
+                errors.append(" ".join(str(a.get("value", a.get("description"))) for a in p["args"]))
+            elif e.get("method") == "Runtime.exceptionThrown":
+                errors.append(p["exceptionDetails"].get("text", "exception"))
+            elif e.get("method") == "Log.entryAdded" and p["entry"]["level"] == "error":
+                errors.append(p["entry"]["text"])
+        return errors
+
+    def evaluate(self, expression: str):
+        result = self.call("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True)
+        if "exceptionDetails" in result:
+            raise RuntimeError(result["exceptionDetails"])
+        return result["result"].get("value")
+
+    def screenshot(self, path: Path) -> None:
+        """The whole page, top to bottom, as a PNG."""
+        size = self.call("Page.getLayoutMetrics")["cssContentSize"]
+        shot = self.call("Page.captureScreenshot", format="png", captureBeyondViewport=True,
+                         clip={"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1})
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(base64.b64decode(shot["data"]))
