@@ -121,7 +121,7 @@ def curves_figure(history: pd.DataFrame, best_epoch: int, title: str) -> Figure:
         for ax, metric, label in zip(axes, ("loss", "acc"),
                                      ("loss (mean cross-entropy per image, nats)", "accuracy (%)")):
             sns.lineplot(data=long[long["metric"] == metric], x="epoch", y="value", hue="split",
-                         style="split", markers=True, dashes=False, ax=ax)
+                         style="split", markers=few_points(history), dashes=False, ax=ax)
             ax.axvline(best_epoch, color="0.4", linestyle=":", linewidth=1.2,
                        label=f"selected on validation (epoch {best_epoch})")
             ax.set(xlabel="epoch", ylabel=label)
@@ -133,6 +133,11 @@ def curves_figure(history: pd.DataFrame, best_epoch: int, title: str) -> Figure:
         fig.legend(*axes[1].get_legend_handles_labels(), loc="outside lower center", ncols=4)
         fig.suptitle(f"{title}: training curves")
     return fig
+
+
+def few_points(history: pd.DataFrame) -> bool:
+    """Mark every epoch while the markers stay apart (and a one-epoch run still shows a point)."""
+    return len(history) <= 30
 
 
 def per_class_figure(per_class: pd.DataFrame, test_acc: float, title: str) -> Figure:
@@ -148,7 +153,7 @@ def per_class_figure(per_class: pd.DataFrame, test_acc: float, title: str) -> Fi
         ax.axvline(test_acc * 100, color="0.3", linestyle="--", linewidth=1, zorder=1)
         ax.set(xlim=(0, 112), xlabel="test accuracy (%)  [labels: correct / test images of the class]",
                ylabel="class")
-        ax.set_title(f"{title}: per-class test accuracy\n(dashed line: all classes, {test_acc:.2%})")
+        ax.set_title(f"{title}\nper-class test accuracy (dashed line: all classes, {test_acc:.2%})")
     return fig
 
 
@@ -166,7 +171,7 @@ def confusion_figure(confusion: pd.DataFrame, title: str) -> Figure:
         if max(map(len, confusion.columns)) > 3:  # long class names would overlap side by side
             ax.tick_params(axis="x", labelrotation=45)
         ax.tick_params(axis="y", labelrotation=0)
-        ax.set_title(f"{title}: confusion matrix (counts; colour row-normalised)")
+        ax.set_title(f"{title}\nconfusion matrix on the test set (counts; colour row-normalised)")
     return fig
 
 
@@ -345,7 +350,7 @@ def curve_pair_figure(histories: dict[str, pd.DataFrame]) -> Figure:
                                      ("loss (mean cross-entropy per image, nats)", "accuracy (%)")):
             if frames:
                 sns.lineplot(data=pd.concat(frames), x="epoch", y=metric, hue="experiment",
-                             style="split", markers=True, ax=ax)
+                             style="split", markers=few_points(max(frames, key=len)), ax=ax)
                 ax.get_legend().remove()
                 ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
             ax.set(xlabel="epoch", ylabel=label, title=metric)
