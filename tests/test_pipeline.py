@@ -46,6 +46,10 @@ def make_project(folder: Path, experiments=None) -> Path:
     params = yaml.safe_load((project / "params.yaml").read_text())
     if experiments is not None:
         params["experiments"] = {name: params["experiments"][name] for name in experiments}
+        references = yaml.safe_load((project / "references.yaml").read_text())
+        references["experiments"] = {name: refs for name, refs in references["experiments"].items()
+                                     if name in experiments}
+        (project / "references.yaml").write_text(yaml.safe_dump(references, sort_keys=False))
     params["scale"] = "smoke"
     params["data"]["verify"] = False  # synthetic files have no canonical digests
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
