@@ -23,8 +23,8 @@ REFERENCE_KINDS = {"lab": "the lab's text", "source": "original source",
                    "lab_code_here": "the lab's code, run here"}
 REPRODUCED, BELOW, ABOVE, NOT_COMPARABLE, NO_REFERENCE = (
     "reproduced", "below", "above", "not comparable", "no reference")
-# Keys that may differ from params.yaml in a run that is still the recipe (epochs are matched
-# against each reference separately).
+# Keys that may differ from params.yaml in a run that still follows the recipe: another seed is
+# another sample of it, and epochs are matched against each reference on their own.
 NOT_RECIPE = {"epochs", "seed"}
 
 SUMMARY_COLUMNS = ["experiment", "dataset", "model", "scale", "parameters", "flops_per_image", "epochs",
@@ -92,9 +92,8 @@ SUMMARY_NOTE = (
 REPRODUCTION_NOTE = (
     "Our test accuracy next to the published numbers of STUDY.md: the lab's text, the original source, "
     "and the lab's own code run on this project's machines; Δ = ours minus the reference, in percentage "
-    "points (pp). Verdicts use the tolerance stated in "
-    "references.yaml{tolerance}. "
-    "reproduced: within it; below / above: outside it (for a claim like \"98%+\" only below counts). "
+    "points (pp). Verdicts use the tolerance stated in references.yaml{tolerance}. reproduced: within "
+    "it; below / above: outside it (for a claim like \"98%+\" only below counts). "
     "not comparable: this run is not the reference's setting (smoke scale, fewer epochs than the "
     "reference, a changed recipe, or a source that does not state its epochs); the difference is "
     "shown but means nothing. Where a reference was measured after fewer epochs than this run has, "
@@ -233,9 +232,8 @@ def compare(params: dict, run: Run, entry: dict, tolerance: float) -> dict:
 def incomparability(params: dict, run: Run, ref_epochs: int | None) -> str | None:
     """Why this run cannot stand for the reference's recipe, or None when it can."""
     cfg = run.cfg
-    scale_overrides = params["scales"].get(cfg["scale"])
-    if scale_overrides:  # smoke and the like: subsets and fewer epochs
-        settings = ", ".join(f"{k} {cfg.get(k)}" for k in scale_overrides)
+    if reduced_scale(params, cfg):
+        settings = ", ".join(f"{k} {cfg.get(k)}" for k in params["scales"][cfg["scale"]])
         return f"{cfg['scale']} scale ({settings}): a check that the pipeline runs, not a reproduction"
     recipe = dict(params["experiments"].get(run.name, {}), val_size=params["data"]["val_size"])
     changed = [f"{k} {recipe[k]!r} -> {cfg.get(k)!r}" for k in recipe
@@ -247,6 +245,11 @@ def incomparability(params: dict, run: Run, ref_epochs: int | None) -> str | Non
     if ref_epochs > run.trained["epochs"]:
         return f"the reference is after {ref_epochs} epochs, this run trained {run.trained['epochs']}"
     return None
+
+
+def reduced_scale(params: dict, cfg: dict) -> bool:
+    """Smoke and the like: a scale that cuts the recipe down (subsets, fewer epochs)."""
+    return bool(params["scales"].get(cfg["scale"]))
 
 
 # ----------------------------------------------------------------------------- HTML
@@ -273,7 +276,7 @@ pre { background: #f7f7f7; padding: 0.8rem; overflow-x: auto; font-size: 0.8rem;
 
 
 def render_html(params, runs, summary, reproduction, tolerance, figures) -> str:
-    smoke = sorted({r.cfg["scale"] for r in runs if params["scales"].get(r.cfg["scale"])})
+    smoke = sorted({r.cfg["scale"] for r in runs if reduced_scale(params, r.cfg)})
     banner = "" if not smoke else (
         f'<p class="banner">Runs at {", ".join(smoke)} scale are in this report: they train on small '
         "subsets for few epochs to check that the pipeline works. Their numbers are not results and "
@@ -292,7 +295,7 @@ def render_html(params, runs, summary, reproduction, tolerance, figures) -> str:
         '<a href="#study-figures">Study figures</a> · <a href="#experiments">Experiments</a> · '
         '<a href="#parameters">Parameters</a> · <a href="#environment">Environment</a></nav>',
         '<h2 id="summary">Summary</h2>', summary_html(summary),
-        '<h2 id="reproduction">Reproduction</h2>', reproduction_html(reproduction, tolerance),
+        '<h2 id="reproduction">Reproduction</h2>', reproduction_html(reproduction, summary, tolerance),
         '<h2 id="study-figures">Study figures</h2>',
         *(figure_html(path, CAPTIONS[name]) for name, path in figures.items()),
         '<h2 id="experiments">Experiments</h2>',
@@ -347,16 +350,17 @@ def epoch_note(epoch: int) -> str:
     return f'<br><span class="small">epoch {epoch}</span>'
 
 
-def reproduction_html(reproduction: pd.DataFrame, tolerance: float) -> str:
+def reproduction_html(reproduction: pd.DataFrame, summary: pd.DataFrame, tolerance: float) -> str:
     """One row per experiment: ours, then each kind of reference with its difference and verdict."""
     headers = ["experiment", "scale, epochs", "ours (test acc.)", *REFERENCE_KINDS.values(), "verdicts"]
+    selected = summary.set_index("experiment")["test_acc"]
     rows = []
     for name, group in reproduction.groupby("experiment", sort=False):
         first = group.iloc[0]
-        cells = [esc(name), esc(f"{first.scale}, {first.epochs}"), pct(first.ours)]
+        cells = [esc(name), esc(f"{first.scale}, {first.epochs}"), pct(selected[name])]
         for kind in REFERENCE_KINDS:
             entries = group[group["kind"] == kind]
-            cells.append("<br>".join(reference_cell(e) for e in entries.itertuples()) or "–")
+            cells.append("<br>".join(reference_cell(e, selected[name]) for e in entries.itertuples()) or "–")
         counts = group["verdict"].value_counts()
         cells.append("<br>".join(f'<span class="verdict {css_class(v)}">{esc(v)}</span>'
                                  + (f" ({n})" if len(group) > 1 else "") for v, n in counts.items()))
@@ -366,11 +370,11 @@ def reproduction_html(reproduction: pd.DataFrame, tolerance: float) -> str:
     return table_html(headers, rows, table_id="reproduction-table") + f'<p class="small">{esc(legend)}</p>'
 
 
-def reference_cell(entry) -> str:
+def reference_cell(entry, selected_acc: float) -> str:
     value = pct(entry.reference) + ("+" if entry.at_least else "")
     epochs = "epochs unknown" if pd.isna(entry.reference_epochs) else f"{int(entry.reference_epochs)} ep."
     # a reference after fewer epochs is compared with the same run at that epoch: say so
-    ours = "" if entry.ours_measure.startswith("test accuracy, checkpoint") else (
+    ours = "" if entry.ours == selected_acc else (
         f'<br><span class="small">ours: {pct(entry.ours)}, {esc(entry.ours_measure)}</span>')
     return (f'{value} <span class="small">({epochs})</span>{ours}<br>'
             f'Δ {entry.difference * 100:+.2f} pp · <span class="verdict {css_class(entry.verdict)}">'
