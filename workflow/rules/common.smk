@@ -14,12 +14,11 @@ from snakemake.utils import validate
 from cnnlab.config import STUDY_KEYS, experiment_config, load_params
 from cnnlab.config import validate as cnnlab_validate
 
-# Check the catalog before any job starts. cnnlab's check comes first for its one-line message
+# Check the catalog before any job starts. cnnlab's checks come first for their one-line message
 # naming the key and what is allowed; Snakemake's follows, against the same schema.
-cnnlab_validate(config, source="params.yaml (with --config)")
+PARAMS_FILE = load_params("params.yaml")  # what cnnlab reads by itself (checked as it loads)
+cnnlab_validate(config, source="params.yaml with snakemake --config")
 validate(config, "../schemas/params.schema.yaml", set_default=False)
-
-PARAMS_FILE = load_params("params.yaml")  # what cnnlab reads by itself
 for key in ("data", "scales"):
     if config[key] != PARAMS_FILE[key]:
         raise ValueError(f"{key}: edit it in params.yaml; --config reaches cnnlab only for "
