@@ -118,6 +118,10 @@ def record_in_dvc():
     and `dvc repro` redoes none of it. DVC hashes the files itself."""
     if not os.path.isdir(".dvc"):
         return
+    if config != PARAMS_FILE:
+        print("Note: dvc.lock is left as it was: it records results of params.yaml, and "
+              "--config changed the parameters of this run.", file=sys.stderr)
+        return
     stages = sorted({dvc_stage(job) for job in workflow.dag.jobs
                      if job.rule.name != "all" and workflow.dag.noneedrun_finished(job)})
     if stages:
