@@ -67,7 +67,8 @@ def study(tmp_path_factory):
               "    code = main(argv)\n"
               "    if code: sys.exit(f'cnnlab {argv} exited {code}')\n")
     done = subprocess.run([sys.executable, "-c", script, json.dumps(cli_calls(params_path, results))],
-                          cwd=REPO, capture_output=True, text=True, timeout=300)
+                          cwd=REPO, capture_output=True, text=True, timeout=300,
+                          env=dict(os.environ, CNNLAB_DATA_MIRROR=str(mirror)))  # beats CI's mirror
     assert done.returncode == 0, done.stderr[-3000:]
     return {"folder": folder, "params": config.load_params(params_path), "results": results,
             "stdout": done.stdout}
