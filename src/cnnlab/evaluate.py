@@ -7,10 +7,10 @@ import pandas as pd
 import torch
 
 from cnnlab import runtime
-from cnnlab.batches import BatchPreparer, load_study_data
+from cnnlab.batches import load_study_data
 from cnnlab.errors import CnnlabError
 from cnnlab.io import atomic_write_json, atomic_write_with
-from cnnlab.train import accuracy, build_model, predict, same_recipe
+from cnnlab.train import accuracy, build_model, make_preparer, predict, same_recipe
 
 
 def evaluate(cfg: dict, out_dir: Path, threads: int | None = None) -> dict:
@@ -28,7 +28,7 @@ def evaluate(cfg: dict, out_dir: Path, threads: int | None = None) -> dict:
     data = load_study_data(cfg).to(device)
     model = build_model({**cfg, "pretrained": False}, len(data.info.classes), device)
     model.load_state_dict(torch.load(out_dir / "model.pt", map_location=device, weights_only=True))
-    prepare = BatchPreparer(cfg, data.info, channels_last=True)
+    prepare = make_preparer(cfg, data)
 
     def amp():
         return runtime.autocast(device, trained["precision"])

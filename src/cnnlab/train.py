@@ -1,10 +1,17 @@
-"""`cnnlab train EXP`: train one experiment and keep the validation-selected checkpoint."""
+"""`cnnlab train EXP`: train one experiment and keep the validation-selected checkpoint.
+
+The hot loop does no per-image Python work: the images sit on the model's device as one uint8
+tensor, each batch is indexed, converted and augmented there in a few tensor operations, and the
+loss and accuracy of every step stay on the device until the epoch's figures are needed.
+docs/performance.md has the measurements behind the choices made here.
+"""
 
 import csv
 import io
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -23,6 +30,13 @@ HISTORY_COLUMNS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "t
 RESULT_FILES = ["model.pt", "last.pt", "history.csv", "train.json", "metrics.json", "per_class.csv",
                 "confusion.csv", "predictions.csv"]
 EVAL_BATCH_FLOOR = 1024  # evaluation has no batch-dependent layers, so bigger batches only save time
+CHECK_EVERY = 50  # steps between looks at the running loss (a look waits for the device)
+# Channels-last (NHWC) memory for every model, on the CPU and on CUDA. Measured on the CPU in fp32
+# (docs/performance.md): oneDNN's channels-last convolutions and pools are faster for all the
+# study's convolutional models, the tiny MNIST ones included (LeNet-5 +23 %, the small CNN +11 %,
+# E6's convnet +40 %, VGG +15 %, ResNet-18 +11 %); for the MLP it is the same bytes. On CUDA,
+# tensor cores want channels-last with bf16/fp16.
+MEMORY_FORMAT = torch.channels_last
 
 
 class TrainingDiverged(CnnlabError):
@@ -39,7 +53,12 @@ def build_model(cfg: dict, num_classes: int, device: torch.device) -> torch.nn.M
             raise CnnlabError(f"trainable: {cfg['trainable']} matches no parameter of {cfg['model']}")
         for name, p in model.named_parameters():
             p.requires_grad_(name.startswith(prefixes))
-    return model.to(device, memory_format=torch.channels_last)
+    return model.to(device, memory_format=MEMORY_FORMAT)
+
+
+def make_preparer(cfg: dict, data: StudyData) -> BatchPreparer:
+    """The batch transforms, producing batches in the memory format the model was built with."""
+    return BatchPreparer(cfg, data.info, channels_last=MEMORY_FORMAT == torch.channels_last)
 
 
 def loss_function(name: str) -> Callable:
@@ -49,8 +68,8 @@ def loss_function(name: str) -> Callable:
 def make_optimizer(cfg: dict, model: torch.nn.Module) -> torch.optim.Optimizer:
     params = [p for p in model.parameters() if p.requires_grad]
     if cfg["optimizer"] == "adam":
-        return torch.optim.Adam(params, lr=cfg["lr"], weight_decay=cfg["weight_decay"])
-    return torch.optim.SGD(params, lr=cfg["lr"], momentum=cfg["momentum"],
+        return torch.optim.Adam(params, lr=cfg["lr"], weight_decay=cfg["weight_decay"], foreach=True)
+    return torch.optim.SGD(params, lr=cfg["lr"], momentum=cfg["momentum"], foreach=True,
                            nesterov=cfg["nesterov"], weight_decay=cfg["weight_decay"])
 
 
@@ -84,46 +103,101 @@ def epoch_generator(seed: int, epoch: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed * 100_003 + epoch)
 
 
-def train_one_epoch(model, data: StudyData, prepare, cfg, optimizer, scheduler_per_batch,
-                    scaler, amp, epoch: int) -> tuple[float, float]:
+@dataclass
+class Run:
+    """What one training run works with, set up by `set_up` (also used by benchmarks/bench.py)."""
+
+    cfg: dict
+    device: torch.device
+    precision: str
+    data: StudyData
+    model: torch.nn.Module  # compiled when cfg["compile"]
+    prepare: BatchPreparer
+    optimizer: torch.optim.Optimizer
+    scheduler: object
+    scheduler_per_batch: bool
+    scaler: torch.amp.GradScaler
+    flops_per_image: int
+
+    def amp(self):
+        return runtime.autocast(self.device, self.precision)
+
+
+def set_up(cfg: dict, threads: int | None = None, data: StudyData | None = None) -> Run:
+    """Threads, device, precision, seeds, data on the device, model, optimizer: all but the loop."""
+    runtime.set_threads(threads)
+    device = runtime.pick_device(cfg["device"])
+    precision = runtime.pick_precision(cfg["precision"], device)
+    runtime.seed_everything(cfg["seed"], cfg["deterministic"])
+    runtime.reset_peak_memory(device)
+    data = (data if data is not None else load_study_data(cfg)).to(device)
+    model = build_model(cfg, len(data.info.classes), device)
+    if MODEL_INPUT_SHAPES[cfg["model"]][0] != data.info.channels:
+        raise CnnlabError(f"model {cfg['model']} takes {MODEL_INPUT_SHAPES[cfg['model']][0]}-channel "
+                          f"images but {cfg['dataset']} has {data.info.channels}; pick a matching model")
+    flops = flops_per_image(model, cfg["model"], device)
+    optimizer = make_optimizer(cfg, model)
+    if cfg["compile"]:
+        model = torch.compile(model)
+    steps_per_epoch = -(-len(data.train_y) // cfg["batch_size"])
+    scheduler, per_batch = make_scheduler(cfg, optimizer, steps_per_epoch)
+    scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
+    return Run(cfg, device, precision, data, model, make_preparer(cfg, data), optimizer,
+               scheduler, per_batch, scaler, flops)
+
+
+def train_one_epoch(run: Run, epoch: int) -> tuple[float, float]:
+    """One pass over the training split; returns its mean loss and accuracy."""
+    model, data, cfg, optimizer, scaler = run.model, run.data, run.cfg, run.optimizer, run.scaler
     model.train()
     generator = epoch_generator(cfg["seed"], epoch)
     torch.manual_seed(cfg["seed"] * 100_003 + epoch)  # dropout, likewise
     n, batch_size = len(data.train_y), cfg["batch_size"]
     order = torch.randperm(n, generator=generator) if cfg["shuffle"] else torch.arange(n)
-    order = order.to(data.train_x.device)
+    order = order.to(run.device)
     loss_fn = loss_function(cfg["loss"])
-    total_loss = total_correct = 0.0
-    steps = range(0, n, batch_size)
-    bar = tqdm(steps, desc=f"epoch {epoch}/{cfg['epochs']}", unit="batch", leave=False,
+    steps = -(-n // batch_size)
+    # Summed loss and correct count of every step, kept on the device: reading them each step
+    # would make the host wait for the device.
+    losses = torch.zeros(steps, dtype=torch.float64, device=run.device)
+    correct = torch.zeros(steps, dtype=torch.int64, device=run.device)
+    bar = tqdm(range(steps), desc=f"epoch {epoch}/{cfg['epochs']}", unit="batch", leave=False,
                disable=not sys.stderr.isatty())
-    for step, start in enumerate(bar, 1):
-        idx = order[start:start + batch_size]
-        x, y = prepare(data.train_x[idx], train=True, generator=generator), data.train_y[idx]
+    for step in bar:
+        idx = order[step * batch_size:(step + 1) * batch_size]
+        x, y = run.prepare(data.train_x[idx], train=True, generator=generator), data.train_y[idx]
         if cfg["mix"] != "none":
             mix = transforms.mixup if cfg["mix"] == "mixup" else transforms.cutmix
             x, y_a, y_b, lam = mix(x, y, cfg["mix_alpha"], generator)
-        with amp():
+        with run.amp():
             output = model(x)
             if cfg["mix"] != "none":
                 loss = lam * loss_fn(output.float(), y_a) + (1 - lam) * loss_fn(output.float(), y_b)
             else:
                 loss = loss_fn(output.float(), y)
-        if not torch.isfinite(loss):
-            raise TrainingDiverged(
-                f"{cfg['name']}: the loss became {loss.item()} at epoch {epoch}, step {step}; "
-                f"lower the learning rate (lr={cfg['lr']}) or check the data")
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         scaler.step(optimizer)
         scaler.update()
-        if scheduler_per_batch is not None:
-            scheduler_per_batch.step()
-        total_loss += loss.item() * len(y)
-        total_correct += (output.argmax(1) == y).sum().item()
-        seen = min(start + batch_size, n)
-        bar.set_postfix(loss=f"{total_loss / seen:.4f}", acc=f"{total_correct / seen:.4f}")
-    return total_loss / n, total_correct / n
+        if run.scheduler_per_batch:
+            run.scheduler.step()
+        losses[step] = loss.detach() * len(y)
+        correct[step] = (output.argmax(1) == y).sum()
+        if (step + 1) % CHECK_EVERY == 0 or step + 1 == steps:
+            check_finite(losses[:step + 1], cfg, epoch)
+            seen = min((step + 1) * batch_size, n)
+            bar.set_postfix(loss=f"{losses.sum().item() / seen:.4f}",
+                            acc=f"{correct.sum().item() / seen:.4f}")
+    return losses.sum().item() / n, correct.sum().item() / n
+
+
+def check_finite(losses: torch.Tensor, cfg: dict, epoch: int) -> None:
+    bad = (~torch.isfinite(losses)).nonzero()
+    if len(bad):
+        step = int(bad[0]) + 1
+        raise TrainingDiverged(
+            f"{cfg['name']}: the loss became {losses[step - 1].item()} at epoch {epoch}, step {step}; "
+            f"lower the learning rate (lr={cfg['lr']}) or check the data")
 
 
 @torch.inference_mode()
@@ -132,15 +206,15 @@ def predict(model, x_all, y_all, prepare, cfg, amp) -> tuple[float, torch.Tensor
     model.eval()
     loss_fn = loss_function(cfg["loss"])
     batch_size = max(cfg["test_batch_size"], EVAL_BATCH_FLOOR)
-    total_loss, predictions = 0.0, []
+    total_loss, predictions = torch.zeros((), dtype=torch.float64, device=y_all.device), []
     for start in range(0, len(y_all), batch_size):
         x = prepare(x_all[start:start + batch_size], train=False)
         y = y_all[start:start + batch_size]
         with amp():
             output = model(x).float()
-        total_loss += loss_fn(output, y, reduction="sum").item()
+        total_loss += loss_fn(output, y, reduction="sum")
         predictions.append(output.argmax(1))
-    return total_loss / max(len(y_all), 1), torch.cat(predictions) if predictions else y_all[:0]
+    return total_loss.item() / max(len(y_all), 1), torch.cat(predictions) if predictions else y_all[:0]
 
 
 def accuracy(predicted: torch.Tensor, y: torch.Tensor) -> float:
@@ -168,52 +242,31 @@ def train(cfg: dict, out_dir: Path, resume: bool = False, threads: int | None = 
             (out_dir / name).unlink(missing_ok=True)
     out_dir.mkdir(parents=True, exist_ok=True)
 
-    runtime.set_threads(threads)
-    device = runtime.pick_device(cfg["device"])
-    precision = runtime.pick_precision(cfg["precision"], device)
-    runtime.seed_everything(cfg["seed"], cfg["deterministic"])
-    runtime.reset_peak_memory(device)
-    data = load_study_data(cfg).to(device)
-    model = build_model(cfg, len(data.info.classes), device)
-    if MODEL_INPUT_SHAPES[cfg["model"]][0] != data.info.channels:
-        raise CnnlabError(f"model {cfg['model']} takes {MODEL_INPUT_SHAPES[cfg['model']][0]}-channel "
-                          f"images but {cfg['dataset']} has {data.info.channels}; pick a matching model")
-    flops = flops_per_image(model, cfg["model"], device)
-    if cfg["compile"]:
-        model = torch.compile(model)
-    prepare = BatchPreparer(cfg, data.info, channels_last=True)
-    optimizer = make_optimizer(cfg, model)
-    steps_per_epoch = -(-len(data.train_y) // cfg["batch_size"])
-    scheduler, per_batch = make_scheduler(cfg, optimizer, steps_per_epoch)
-    scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
-
-    def amp():
-        return runtime.autocast(device, precision)
-
+    run = set_up(cfg, threads)
+    model, data, optimizer, scheduler = run.model, run.data, run.optimizer, run.scheduler
     history, best_val, best_epoch, start_epoch, wall = [], -1.0, 0, 1, 0.0
     if resume:
-        state = torch.load(last_path, map_location=device, weights_only=False)
+        state = torch.load(last_path, map_location=run.device, weights_only=False)
         if not same_recipe(state["config"], cfg):
             raise CnnlabError(f"--resume: {last_path} was trained with other parameters; "
                               "resume with the same params.yaml and --set values, or start afresh")
-        model.load_state_dict(state["model"])
+        _unwrap(model).load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         if scheduler is not None:
             scheduler.load_state_dict(state["scheduler"])
-        scaler.load_state_dict(state["scaler"])
+        run.scaler.load_state_dict(state["scaler"])
         history, best_val, best_epoch = state["history"], state["best_val"], state["best_epoch"]
         start_epoch, wall = state["epoch"] + 1, state["wall_seconds"]
 
     for epoch in range(start_epoch, cfg["epochs"] + 1):
         started = time.perf_counter()
         lr = optimizer.param_groups[0]["lr"]
-        train_loss, train_acc = train_one_epoch(model, data, prepare, cfg, optimizer,
-                                                scheduler if per_batch else None, scaler, amp, epoch)
+        train_loss, train_acc = train_one_epoch(run, epoch)
         seconds = time.perf_counter() - started
-        if scheduler is not None and not per_batch:
+        if scheduler is not None and not run.scheduler_per_batch:
             scheduler.step()
-        val_loss, val_pred = predict(model, data.val_x, data.val_y, prepare, cfg, amp)
-        test_loss, test_pred = predict(model, data.test_x, data.test_y, prepare, cfg, amp)
+        val_loss, val_pred = predict(model, data.val_x, data.val_y, run.prepare, cfg, run.amp)
+        test_loss, test_pred = predict(model, data.test_x, data.test_y, run.prepare, cfg, run.amp)
         val_acc = accuracy(val_pred, data.val_y)
         history.append({
             "epoch": epoch, "train_loss": train_loss, "train_acc": train_acc,
@@ -231,7 +284,7 @@ def train(cfg: dict, out_dir: Path, resume: bool = False, threads: int | None = 
             "config": cfg, "epoch": epoch, "model": _unwrap(model).state_dict(),
             "optimizer": optimizer.state_dict(),
             "scheduler": scheduler.state_dict() if scheduler is not None else None,
-            "scaler": scaler.state_dict(), "rng": runtime.rng_states(),
+            "scaler": run.scaler.state_dict(), "rng": runtime.rng_states(),
             "history": history, "best_val": best_val, "best_epoch": best_epoch, "wall_seconds": wall,
         })
         atomic_write_text(out_dir / "history.csv", history_csv(history))
@@ -240,11 +293,11 @@ def train(cfg: dict, out_dir: Path, resume: bool = False, threads: int | None = 
 
     record = {
         "experiment": cfg["name"], "config": cfg, "dataset": cfg["dataset"], "model": cfg["model"],
-        "parameters": count_parameters(model), "flops_per_image": flops,
-        "device": str(device), "precision": precision, "threads": torch.get_num_threads(),
+        "parameters": count_parameters(model), "flops_per_image": run.flops_per_image,
+        "device": str(run.device), "precision": run.precision, "threads": torch.get_num_threads(),
         "versions": runtime.versions(), "wall_seconds": wall,
         "images_per_sec": sum(r["images_per_sec"] for r in history) / len(history),
-        "peak_memory_mb": runtime.peak_memory_mb(device),
+        "peak_memory_mb": runtime.peak_memory_mb(run.device),
         "data_verified": data.verified, "best_epoch": best_epoch, "epochs": cfg["epochs"],
         "train_size": len(data.train_y), "val_size": len(data.val_y), "test_size": len(data.test_y),
     }
