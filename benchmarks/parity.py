@@ -1,0 +1,114 @@
+"""Accuracy parity of bf16 autocast and fp32: full recipes, several seeds, through `cnnlab` itself.
+
+    .venv/bin/python benchmarks/parity.py                        # 2 experiments x 2 precisions x 3 seeds
+    .venv/bin/python benchmarks/parity.py --jobs 2 --threads 1   # two runs at a time, a core each
+
+Each run is `cnnlab train EXP --set seed=S --set precision=P` then `cnnlab evaluate`, into
+RUNS/EXP-P-seedS/ (a run whose metrics.json exists is not repeated). The table of mean test
+accuracy (the validation-selected checkpoint, as the study reports it) goes to CSV and into
+docs/performance.md between the parity markers.
+"""
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+EXPERIMENTS = ["lenet5_mnist", "lenet_sigmoid_fashionmnist"]
+PRECISIONS = ["fp32", "bf16"]
+TOLERANCE_POINTS = 0.3
+BEGIN, END = "<!-- parity:begin -->", "<!-- parity:end -->"
+
+
+def run_one(args, experiment: str, precision: str, seed: int) -> dict:
+    out = args.runs / f"{experiment}-{precision}-seed{seed}"
+    base = [sys.executable, "-m", "cnnlab", "--params", str(args.params)]
+    sets = ["--set", f"seed={seed}", "--set", f"precision={precision}"]
+    sets += sum((["--set", s] for s in args.set), [])
+    if args.root:
+        sets += ["--set", f"data.root={args.root}"]
+    threads = ["--threads", str(args.threads)] if args.threads else []
+    if not (out / "metrics.json").is_file():
+        for command in ("train", "evaluate"):
+            result = subprocess.run([*base, command, experiment, *sets, "--out", str(out), *threads],
+                                    capture_output=True, text=True)
+            if result.returncode != 0:
+                raise SystemExit(f"{experiment} {precision} seed {seed}: cnnlab {command} failed:\n"
+                                 f"{result.stderr}")
+    metrics = json.loads((out / "metrics.json").read_text())
+    trained = json.loads((out / "train.json").read_text())
+    row = {"experiment": experiment, "precision": trained["precision"], "seed": seed,
+           "test_acc": metrics["test_acc"], "val_acc": metrics["val_acc"],
+           "best_epoch": metrics["best_epoch"],
+           "epochs": trained["epochs"], "wall_seconds": round(trained["wall_seconds"], 1),
+           "images_per_sec": round(trained["images_per_sec"])}
+    print(f"  {experiment:28s} {precision} seed {seed}: test {row['test_acc']:.4f} "
+          f"({row['wall_seconds']:.0f} s)", file=sys.stderr)
+    return row
+
+
+def table(rows: list[dict], seeds: list[int]) -> str:
+    lines = [f"| experiment | fp32 test acc (mean ± sd of {len(seeds)} seeds) | bf16 test acc | "
+             "bf16 - fp32 (points) | within 0.3 points | fp32 runs | bf16 runs |",
+             "|---|--:|--:|--:|---|---|---|"]
+    for experiment in dict.fromkeys(r["experiment"] for r in rows):
+        acc = {p: [100 * r["test_acc"] for r in rows if r["experiment"] == experiment and r["precision"] == p]
+               for p in PRECISIONS}
+        if not all(acc.values()):
+            continue
+        mean = {p: statistics.mean(v) for p, v in acc.items()}
+        sd = {p: statistics.stdev(v) if len(v) > 1 else 0.0 for p, v in acc.items()}
+        diff = mean["bf16"] - mean["fp32"]
+        runs = {p: ", ".join(f"{a:.2f}" for a in v) for p, v in acc.items()}
+        lines.append(f"| {experiment} | {mean['fp32']:.2f} ± {sd['fp32']:.2f} | {mean['bf16']:.2f} ± "
+                     f"{sd['bf16']:.2f} | {diff:+.2f} | {'yes' if abs(diff) <= TOLERANCE_POINTS else 'no'} "
+                     f"| {runs['fp32']} | {runs['bf16']} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_into(doc: Path, text: str) -> None:
+    """Replace what stands between the parity markers of `doc` (append them when missing)."""
+    old = doc.read_text() if doc.is_file() else ""
+    block = f"{BEGIN}\n{text}{END}"
+    if BEGIN in old and END in old:
+        new = old[:old.index(BEGIN)] + block + old[old.index(END) + len(END):]
+    else:
+        new = old + ("\n" if old and not old.endswith("\n") else "") + block + "\n"
+    doc.write_text(new)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--params", type=Path, default=REPO / "params.yaml")
+    p.add_argument("--root", type=Path, help="data root (default: data.root of params.yaml)")
+    p.add_argument("--experiments", nargs="+", default=EXPERIMENTS)
+    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="e.g. epochs=1 (tests)")
+    p.add_argument("--runs", type=Path, default=REPO / "benchmarks" / "runs" / "parity")
+    p.add_argument("--jobs", type=int, default=1, help="runs at a time")
+    p.add_argument("--threads", type=int, help="torch threads of each run")
+    p.add_argument("--csv", type=Path, default=REPO / "benchmarks" / "parity.csv")
+    p.add_argument("--doc", type=Path, default=REPO / "docs" / "performance.md",
+                   help="markdown file whose parity block gets the table ('' = none)")
+    args = p.parse_args(argv)
+
+    todo = [(e, pr, s) for e in args.experiments for s in args.seeds for pr in PRECISIONS]
+    with ThreadPoolExecutor(args.jobs) as pool:
+        rows = list(pool.map(lambda job: run_one(args, *job), todo))
+    columns = list(rows[0])
+    args.csv.parent.mkdir(parents=True, exist_ok=True)
+    args.csv.write_text(",".join(columns) + "\n" + "".join(
+        ",".join(str(r[c]) for c in columns) + "\n" for r in rows))
+    text = table(rows, args.seeds)
+    print(text)
+    if str(args.doc) not in ("", "."):
+        write_into(args.doc, text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

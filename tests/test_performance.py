@@ -1,0 +1,125 @@
+"""The fast path: precision selection, memory format, and smoke runs of the benchmarks, so they can't rot."""
+
+import json
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from cnnlab import datasets, runtime
+from cnnlab import train as cnnlab_train
+from cnnlab.errors import CnnlabError
+from synthetic import write_mirror
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+import bench  # noqa: E402
+import parity  # noqa: E402
+
+CPU, CUDA = torch.device("cpu"), torch.device("cuda")
+
+
+@pytest.mark.parametrize("flags, expected", [
+    ("fpu avx2 avx512f avx512_bf16 avx512_vnni", "bf16"),  # e.g. Zen 4, Cooper Lake
+    ("fpu avx2 avx512f amx_bf16 amx_tile", "bf16"),  # Sapphire Rapids
+    ("fpu avx2 fma avx512f avx512_vnni", "fp32"),  # AVX-512 without BF16
+    ("fpu avx2 fma", "fp32"),  # AVX2 only: bf16 would be emulated, far slower
+])
+def test_auto_precision_on_the_cpu_follows_the_bf16_flags(tmp_path, monkeypatch, flags, expected):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(f"processor\t: 0\nflags\t\t: {flags}\n")
+    assert runtime.cpu_has_bf16(str(cpuinfo)) == (expected == "bf16")
+    monkeypatch.setattr(runtime, "cpu_has_bf16", lambda: expected == "bf16")
+    assert runtime.pick_precision("auto", CPU) == expected
+
+
+def test_no_cpuinfo_means_no_bf16(tmp_path):
+    assert runtime.cpu_has_bf16(str(tmp_path / "missing")) is False
+
+
+@pytest.mark.parametrize("bf16_supported, expected", [(True, "bf16"), (False, "fp16")])
+def test_auto_precision_on_cuda_is_bf16_or_fp16_with_a_scaler(monkeypatch, bf16_supported, expected):
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: bf16_supported)
+    assert runtime.pick_precision("auto", CUDA) == expected
+
+
+def test_explicit_precision_is_kept_and_fp16_needs_cuda():
+    for name in ("fp32", "bf16"):
+        assert runtime.pick_precision(name, CPU) == name
+    assert runtime.pick_precision("fp16", CUDA) == "fp16"
+    with pytest.raises(CnnlabError, match="fp16 needs a CUDA GPU"):
+        runtime.pick_precision("fp16", CPU)
+
+
+def test_autocast_is_off_for_fp32_and_bf16_otherwise():
+    with runtime.autocast(CPU, "fp32"):
+        assert not torch.is_autocast_enabled("cpu")
+    with runtime.autocast(CPU, "bf16"):
+        assert torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu") == torch.bfloat16
+
+
+@pytest.mark.parametrize("model", ["lenet5", "vgg_lab", "resnet18"])
+def test_models_and_batches_are_channels_last(model):
+    cfg = {"model": model, "init": "default", "trainable": "all", "pretrained": False}
+    built = cnnlab_train.build_model(cfg, 10, CPU)
+    convs = [m for m in built.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert all(c.weight.is_contiguous(memory_format=torch.channels_last) for c in convs)
+    assert not convs[-1].weight.is_contiguous()  # wide enough for the layouts to differ
+    params = {"normalize": True, "augment": "none", "permute": False, "seed": 0}
+    prepare = cnnlab_train.make_preparer(params, SimpleNamespace(info=datasets.DATASETS["cifar10"]))
+    batch = prepare(torch.zeros(2, 3, 32, 32, dtype=torch.uint8), train=False)
+    assert batch.is_contiguous(memory_format=torch.channels_last) and not batch.is_contiguous()
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory):
+    """Synthetic MNIST on disk; CIFAR-10 left out, so the benchmark's random-image fallback runs."""
+    tmp = tmp_path_factory.mktemp("bench")
+    mirror = write_mirror(tmp / "mirror", datasets=("mnist",), n_train=700, n_test=200)
+    datasets.fetch("mnist", tmp / "raw", mirror=mirror, verify=False)
+    return tmp / "raw"
+
+
+def test_bench_runs_both_loops_and_writes_the_tables(data_root, tmp_path):
+    out = tmp_path / "bench.json"
+    assert bench.main(["--root", str(data_root), "--experiments", "lenet5_mnist", "convnet_cifar10",
+                       "--steps", "2", "--rounds", "1", "--matmul-size", "128", "--threads", "1",
+                       "--set", "data.val_size=100", "--json", str(out),
+                       "--markdown", str(tmp_path / "bench.md"), "--memory", "--memory-steps", "1"]) == 0
+    result = json.loads(out.read_text())
+    rows = {r["experiment"]: r for r in result["rows"]}
+    assert rows["lenet5_mnist"]["data"] == "real" and rows["convnet_cifar10"]["data"] == "random"
+    for row in rows.values():
+        assert row["labs"] > 0 and row["cnnlab"] > 0 and row["ratio"] > 0 and row["flops"] > 0
+    assert result["matmul_gflops"]["fp32"] > 0 and result["machine"]["threads"] == 1
+    assert set(result["memory_mb"]) == {"lenet5_mnist", "convnet_cifar10"}
+    assert all(mb > 0 for mb in result["memory_mb"].values())
+    table = (tmp_path / "bench.md").read_text()
+    assert "| lenet5_mnist | lenet5 | 64 | 2 | real |" in table and "peak RSS" in table
+
+
+def test_bench_labs_loop_uses_the_labs_transforms(data_root):
+    args = bench.parse_args(["--root", str(data_root)])
+    cfg = bench.experiment_cfg(args, "vgg_cifar10")
+    names = [type(t).__name__ for t in bench.labs_transform(cfg, datasets.DATASETS["cifar10"]).transforms]
+    assert names == ["RandomCrop", "RandomHorizontalFlip", "ToTensor", "Normalize"]
+    cfg = bench.experiment_cfg(args, "convnet_cifar10")
+    assert [type(t).__name__ for t in bench.labs_transform(cfg, datasets.DATASETS["cifar10"]).transforms] \
+        == ["ToTensor"]
+
+
+def test_parity_runs_cnnlab_and_writes_the_table(data_root, tmp_path):
+    doc = tmp_path / "performance.md"
+    doc.write_text(f"# Performance\n\n{parity.BEGIN}\nold\n{parity.END}\n\nmore text\n")
+    assert parity.main(["--root", str(data_root), "--experiments", "lenet5_mnist", "--seeds", "0",
+                        "--set", "epochs=1", "--set", "limit_train=128", "--set", "limit_test=64",
+                        "--set", "data.val_size=64", "--set", "data.verify=false", "--threads", "1",
+                        "--runs", str(tmp_path / "runs"), "--csv", str(tmp_path / "parity.csv"),
+                        "--doc", str(doc)]) == 0
+    text = doc.read_text()
+    assert "old" not in text and text.endswith("more text\n") and "| lenet5_mnist |" in text
+    lines = (tmp_path / "parity.csv").read_text().splitlines()
+    assert lines[0].startswith("experiment,precision,seed,test_acc") and len(lines) == 3
+    assert {line.split(",")[1] for line in lines[1:]} == {"fp32", "bf16"}
