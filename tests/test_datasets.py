@@ -17,7 +17,7 @@ import torch
 import torchvision
 
 from cnnlab import datasets
-from cnnlab.datasets import DATASETS, fetch, load
+from cnnlab.datasets import DATASETS, dataset_dir, fetch, load
 from cnnlab.errors import CnnlabError
 from realdata import REAL_MIRROR, needs_real_mnist
 from synthetic import (
@@ -122,7 +122,8 @@ def _check_splits(splits, name: str, n_train: int, n_test: int) -> None:
 def _check_same_as_torchvision(splits, name: str, root: Path) -> None:
     for train, x, y in ((True, splits.train_x, splits.train_y),
                         (False, splits.test_x, splits.test_y)):
-        theirs = TORCHVISION_CLASS[name](root, train=train, download=False)
+        # torchvision reads the layout cnnlab writes, with data/raw/<name> as its root
+        theirs = TORCHVISION_CLASS[name](root / name, train=train, download=False)
         # torchvision keeps MNIST as [N, H, W] and CIFAR-10 as [N, H, W, C]
         data = torch.as_tensor(theirs.data)
         expected_x = data.permute(0, 3, 1, 2) if data.ndim == 4 else data.unsqueeze(1)
@@ -171,8 +172,9 @@ def test_idx_import_from_mirror_unverified(tmp_path, name, compress):
     root = tmp_path / "raw"
     provenance = fetch(name, root, mirror=mirror, verify=False)
 
-    folder = root / DATASETS[name].folder
-    assert [path.name for path in root.iterdir()] == [folder.name]  # no temporary folder left
+    folder = dataset_dir(name, root)
+    assert [path.name for path in root.iterdir()] == [name]  # no temporary folder left
+    assert [path.name for path in folder.parent.iterdir()] == [folder.name]
     assert provenance == json.loads((folder / "cnnlab-fetch.json").read_text())
     source_folder = mirror / ("mnist" if name == "mnist" else "fashion-mnist")
     assert provenance["dataset"] == name and provenance["verified"] is False
@@ -201,8 +203,9 @@ def test_cifar10_import_from_mirror_unverified(tmp_path, monkeypatch, layout, su
     root = tmp_path / "raw"
     provenance = fetch("cifar10", root, mirror=mirror, verify=False)
 
-    folder = root / "cifar-10-batches-py"
-    assert [path.name for path in root.iterdir()] == [folder.name]
+    folder = dataset_dir("cifar10", root)
+    assert [path.name for path in root.iterdir()] == ["cifar10"]
+    assert [path.name for path in folder.parent.iterdir()] == [folder.name]
     assert provenance["verified"] is False
     assert provenance["source"].startswith(f"offline mirror {written}")
     if layout == "tar":  # the archive is named, and said not to be the canonical one
@@ -289,8 +292,9 @@ def test_idx_download_through_torchvision(tmp_path, monkeypatch, name):
     provenance = fetch(name, root, verify=False)
 
     assert provenance["source"] == "internet (torchvision download)"
-    folder = root / DATASETS[name].folder
-    assert [path.name for path in root.iterdir()] == [folder.name]
+    folder = dataset_dir(name, root)
+    assert [path.name for path in root.iterdir()] == [name]
+    assert [path.name for path in folder.parent.iterdir()] == [folder.name]
     assert sorted(path.name for path in (folder / "raw").iterdir()) == sorted(IDX_FILES)
     splits = load(name, root)
     _check_splits(splits, name, 30, 10)
@@ -306,7 +310,7 @@ def test_cifar10_download_through_torchvision(tmp_path, monkeypatch):
     provenance = fetch("cifar10", root, verify=False)
 
     assert provenance["source"] == "internet (torchvision download)"
-    assert [path.name for path in root.iterdir()] == ["cifar-10-batches-py"]
+    assert [path.name for path in (root / "cifar10").iterdir()] == ["cifar-10-batches-py"]
     splits = load("cifar10", root)
     _check_splits(splits, "cifar10", 30, 10)
     assert np.array_equal(splits.train_x.numpy(), make_images(30, 3, 32, seed=0)[0])
@@ -425,7 +429,7 @@ def test_existing_unverified_folder_is_refused_when_verifying_and_kept(tmp_path,
     mirror = write_mirror(tmp_path / "mirror", datasets=("mnist",), n_train=20, n_test=10)
     root = tmp_path / "raw"
     provenance = fetch("mnist", root, mirror=mirror, verify=False)
-    folder = root / "MNIST"
+    folder = dataset_dir("mnist", root)
     before = {path: path.read_bytes() for path in folder.rglob("*") if path.is_file()}
 
     with pytest.raises(CnnlabError, match=f"Delete {folder} and run `cnnlab fetch mnist` again, "
@@ -438,17 +442,17 @@ def test_existing_unverified_folder_is_refused_when_verifying_and_kept(tmp_path,
 
 def test_existing_folder_without_provenance_is_adopted(tmp_path):
     # as torchvision's own download leaves it: the .gz files and the decompressed ones
-    raw = tmp_path / "raw" / "FashionMNIST" / "raw"
+    raw = dataset_dir("fashion_mnist", tmp_path / "raw") / "raw"
     write_idx_dataset(raw, n_train=20, n_test=10, compress=None)
     write_idx_dataset(raw, n_train=20, n_test=10, compress="gz")
     provenance = fetch("fashion_mnist", tmp_path / "raw", verify=False)
-    assert provenance["source"] == f"existing folder {tmp_path / 'raw' / 'FashionMNIST'}"
+    assert provenance["source"] == f"existing folder {raw.parent}"
     assert provenance["verified"] is False
     _check_splits(load("fashion_mnist", tmp_path / "raw"), "fashion_mnist", 20, 10)
 
 
 def test_incomplete_existing_folder_is_refused(tmp_path):
-    (tmp_path / "MNIST" / "raw").mkdir(parents=True)
+    (dataset_dir("mnist", tmp_path) / "raw").mkdir(parents=True)
     with pytest.raises(CnnlabError, match="MNIST exists but lacks train-images-idx3-ubyte, "
                                           "train-labels-idx1-ubyte, t10k-images-idx3-ubyte"):
         fetch("mnist", tmp_path, verify=False)
@@ -464,7 +468,7 @@ def test_load_before_fetch_says_how_to_fetch(tmp_path):
 def test_load_notices_files_changed_since_fetch(tmp_path):
     mirror = write_mirror(tmp_path / "mirror", datasets=("mnist",), n_train=20, n_test=10)
     fetch("mnist", tmp_path / "raw", mirror=mirror, verify=False)
-    labels = tmp_path / "raw" / "MNIST" / "raw" / "t10k-labels-idx1-ubyte"
+    labels = dataset_dir("mnist", tmp_path / "raw") / "raw" / "t10k-labels-idx1-ubyte"
     labels.write_bytes(labels.read_bytes()[:-1] + b"\x00")
     with pytest.raises(CnnlabError, match="t10k-labels-idx1-ubyte changed since it was fetched"):
         load("mnist", tmp_path / "raw")
@@ -501,17 +505,17 @@ def test_fetch_again_is_a_no_op(real_mnist, capsys):
 
 @needs_real_mnist
 def test_existing_real_copy_is_adopted_as_verified(real_mnist, tmp_path):
-    raw = tmp_path / "MNIST" / "raw"
+    raw = dataset_dir("mnist", tmp_path) / "raw"
     raw.mkdir(parents=True)
     for file in IDX_FILES:
-        (raw / file).symlink_to(real_mnist[0] / "MNIST" / "raw" / file)
+        (raw / file).symlink_to(dataset_dir("mnist", real_mnist[0]) / "raw" / file)
     provenance = fetch("mnist", tmp_path)
     assert provenance["verified"] is True and provenance["files"] == datasets.MNIST_SHA256
 
 
 @needs_real_mnist
 def test_real_file_with_one_byte_flipped_is_refused(real_mnist, tmp_path):
-    real_raw = real_mnist[0] / "MNIST" / "raw"
+    real_raw = dataset_dir("mnist", real_mnist[0]) / "raw"
     mirror = tmp_path / "mirror"
     (mirror / "mnist").mkdir(parents=True)
     for file in ("train-images-idx3-ubyte", "t10k-images-idx3-ubyte"):

@@ -273,8 +273,8 @@ def test_snakemake_and_dvc_cover_the_same_experiments_and_outputs(tmp_path, weig
     assert {n.split("@")[1] for n in stages if n.startswith("train@")} == set(catalog)
 
 
-def test_dataset_folders_match_cnnlab():
+def test_dvc_fetches_every_dataset_cnnlab_knows():
     from cnnlab.datasets import DATASETS
 
-    folders = yaml.safe_load((REPO / "workflow" / "datasets.yaml").read_text())["dataset_folders"]
-    assert folders == {name: info.folder for name, info in DATASETS.items()}
+    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    assert stages["fetch"]["foreach"] == list(DATASETS)

@@ -135,6 +135,12 @@ class Splits:
     verified: bool  # the files are the canonical ones (as recorded by `fetch`)
 
 
+def dataset_dir(name: str, root: str | Path) -> Path:
+    """Where `fetch` puts dataset `name`: root/<name>/<torchvision's folder>, one folder per dataset
+    (so that DVC and Snakemake can track each dataset on its own)."""
+    return Path(root) / name / dataset_info(name).folder
+
+
 def dataset_info(name: str) -> DatasetInfo:
     if name not in DATASETS:
         raise CnnlabError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}")
@@ -152,11 +158,11 @@ def fetch(name: str, root: str | Path = "data/raw", mirror: str | Path | None = 
     already in place is checked, never replaced.
     """
     info = dataset_info(name)
-    root = Path(root)
-    target = root / info.folder
+    target = dataset_dir(name, root)
     if target.exists():
         return _adopt_existing(name, target, verify)
 
+    root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".fetch-{name}-", dir=root))
     try:
@@ -170,6 +176,7 @@ def fetch(name: str, root: str | Path = "data/raw", mirror: str | Path | None = 
                        "to use this copy, recorded as unverified.",
         )
         atomic_write_json(copy / PROVENANCE_FILE, provenance)
+        target.parent.mkdir(exist_ok=True)
         os.replace(copy, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -179,7 +186,7 @@ def fetch(name: str, root: str | Path = "data/raw", mirror: str | Path | None = 
 def load(name: str, root: str | Path = "data/raw") -> Splits:
     """The fetched dataset as tensors, after checking its files against the provenance."""
     info = dataset_info(name)
-    folder = Path(root) / info.folder
+    folder = dataset_dir(name, root)
     provenance_path = folder / PROVENANCE_FILE
     try:
         provenance = json.loads(provenance_path.read_text())

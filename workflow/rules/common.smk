@@ -26,19 +26,17 @@ for key in ("data", "scales"):
 
 EXPERIMENTS = list(config["experiments"])
 DATA_ROOT = config["data"]["root"]
-with open("workflow/datasets.yaml") as f:
-    DATASET_FOLDERS = yaml.safe_load(f)["dataset_folders"]
-DATASET_OF_FOLDER = {folder: dataset for dataset, folder in DATASET_FOLDERS.items()}
+DATASETS = sorted({spec["dataset"] for spec in config["experiments"].values()})
 
 
 wildcard_constraints:
     exp="|".join(EXPERIMENTS),
-    folder="|".join(DATASET_OF_FOLDER),
+    dataset="|".join(DATASETS),
 
 
 def fetched(exp):
-    """The folder of `exp`'s dataset, as `cnnlab fetch` leaves it."""
-    return f"{DATA_ROOT}/{DATASET_FOLDERS[config['experiments'][exp]['dataset']]}"
+    """The folder of `exp`'s dataset, as `cnnlab fetch` leaves it (data.root/<dataset>)."""
+    return f"{DATA_ROOT}/{config['experiments'][exp]['dataset']}"
 
 
 def recipe(exp):
@@ -107,7 +105,7 @@ GPUS = 1 if config["device"] == "cuda" or (config["device"] == "auto" and gpu_vi
 def dvc_stage(job):
     """The dvc.yaml stage that runs the same command as `job` (same names, same keys)."""
     if job.rule.name == "fetch":
-        return f"fetch@{DATASET_OF_FOLDER[job.wildcards.folder]}"
+        return f"fetch@{job.wildcards.dataset}"
     if "exp" in job.wildcards.keys():
         return f"{job.rule.name}@{job.wildcards.exp}"
     return job.rule.name

@@ -6,12 +6,10 @@ rule fetch:
     input:
         "src/cnnlab/datasets.py",
     output:
-        directory(f"{DATA_ROOT}/{{folder}}"),
-    params:
-        dataset=lambda wc: DATASET_OF_FOLDER[wc.folder],
+        directory(f"{DATA_ROOT}/{{dataset}}"),
     conda:
         "../envs/cnnlab.yaml"
     log:
-        "logs/fetch/{folder}.log",
+        "logs/fetch/{dataset}.log",
     shell:
-        "cnnlab fetch {params.dataset} 2>&1 | tee {log}"
+        "cnnlab fetch {wildcards.dataset} 2>&1 | tee {log}"

@@ -69,7 +69,14 @@ rule plot:
         rules.evaluate.output,
         code="src/cnnlab/plots.py",
     output:
-        directory("results/{exp}/plots"),
+        report(
+            directory("results/{exp}/plots"),
+            patterns=["{name}.png"],
+            caption="../report/plots.rst",
+            category="Experiments",
+            subcategory="{exp}",
+            labels={"experiment": "{exp}", "figure": "{name}"},
+        ),
     params:
         options=lambda wc: set_options(wc.exp),
     conda:

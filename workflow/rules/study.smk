@@ -8,10 +8,19 @@ rule report:
         references="references.yaml",
         code="src/cnnlab/report.py",
     output:
-        summary="results/summary.csv",
-        reproduction="results/reproduction.csv",
-        figures=directory("results/figures"),
-        html="results/report.html",
+        # report(): what `snakemake --report report.html` shows, with captions from workflow/report/
+        summary=report("results/summary.csv", caption="../report/summary.rst", category="Study"),
+        reproduction=report(
+            "results/reproduction.csv", caption="../report/reproduction_table.rst", category="Study"
+        ),
+        figures=report(
+            directory("results/figures"),
+            patterns=["{name}.png"],
+            caption="../report/figures.rst",
+            category="Study",
+            labels={"figure": "{name}"},
+        ),
+        html=report("results/report.html", caption="../report/report.rst", category="Study"),
     conda:
         "../envs/cnnlab.yaml"
     log:
