@@ -56,6 +56,7 @@ STEPS = {
     "resnet18_cifar10": 8,
 }
 WARMUP_STEPS = 3
+EVAL_IMAGES = {"vgg_cifar10": 1024, "resnet18_cifar10": 1024}  # test images timed; else 4096
 FULL_SIZES = {"mnist": (55_000, 5_000, 10_000), "fashion_mnist": (55_000, 5_000, 10_000),
               "cifar10": (45_000, 5_000, 10_000)}  # train (after the validation split), val, test
 
@@ -103,7 +104,7 @@ def labs_loop(cfg: dict, data: StudyData, steps: int) -> float:
     running_loss, correct, seen = 0.0, 0, 0
     for i, (images, labels) in enumerate(loader):
         if i == WARMUP_STEPS:
-            started = time.perf_counter()
+            started, seen = time.perf_counter(), 0
         if i == WARMUP_STEPS + steps:
             break
         optimizer.zero_grad()
@@ -115,7 +116,24 @@ def labs_loop(cfg: dict, data: StudyData, steps: int) -> float:
         _, predicted = outputs.max(1)
         correct += predicted.eq(labels).sum().item()
         seen += labels.size(0)
-    return steps * cfg["batch_size"] / (time.perf_counter() - started)
+    return seen / (time.perf_counter() - started)
+
+
+def labs_eval(cfg: dict, data: StudyData, images: int) -> float:
+    """The labs' test loop (no_grad, test batch size, test transforms) on `images` test images."""
+    test = PILImages(data.test_x[:images], data.test_y[:images], labs_transform({**cfg, "augment": "none"},
+                                                                                 data.info))
+    loader = torch.utils.data.DataLoader(test, batch_size=cfg["test_batch_size"])
+    model = create_model(cfg["model"], num_classes=len(data.info.classes)).eval()
+    criterion = nn.NLLLoss() if cfg["loss"] == "nll" else nn.CrossEntropyLoss()
+    test_loss, correct = 0.0, 0
+    started = time.perf_counter()
+    with torch.no_grad():
+        for images_batch, labels in loader:
+            outputs = model(images_batch)
+            test_loss += criterion(outputs, labels).item()
+            correct += (outputs.argmax(1) == labels).sum().item()
+    return len(test) / (time.perf_counter() - started)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -127,21 +145,25 @@ def subset(data: StudyData, n: int) -> StudyData:
                      data.info, data.verified)
 
 
-def cnnlab_loop(cfg: dict, data: StudyData, steps: int, threads: int | None) -> tuple[float, int, float]:
-    """`cnnlab train`'s own functions on `steps` batches after a warm-up epoch of a few batches.
+def cnnlab_loop(cfg: dict, data: StudyData, steps: int, eval_images: int,
+                threads: int | None) -> tuple[float, float, int]:
+    """`cnnlab train`'s own functions: `steps` batches of `train_one_epoch` after a warm-up epoch of
+    a few batches, then `predict` (the per-epoch evaluation) on `eval_images` test images.
 
-    Returns (images per second, forward FLOPs per image, seconds spent before the timed steps).
+    Returns (training images per second, evaluation images per second, forward FLOPs per image).
     """
-    started = time.perf_counter()
     run = cnnlab_train.set_up(cfg, threads, data=subset(data, WARMUP_STEPS * cfg["batch_size"]))
     cnnlab_train.train_one_epoch(run, 1)  # also compiles, when cfg["compile"]
-    setup_seconds = time.perf_counter() - started
     run.data = subset(data, steps * cfg["batch_size"]).to(run.device)
     started = time.perf_counter()
     cnnlab_train.train_one_epoch(run, 2)
-    if run.device.type == "cuda":
-        torch.cuda.synchronize()
-    return steps * cfg["batch_size"] / (time.perf_counter() - started), run.flops_per_image, setup_seconds
+    train_ips = len(run.data.train_y) / (time.perf_counter() - started)
+    x, y = run.data.test_x[:eval_images], run.data.test_y[:eval_images]
+    cnnlab_train.predict(run.model, x[:cfg["test_batch_size"]], y[:cfg["test_batch_size"]], run.prepare,
+                         cfg, run.amp)  # warm-up
+    started = time.perf_counter()
+    cnnlab_train.predict(run.model, x, y, run.prepare, cfg, run.amp)
+    return train_ips, len(y) / (time.perf_counter() - started), run.flops_per_image
 
 
 # ----------------------------------------------------------------------------------------------
@@ -149,10 +171,10 @@ def cnnlab_loop(cfg: dict, data: StudyData, steps: int, threads: int | None) -> 
 
 
 def study_data(cfg: dict, n_train: int | None = None) -> tuple[StudyData, str]:
-    """The experiment's data from the data root, else random images of the real shape."""
+    """The experiment's data from the data root ("files"), else random images of the real shape."""
     info = datasets.DATASETS[cfg["dataset"]]
-    if (Path(cfg["data"]["root"]) / info.folder).is_dir():
-        return load_study_data(cfg), "real"
+    if datasets.dataset_dir(cfg["dataset"], cfg["data"]["root"]).is_dir():
+        return load_study_data(cfg), "files"
     sizes = FULL_SIZES[cfg["dataset"]]
     n_train = n_train or sizes[0]
     g = torch.Generator().manual_seed(0)
@@ -212,13 +234,14 @@ def machine() -> dict:
 
 
 def memory_child(cfg: dict, steps: int, threads: int | None) -> float:
-    """Peak RSS (MB) of one experiment's training path: its full data, `steps` training batches at
-    its batch size, and the per-epoch evaluation of the validation and test splits."""
+    """Peak RSS (MB) of one experiment's training path: its full data in memory, `steps` training
+    batches at its batch size, and evaluation batches as each epoch's validation and test use."""
     data, _ = study_data(cfg)
     run = cnnlab_train.set_up(cfg, threads, data=subset(data, steps * cfg["batch_size"]))
     cnnlab_train.train_one_epoch(run, 1)
-    cnnlab_train.predict(run.model, run.data.val_x, run.data.val_y, run.prepare, cfg, run.amp)
-    cnnlab_train.predict(run.model, run.data.test_x, run.data.test_y, run.prepare, cfg, run.amp)
+    n = 2 * max(cfg["test_batch_size"], cnnlab_train.EVAL_BATCH_FLOOR)  # the peak comes with one batch
+    cnnlab_train.predict(run.model, run.data.val_x[:n], run.data.val_y[:n], run.prepare, cfg, run.amp)
+    cnnlab_train.predict(run.model, run.data.test_x[:n], run.data.test_y[:n], run.prepare, cfg, run.amp)
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -257,20 +280,31 @@ def time_command(command: list[str], cwd: Path, repeats: int = 3) -> float | Non
 class Row:
     experiment: str
     model: str
+    dataset: str
     batch_size: int
     steps: int
+    eval_images: int
     data: str
-    labs: float = 0.0
+    labs: float = 0.0  # training images per second
     cnnlab: float = 0.0
+    labs_eval: float = 0.0  # evaluation images per second
+    cnnlab_eval: float = 0.0
     flops: int = 0
-    setup_seconds: float = 0.0
 
     @property
     def ratio(self) -> float:
-        return self.cnnlab / self.labs if self.labs else float("nan")
+        return self.cnnlab / self.labs
 
     def gflops(self, images_per_sec: float) -> float:
         return 3 * self.flops * images_per_sec / 1e9
+
+    @property
+    def epoch_seconds(self) -> tuple[float, float]:
+        """One epoch as each does it, from the measured rates: the labs train on the whole training
+        set and test; cnnlab trains on it less the validation split, then validates and tests."""
+        train, val, test = FULL_SIZES[self.dataset]
+        return ((train + val) / self.labs + test / self.labs_eval,
+                train / self.cnnlab + (val + test) / self.cnnlab_eval)
 
 
 def markdown(rows: list[Row], peak: dict, info: dict, precision: str, memory: dict | None,
@@ -281,15 +315,16 @@ def markdown(rows: list[Row], peak: dict, info: dict, precision: str, memory: di
         "",
         f"Machine: {info['cpu']}, {info['cores']} cores, torch {info['torch']} "
         f"(CPU capability {info['torch_cpu_capability']}), {info['threads']} threads; "
-        f"flags: {flags}; "
-        f"load average {info['load_before']:.2f} before, {info['load_after']:.2f} after.",
+        f"flags: {flags}; load average {info['load_before']:.2f} before, {info['load_after']:.2f} after.",
         "",
         f"Matmul peak: fp32 {peak['fp32']:.0f} GFLOP/s ({info['matmul_size']}x{info['matmul_size']}), "
         f"bf16 {peak['bf16']:.1f} GFLOP/s ({info['bf16_matmul_size']}x{info['bf16_matmul_size']}"
         f"{'' if info['bf16_matmul_size'] == info['matmul_size'] else ', emulated: no native bf16'}). "
         f"cnnlab precision: {precision}.",
         "",
-        "| experiment | model | batch | steps | data | labs' loop img/s | cnnlab img/s | ratio "
+        "Training (images per second, best of the rounds):",
+        "",
+        "| experiment | model | batch | steps | data | labs' loop | cnnlab | ratio "
         "| labs GFLOP/s | cnnlab GFLOP/s | cnnlab % of fp32 peak | cnnlab % of bf16 peak |",
         "|---|---|--:|--:|---|--:|--:|--:|--:|--:|--:|--:|",
     ]
@@ -299,6 +334,13 @@ def markdown(rows: list[Row], peak: dict, info: dict, precision: str, memory: di
             f"| {r.experiment} | {r.model} | {r.batch_size} | {r.steps} | {r.data} | {r.labs:,.0f} "
             f"| {r.cnnlab:,.0f} | **{r.ratio:.2f}x** | {r.gflops(r.labs):.1f} | {g:.1f} "
             f"| {100 * g / peak['fp32']:.0f} % | {100 * g / peak['bf16']:.0f} % |")
+    lines += ["", "One epoch, from the measured training and evaluation rates:", "",
+              "| experiment | labs eval img/s | cnnlab eval img/s | labs epoch (s) | cnnlab epoch (s) "
+              "| epoch ratio |", "|---|--:|--:|--:|--:|--:|"]
+    for r in rows:
+        labs, ours = r.epoch_seconds
+        lines.append(f"| {r.experiment} | {r.labs_eval:,.0f} | {r.cnnlab_eval:,.0f} | {labs:,.1f} "
+                     f"| {ours:,.1f} | **{labs / ours:.2f}x** |")
     if memory:
         lines += ["", "| experiment | peak RSS (MB) |", "|---|--:|"]
         lines += [f"| {name} | {mb:,.0f} |" for name, mb in memory.items()]
@@ -363,16 +405,22 @@ def main(argv=None) -> int:
     for name in args.experiments:
         cfg = experiment_cfg(args, name)
         steps = args.steps or max(1, round(STEPS.get(name, 50) * args.scale_steps))
-        data, kind = study_data(cfg, n_train=(WARMUP_STEPS + steps) * cfg["batch_size"])
+        needed = (WARMUP_STEPS + steps) * cfg["batch_size"]
+        data, kind = study_data(cfg, n_train=needed)
+        if len(data.train_y) < needed:
+            raise SystemExit(f"{name}: {len(data.train_y)} training images under {cfg['data']['root']}, "
+                             f"fewer than the {needed} that {steps} steps need; pass fewer --steps")
+        eval_images = min(EVAL_IMAGES.get(name, 4096), len(data.test_y))
         loaded[name] = (cfg, data)
-        rows.append(Row(name, cfg["model"], cfg["batch_size"], steps, kind))
+        rows.append(Row(name, cfg["model"], cfg["dataset"], cfg["batch_size"], steps, eval_images, kind))
     precision = None
     for _ in range(args.rounds):
         for row in rows:
             cfg, data = loaded[row.experiment]
             row.labs = max(row.labs, labs_loop(cfg, data, row.steps))
-            ours, row.flops, row.setup_seconds = cnnlab_loop(cfg, data, row.steps, args.threads)
-            row.cnnlab = max(row.cnnlab, ours)
+            row.labs_eval = max(row.labs_eval, labs_eval(cfg, data, row.eval_images))
+            train_ips, eval_ips, row.flops = cnnlab_loop(cfg, data, row.steps, row.eval_images, args.threads)
+            row.cnnlab, row.cnnlab_eval = max(row.cnnlab, train_ips), max(row.cnnlab_eval, eval_ips)
             precision = runtime.pick_precision(cfg["precision"], runtime.pick_device(cfg["device"]))
             print(f"  {row.experiment:28s} labs {row.labs:9,.0f}  cnnlab {row.cnnlab:9,.0f} img/s  "
                   f"ratio {row.ratio:5.2f}", file=sys.stderr)
@@ -393,7 +441,8 @@ def main(argv=None) -> int:
             "machine": info, "matmul_gflops": peak, "precision": precision, "memory_mb": memory,
             "pipeline_seconds": pipeline,
             "rows": [{**r.__dict__, "ratio": r.ratio, "cnnlab_gflops": r.gflops(r.cnnlab),
-                      "labs_gflops": r.gflops(r.labs)} for r in rows]}, indent=2))
+                      "labs_gflops": r.gflops(r.labs), "epoch_seconds": r.epoch_seconds}
+                     for r in rows]}, indent=2))
     return 0
 
 

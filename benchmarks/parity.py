@@ -4,9 +4,9 @@
     .venv/bin/python benchmarks/parity.py --jobs 2 --threads 1   # two runs at a time, a core each
 
 Each run is `cnnlab train EXP --set seed=S --set precision=P` then `cnnlab evaluate`, into
-RUNS/EXP-P-seedS/ (a run whose metrics.json exists is not repeated). The table of mean test
-accuracy (the validation-selected checkpoint, as the study reports it) goes to CSV and into
-docs/performance.md between the parity markers.
+RUNS/EXP-P-seedS/ (a run whose metrics.json exists is not repeated; an interrupted one resumes
+from its last.pt). The table of mean test accuracy (the validation-selected checkpoint, as the
+study reports it) goes to CSV and into docs/performance.md between the parity markers.
 """
 
 import argparse
@@ -33,8 +33,9 @@ def run_one(args, experiment: str, precision: str, seed: int) -> dict:
         sets += ["--set", f"data.root={args.root}"]
     threads = ["--threads", str(args.threads)] if args.threads else []
     if not (out / "metrics.json").is_file():
-        for command in ("train", "evaluate"):
-            result = subprocess.run([*base, command, experiment, *sets, "--out", str(out), *threads],
+        resume = ["--resume"] if (out / "last.pt").is_file() and not (out / "train.json").is_file() else []
+        for command, extra in (("train", resume), ("evaluate", [])):
+            result = subprocess.run([*base, command, experiment, *sets, "--out", str(out), *threads, *extra],
                                     capture_output=True, text=True)
             if result.returncode != 0:
                 raise SystemExit(f"{experiment} {precision} seed {seed}: cnnlab {command} failed:\n"

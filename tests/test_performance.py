@@ -90,14 +90,14 @@ def test_bench_runs_both_loops_and_writes_the_tables(data_root, tmp_path):
                        "--markdown", str(tmp_path / "bench.md"), "--memory", "--memory-steps", "1"]) == 0
     result = json.loads(out.read_text())
     rows = {r["experiment"]: r for r in result["rows"]}
-    assert rows["lenet5_mnist"]["data"] == "real" and rows["convnet_cifar10"]["data"] == "random"
+    assert rows["lenet5_mnist"]["data"] == "files" and rows["convnet_cifar10"]["data"] == "random"
     for row in rows.values():
         assert row["labs"] > 0 and row["cnnlab"] > 0 and row["ratio"] > 0 and row["flops"] > 0
     assert result["matmul_gflops"]["fp32"] > 0 and result["machine"]["threads"] == 1
     assert set(result["memory_mb"]) == {"lenet5_mnist", "convnet_cifar10"}
     assert all(mb > 0 for mb in result["memory_mb"].values())
     table = (tmp_path / "bench.md").read_text()
-    assert "| lenet5_mnist | lenet5 | 64 | 2 | real |" in table and "peak RSS" in table
+    assert "| lenet5_mnist | lenet5 | 64 | 2 | files |" in table and "peak RSS" in table
 
 
 def test_bench_labs_loop_uses_the_labs_transforms(data_root):
