@@ -180,6 +180,59 @@ def test_parameter_change_reruns_one_experiment_in_dvc(study):
     assert json.loads(run(["dvc", "status", "--json"], project, env)) == {}
 
 
+def project_without_cifar10(folder: Path) -> tuple[Path, dict]:
+    """A git+DVC project of KEPT whose mirror lacks CIFAR-10, as offline on the course's machines."""
+    write_mirror(folder / "mirror", datasets=("mnist", "fashion_mnist"), n_train=600, n_test=200)
+    project = make_project(folder, KEPT)
+    env = environment(folder, project)
+    run(["git", "init", "-q"], project, env)
+    run(["dvc", "init", "-q"], project, env)
+    return project, env
+
+
+def leave_out_cifar10(project: Path) -> None:
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["datasets"] = ["mnist", "fashion_mnist"]
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+LEFT_OUT = "Left out of the study by <code>datasets</code> in params.yaml: convnet_cifar10."
+
+
+def test_snakemake_study_without_a_dataset_builds_its_report(tmp_path):
+    """`all` stops at the fetch it cannot do, saying how to go on; without cifar10 in `datasets`
+    the study runs to its report, which names what it left out."""
+    project, env = project_without_cifar10(tmp_path)
+    output = run([*SNAKEMAKE_ALL, "--keep-going"], project, env, ok=False)
+    assert "could not fetch cifar10" in output and "leave it out of `datasets` in params.yaml" in output
+    assert (project / "results" / "cnn_mnist" / "plots").is_dir()
+    assert not (project / "results" / "report.html").exists()
+
+    leave_out_cifar10(project)
+    output = run(SNAKEMAKE_ALL, project, env)
+    assert job_counts(output) == {"all": 1, "report": 1}  # the experiments were built before
+    summary = (project / "results" / "summary.csv").read_text()
+    assert "cnn_mnist" in summary and "lenet_sigmoid_fashionmnist" in summary
+    assert "convnet_cifar10" not in summary
+    assert LEFT_OUT in (project / "results" / "report.html").read_text()
+    output = run(["snakemake", "all", "--cores", "1", "--config", "datasets=[mnist]"], project, env, ok=False)
+    assert "datasets: edit it in params.yaml" in output
+
+
+def test_dvc_study_without_a_dataset_builds_its_report(tmp_path):
+    """README.md's way with DVC: every stage it can, then the report over `datasets`."""
+    project, env = project_without_cifar10(tmp_path)
+    output = run(["dvc", "repro", "--keep-going"], project, env, ok=False)
+    assert "could not fetch cifar10" in output
+    assert (project / "results" / "cnn_mnist" / "plots").is_dir()
+    assert not (project / "results" / "report.html").exists()  # it waits for every experiment
+    run(["dvc", "repro", "--single-item", "report"], project, env)
+    assert "Not run: convnet_cifar10." in (project / "results" / "report.html").read_text()
+    leave_out_cifar10(project)
+    assert stages_run(run(["dvc", "repro", "--single-item", "report"], project, env)) == {"report"}
+    assert LEFT_OUT in (project / "results" / "report.html").read_text()
+
+
 def test_invalid_params_stop_snakemake_before_any_job(tmp_path):
     project = make_project(tmp_path)
     env = environment(tmp_path, project)

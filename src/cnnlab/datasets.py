@@ -306,7 +306,8 @@ def _fill_from_first_source(name: str, files_dir: Path, scratch: Path,
             return fill(files_dir, scratch)
         except _Unavailable as missing:
             tried.append(f"({number}) {label}: {missing}")
-    raise CnnlabError(f"could not fetch {name}; tried {'; '.join(tried)}. {MIRROR_HELP}")
+    raise CnnlabError(f"could not fetch {name}; tried {'; '.join(tried)}. {MIRROR_HELP} To run "
+                      f"the study without {name}, leave it out of `datasets` in params.yaml.")
 
 
 def _from_mirror(name: str, mirror: str | Path | None, files_dir: Path, scratch: Path) -> str:

@@ -133,9 +133,9 @@ def build_report(params: dict, results_dir: Path, references_path: Path = REFERE
 
 
 def load_runs(params: dict, results_dir: Path) -> list[Run]:
-    """The evaluated experiments of params.yaml (those with metrics.json), in catalog order."""
+    """The evaluated experiments of the study (those with metrics.json), in catalog order."""
     runs = []
-    for name in params["experiments"]:
+    for name in config.study_experiments(params):
         folder = results_dir / name
         if (folder / "metrics.json").is_file():
             runs.append(Run(name, json.loads((folder / "train.json").read_text()),
@@ -282,14 +282,17 @@ def render_html(params, runs, summary, reproduction, tolerance, figures) -> str:
         "subsets for few epochs to check that the pipeline works. Their numbers are not results and "
         "are never counted as reproductions.</p>")
     run_names = [r.name for r in runs]
-    not_run = [n for n in params["experiments"] if n not in run_names]
+    not_run = [n for n in config.study_experiments(params) if n not in run_names]
+    left_out = [n for n in params["experiments"] if n not in config.study_experiments(params)]
     parts = [
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         "<title>cnnlab: the CNN week as one reproducible study</title>", f"<style>{CSS}</style></head><body>",
         "<h1>cnnlab: the CNN week as one reproducible study</h1>",
         f'<p class="small">{len(runs)} experiments evaluated: {esc(", ".join(run_names))}.'
-        + (f" Not run: {esc(', '.join(not_run))}." if not_run else "") + "</p>",
+        + (f" Not run: {esc(', '.join(not_run))}." if not_run else "")
+        + (f" Left out of the study by <code>datasets</code> in params.yaml: {esc(', '.join(left_out))}."
+           if left_out else "") + "</p>",
         banner,
         '<nav><a href="#summary">Summary</a> · <a href="#reproduction">Reproduction</a> · '
         '<a href="#study-figures">Study figures</a> · <a href="#experiments">Experiments</a> · '
@@ -417,7 +420,7 @@ def parameters_html(params: dict, runs: list[Run]) -> str:
     shared = {k: v[0] for k, v in values.items() if all(x == v[0] for x in v)}
     differing = [k for k in RECIPE_KEYS if k not in shared]
     rows = [[esc(r.name), *(esc(values[k][i]) for k in differing)] for i, r in enumerate(runs)]
-    study = {k: params.get(k) for k in config.STUDY_KEYS} | {"data": params["data"]}
+    study = {k: params.get(k) for k in (*config.STUDY_KEYS, "datasets")} | {"data": params["data"]}
     return ("<p>Each run's settings as recorded in its train.json (params.yaml, the scale and any "
             "<code>--set</code> overrides applied). The same in every run: "
             + esc(", ".join(f"{k} {v}" for k, v in shared.items()) or "nothing") + ".</p>"

@@ -11,7 +11,7 @@ import sys
 import yaml
 from snakemake.utils import validate
 
-from cnnlab.config import STUDY_KEYS, experiment_config, load_params
+from cnnlab.config import STUDY_KEYS, experiment_config, load_params, study_experiments
 from cnnlab.config import validate as cnnlab_validate
 
 # Check the catalog before any job starts. cnnlab's checks come first for their one-line message
@@ -19,8 +19,8 @@ from cnnlab.config import validate as cnnlab_validate
 PARAMS_FILE = load_params("params.yaml")  # what cnnlab reads by itself (checked as it loads)
 cnnlab_validate(config, source="params.yaml with snakemake --config")
 validate(config, "../schemas/params.schema.yaml", set_default=False)
-for key in ("data", "scales"):
-    if config[key] != PARAMS_FILE[key]:
+for key in ("data", "scales", "datasets"):  # cnnlab reads these from params.yaml alone
+    if config.get(key) != PARAMS_FILE.get(key):
         raise ValueError(f"{key}: edit it in params.yaml; --config reaches cnnlab only for "
                          f"the top-level keys ({', '.join(STUDY_KEYS)}) and experiments")
 
@@ -82,12 +82,14 @@ def imagenet_weights_cached():
     return bool(glob.glob(os.path.join(torch_home, "hub", "checkpoints", "resnet18-*.pth")))
 
 
-# E8 fine-tunes ImageNet weights that only the internet has. `all` leaves such experiments out
-# until the weights are in torchvision's cache; `snakemake --cores 1 results/EXP/metrics.json`
-# runs one anyway (and downloads the weights, where there is internet).
-NEEDS_WEIGHTS = [exp for exp in EXPERIMENTS if config["experiments"][exp]["pretrained"]]
-STUDY = [exp for exp in EXPERIMENTS if exp not in NEEDS_WEIGHTS or imagenet_weights_cached()]
-if len(STUDY) < len(EXPERIMENTS):
+# `all` and the report cover the experiments of the datasets in `datasets`. E8 fine-tunes ImageNet
+# weights that only the internet has: `all` leaves such experiments out until the weights are in
+# torchvision's cache; `snakemake --cores 1 results/EXP/metrics.json` runs one anyway (and
+# downloads the weights, where there is internet).
+CHOSEN = study_experiments(config)
+NEEDS_WEIGHTS = [exp for exp in CHOSEN if config["experiments"][exp]["pretrained"]]
+STUDY = [exp for exp in CHOSEN if exp not in NEEDS_WEIGHTS or imagenet_weights_cached()]
+if len(STUDY) < len(CHOSEN):
     print(f"Note: `all` leaves out {', '.join(NEEDS_WEIGHTS)}: its pretrained ImageNet weights "
           "are not in torchvision's cache ($TORCH_HOME/hub/checkpoints/).", file=sys.stderr)
 
