@@ -1,7 +1,8 @@
 """The labs' plain training loop against cnnlab's training path, side by side in one run.
 
     .venv/bin/python benchmarks/bench.py                      # the table of docs/performance.md
-    .venv/bin/python benchmarks/bench.py --memory --pipeline  # also peak RSS and pipeline checks
+    .venv/bin/python benchmarks/bench.py --memory-only            # peak RSS of every experiment
+    .venv/bin/python benchmarks/bench.py --pipeline PROJECT       # + `snakemake -n all`, `dvc status`
     .venv/bin/python benchmarks/bench.py --experiments lenet5_mnist --steps 20 --rounds 1
 
 For each experiment the two loops train the same model with the same recipe (batch size,
@@ -13,6 +14,11 @@ image and applies ToTensor/Normalize (and RandomCrop/RandomHorizontalFlip for CI
 contiguous (NCHW) memory, `loss.item()` and the accuracy read every step. cnnlab's side calls
 the functions `cnnlab train` runs (`cnnlab.train.set_up` and `train_one_epoch`), with the
 settings of params.yaml (and --set overrides).
+
+Both sides also time their per-epoch evaluation (the labs: a no_grad loop over a PIL test
+DataLoader at the test batch size; cnnlab: `cnnlab.train.predict`), and the table combines the
+rates into one epoch as each does it (the labs train on the whole training set and test; cnnlab
+trains on it less the validation split, then validates and tests).
 
 Achieved GFLOP/s = 3 x forward FLOPs per image x images per second (the backward pass costs
 about twice the forward one; FLOPs as torch's FlopCounterMode counts them, a multiply-add = 2),
@@ -26,7 +32,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import time
@@ -235,21 +240,23 @@ def machine() -> dict:
 
 def memory_child(cfg: dict, steps: int, threads: int | None) -> float:
     """Peak RSS (MB) of one experiment's training path: its full data in memory, `steps` training
-    batches at its batch size, and evaluation batches as each epoch's validation and test use."""
+    batches at its batch size, and evaluation batches as each epoch's validation and test use.
+    Pretrained weights are not loaded (the same memory, and no download)."""
+    cfg = {**cfg, "pretrained": False}
     data, _ = study_data(cfg)
     run = cnnlab_train.set_up(cfg, threads, data=subset(data, steps * cfg["batch_size"]))
     cnnlab_train.train_one_epoch(run, 1)
     n = 2 * max(cfg["test_batch_size"], cnnlab_train.EVAL_BATCH_FLOOR)  # the peak comes with one batch
     cnnlab_train.predict(run.model, run.data.val_x[:n], run.data.val_y[:n], run.prepare, cfg, run.amp)
     cnnlab_train.predict(run.model, run.data.test_x[:n], run.data.test_y[:n], run.prepare, cfg, run.amp)
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return runtime.peak_memory_mb(torch.device("cpu"))
 
 
 def peak_memory(args, experiments: list[str]) -> dict:
     peaks = {}
     for name in experiments:
         command = [sys.executable, __file__, "--memory-child", name, "--params", str(args.params),
-                   "--steps", str(args.memory_steps), *sum((["--set", s] for s in args.set), [])]
+                   "--memory-steps", str(args.memory_steps), *sum((["--set", s] for s in args.set), [])]
         if args.root:
             command += ["--root", str(args.root)]
         if args.threads:
@@ -319,7 +326,7 @@ def markdown(rows: list[Row], peak: dict, info: dict, precision: str, memory: di
         "",
         f"Matmul peak: fp32 {peak['fp32']:.0f} GFLOP/s ({info['matmul_size']}x{info['matmul_size']}), "
         f"bf16 {peak['bf16']:.1f} GFLOP/s ({info['bf16_matmul_size']}x{info['bf16_matmul_size']}"
-        f"{'' if info['bf16_matmul_size'] == info['matmul_size'] else ', emulated: no native bf16'}). "
+        f"{', emulated: no native bf16' if info['bf16_emulated'] else ''}). "
         f"cnnlab precision: {precision}.",
         "",
         "Training (images per second, best of the rounds):",
@@ -330,10 +337,11 @@ def markdown(rows: list[Row], peak: dict, info: dict, precision: str, memory: di
     ]
     for r in rows:
         g = r.gflops(r.cnnlab)
+        of_bf16 = "n/a (no native bf16)" if info["bf16_emulated"] else f"{100 * g / peak['bf16']:.0f} %"
         lines.append(
             f"| {r.experiment} | {r.model} | {r.batch_size} | {r.steps} | {r.data} | {r.labs:,.0f} "
             f"| {r.cnnlab:,.0f} | **{r.ratio:.2f}x** | {r.gflops(r.labs):.1f} | {g:.1f} "
-            f"| {100 * g / peak['fp32']:.0f} % | {100 * g / peak['bf16']:.0f} % |")
+            f"| {100 * g / peak['fp32']:.0f} % | {of_bf16} |")
     lines += ["", "One epoch, from the measured training and evaluation rates:", "",
               "| experiment | labs eval img/s | cnnlab eval img/s | labs epoch (s) | cnnlab epoch (s) "
               "| epoch ratio |", "|---|--:|--:|--:|--:|--:|"]
@@ -364,6 +372,8 @@ def parse_args(argv=None):
                    help="override for cnnlab's side, as `cnnlab train --set` (e.g. precision=bf16)")
     p.add_argument("--matmul-size", type=int, default=2048, help="n of the n x n matmul peak")
     p.add_argument("--memory", action="store_true", help="peak RSS of each experiment (child processes)")
+    p.add_argument("--memory-only", nargs="*", metavar="EXP",
+                   help="only the peak RSS, of these experiments (default: every one of params.yaml)")
     p.add_argument("--memory-steps", type=int, default=3)
     p.add_argument("--pipeline", type=Path, metavar="PROJECT",
                    help="time `snakemake -n all` and `dvc status` in this project folder")
@@ -390,6 +400,17 @@ def main(argv=None) -> int:
         print(json.dumps({"peak_rss_mb": memory_child(cfg, args.memory_steps, args.threads)}))
         return 0
 
+    if args.memory_only is not None:
+        names = args.memory_only or list(config.load_params(args.params)["experiments"])
+        memory = peak_memory(args, names)
+        lines = ["| experiment | batch | peak RSS (MB) |", "|---|--:|--:|"]
+        lines += [f"| {name} | {experiment_cfg(args, name)['batch_size']} | {mb:,.0f} |"
+                  for name, mb in memory.items()]
+        print("\n".join(lines))
+        if args.json:
+            args.json.write_text(json.dumps({"memory_mb": memory}, indent=2))
+        return 0
+
     info = machine()
     info["load_before"], info["matmul_size"] = os.getloadavg()[0], args.matmul_size
     print(f"{info['cpu']}: {info['threads']} threads, load {info['load_before']:.2f}", file=sys.stderr)
@@ -397,6 +418,7 @@ def main(argv=None) -> int:
     device = runtime.pick_device(experiment_cfg(args, args.experiments[0])["device"])
     native = info["bf16_native"] or device.type == "cuda"
     info["bf16_matmul_size"] = args.matmul_size if native else min(args.matmul_size, 512)
+    info["bf16_emulated"] = not native
     peak = {"fp32": matmul_gflops(torch.float32, args.matmul_size, device=device),
             "bf16": matmul_gflops(torch.bfloat16, info["bf16_matmul_size"], device=device)}
     print(f"matmul peak: fp32 {peak['fp32']:.0f}, bf16 {peak['bf16']:.1f} GFLOP/s", file=sys.stderr)

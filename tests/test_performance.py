@@ -123,3 +123,17 @@ def test_parity_runs_cnnlab_and_writes_the_table(data_root, tmp_path):
     lines = (tmp_path / "parity.csv").read_text().splitlines()
     assert lines[0].startswith("experiment,precision,seed,test_acc") and len(lines) == 3
     assert {line.split(",")[1] for line in lines[1:]} == {"fp32", "bf16"}
+
+
+def test_peak_memory_is_the_process_own_not_its_parents():
+    """`ru_maxrss` survives execve: a run started by a big process must not report that one's peak."""
+    import resource
+    import subprocess
+
+    ballast = b"\x01" * (800 * 2**20)  # the parent's peak grows by 800 MB
+    parent_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    code = "import torch; from cnnlab import runtime; print(runtime.peak_memory_mb(torch.device('cpu')))"
+    child_mb = float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                    check=True).stdout)
+    del ballast
+    assert 0 < child_mb < parent_mb - 500
