@@ -127,6 +127,10 @@ def test_all_builds_every_result(study):
         metrics = json.loads((project / "results" / experiment / "metrics.json").read_text())
         assert 0 <= metrics["test_acc"] <= 1
         assert list((project / "results" / experiment / "plots").glob("*.png"))
+        # recording the run in DVC left the files as they were: the checkpoint is older than its
+        # evaluation (Snakemake compares times for files beyond its 1 MB checksum limit)
+        model = project / "results" / experiment / "model.pt"
+        assert model.stat().st_mtime_ns < (project / "results" / experiment / "metrics.json").stat().st_mtime_ns
     assert (project / "results" / "report.html").is_file()
     tracked = run(["git", "ls-files", "results"], project, env).split()
     assert sorted(tracked) == sorted(f"results/{e}/metrics.json" for e in KEPT)

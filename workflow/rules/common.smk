@@ -125,6 +125,8 @@ def record_in_dvc():
     stages = sorted({dvc_stage(job) for job in workflow.dag.jobs
                      if job.rule.name != "all" and workflow.dag.noneedrun_finished(job)})
     if stages:
-        command = [sys.executable, "-m", "dvc", "commit", "--force", "--quiet", *stages]
+        # --no-relink: leave the files as Snakemake wrote them. Relinked from the cache they
+        # would be newer than what was made from them, and Snakemake would redo those jobs.
+        command = [sys.executable, "-m", "dvc", "commit", "--force", "--no-relink", "--quiet", *stages]
         if subprocess.run(command).returncode != 0:
             print("Warning: `dvc commit` failed; dvc.lock does not record this run.", file=sys.stderr)
