@@ -39,7 +39,9 @@ WRONG = "#c0392b"  # misclassified images are framed and titled in this red
 MLP_CNN_GRID = {("MLP", "original"): "mlp_mnist", ("CNN", "original"): "cnn_mnist",
                 ("MLP", "permuted"): "mlp_mnist_permuted", ("CNN", "permuted"): "cnn_mnist_permuted"}
 CURVE_PAIR = ("vgg_cifar10", "resnet18_cifar10")
-STUDY_FIGURES = ("reproduction", "mlp_vs_cnn", "vgg_vs_resnet", "accuracy_vs_cost")
+# The study's figures and the experiments each compares (None: every one that ran).
+STUDY_FIGURES = {"reproduction": None, "mlp_vs_cnn": tuple(MLP_CNN_GRID.values()),
+                 "vgg_vs_resnet": CURVE_PAIR, "accuracy_vs_cost": None}
 
 
 def plot_names(cfg: dict) -> list[str]:
@@ -256,15 +258,23 @@ def image_grid(images: torch.Tensor, captions: list[str], marked: list[bool] | N
 
 def plot_study(summary: pd.DataFrame, histories: dict[str, pd.DataFrame], reproduction: pd.DataFrame,
                out_dir: Path) -> dict[str, Path]:
-    """The comparisons across experiments into `out_dir` (always all of STUDY_FIGURES, which say
-    inside what is missing); `summary` and `reproduction` are the report's tables."""
+    """The comparisons across experiments into `out_dir`; `summary` and `reproduction` are the
+    report's tables. A comparison is drawn when one of its experiments has results (its title names
+    the others); with none, its figure is left out (and an older one removed)."""
     figures = {
         "reproduction": lambda: reproduction_figure(reproduction),
         "mlp_vs_cnn": lambda: mlp_vs_cnn_figure(summary),
         "vgg_vs_resnet": lambda: curve_pair_figure(histories),
         "accuracy_vs_cost": lambda: cost_figure(summary),
     }
-    return {name: save(figures[name](), Path(out_dir) / f"{name}.png") for name in STUDY_FIGURES}
+    made = {}
+    for name, compared in STUDY_FIGURES.items():
+        path = Path(out_dir) / f"{name}.png"
+        if compared is None or set(compared) & set(summary["experiment"]):
+            made[name] = save(figures[name](), path)
+        else:
+            path.unlink(missing_ok=True)
+    return made
 
 
 def missing_note(wanted, present) -> str:
