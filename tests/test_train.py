@@ -1,6 +1,7 @@
 """Training and evaluation on small synthetic data in the real formats, and on real MNIST."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -63,6 +64,10 @@ def test_training_learns_and_writes_every_result(project, tmp_path):
     state = torch.load(tmp_path / "model.pt", weights_only=True)
     assert all(isinstance(v, torch.Tensor) for v in state.values())
     assert metrics["best_epoch"] == history.loc[history["val_acc"].idxmax(), "epoch"]
+    # written atomically, yet with the permissions of any new file (not a temp file's 0600)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert {f.stat().st_mode & 0o777 for f in tmp_path.iterdir() if f.is_file()} == {0o666 & ~umask}
 
 
 def non_timing(history_csv: Path) -> pd.DataFrame:

@@ -9,6 +9,9 @@ from pathlib import Path
 
 import torch
 
+UMASK = os.umask(0)  # read once (reading it means setting it), then put back
+os.umask(UMASK)
+
 
 @contextmanager
 def atomic_path(path: str | Path):
@@ -19,6 +22,7 @@ def atomic_path(path: str | Path):
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, 0o666 & ~UMASK)  # mkstemp's 0600 would keep the file from everyone else
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
