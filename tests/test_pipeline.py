@@ -113,6 +113,7 @@ def study(tmp_path_factory):
     env = environment(folder, project)
     run(["git", "init", "-q"], project, env)
     run(["dvc", "init", "-q"], project, env)
+    shutil.copytree(REPO / ".dvc" / "plots", project / ".dvc" / "plots")  # the project's plot templates
     output = run(SNAKEMAKE_ALL, project, env)
     run(["git", "add", "-A"], project, env)
     run(["git", "commit", "-q", "-m", "the study at smoke scale"], project, env)
@@ -150,6 +151,27 @@ def test_dvc_agrees_with_snakemake(study):
     assert stages_run(output) == set()
     # train: every experiment of the copy's catalog, nothing else
     assert len(re.findall(r"Stage 'train@\w+' didn't change", output)) == len(KEPT)
+
+
+def test_dvc_plots_show_renders_curves_and_confusion_matrices(study, tmp_path):
+    """What `dvc plots show` draws: the Vega-Lite specs DVC fills from the declared plot files,
+    rendered offline (vl-convert, the Vega engine without a browser) as a reader would see them."""
+    import vl_convert
+
+    project, env, _ = study
+    shown = json.loads(run(["dvc", "plots", "show", "--json"], project, env))
+    assert not shown.get("errors")
+    for experiment in KEPT:
+        for name, columns in (("history.csv", {"epoch", "train_acc", "val_acc", "test_acc", "train_loss",
+                                               "val_loss", "test_loss"}),
+                              ("predictions.csv", {"actual", "predicted"})):
+            spec = json.dumps(shown["data"][f"results/{experiment}/{name}"][0]["content"])
+            assert columns <= set(json.loads(spec)["data"]["values"][0])
+            png = vl_convert.vegalite_to_png(spec)
+            (tmp_path / f"{experiment}-{name}.png").write_bytes(png)
+            assert png.startswith(b"\x89PNG") and len(png) > 10_000
+            if name == "history.csv":  # accuracy and loss of train, val and test: six lines
+                assert vl_convert.vegalite_to_svg(spec).count('aria-roledescription="line mark"') == 6
 
 
 def test_parameter_change_reruns_one_experiment_in_snakemake(study):
