@@ -92,7 +92,7 @@ def main(argv=None) -> int:
     p.add_argument("--runs", type=Path, default=REPO / "benchmarks" / "runs" / "parity")
     p.add_argument("--jobs", type=int, default=1, help="runs at a time")
     p.add_argument("--threads", type=int, help="torch threads of each run")
-    p.add_argument("--csv", type=Path, default=REPO / "benchmarks" / "parity.csv")
+    p.add_argument("--csv", type=Path, default=REPO / "benchmarks" / "results" / "parity.csv")
     p.add_argument("--doc", type=Path, default=REPO / "docs" / "performance.md",
                    help="markdown file whose parity block gets the table ('' = none)")
     args = p.parse_args(argv)
