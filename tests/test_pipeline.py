@@ -131,7 +131,8 @@ def test_all_builds_every_result(study):
         # recording the run in DVC left the files as they were: the checkpoint is older than its
         # evaluation (Snakemake compares times for files beyond its 1 MB checksum limit)
         model = project / "results" / experiment / "model.pt"
-        assert model.stat().st_mtime_ns < (project / "results" / experiment / "metrics.json").stat().st_mtime_ns
+        metrics = project / "results" / experiment / "metrics.json"
+        assert model.stat().st_mtime_ns < metrics.stat().st_mtime_ns
     assert (project / "results" / "report.html").is_file()
     tracked = run(["git", "ls-files", "results"], project, env).split()
     assert sorted(tracked) == sorted(f"results/{e}/metrics.json" for e in KEPT)

@@ -50,7 +50,8 @@ def validate(params, source: str = "params.yaml") -> None:
 def study_experiments(params: dict) -> list[str]:
     """The experiments of the study's datasets (`datasets`; without it, all), in catalog order."""
     chosen = params.get("datasets")
-    return [name for name, spec in params["experiments"].items() if chosen is None or spec["dataset"] in chosen]
+    return [name for name, spec in params["experiments"].items()
+            if chosen is None or spec["dataset"] in chosen]
 
 
 def _explain(error: jsonschema.ValidationError) -> str:

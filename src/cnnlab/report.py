@@ -282,8 +282,9 @@ def render_html(params, runs, summary, reproduction, tolerance, figures) -> str:
         "subsets for few epochs to check that the pipeline works. Their numbers are not results and "
         "are never counted as reproductions.</p>")
     run_names = [r.name for r in runs]
-    not_run = [n for n in config.study_experiments(params) if n not in run_names]
-    left_out = [n for n in params["experiments"] if n not in config.study_experiments(params)]
+    chosen = config.study_experiments(params)
+    not_run = [n for n in chosen if n not in run_names]
+    left_out = [n for n in params["experiments"] if n not in chosen]
     parts = [
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',

@@ -24,8 +24,8 @@ def pick_device(name: str) -> torch.device:
 def cpu_has_bf16(cpuinfo: str = "/proc/cpuinfo") -> bool:
     """AVX-512 BF16 or AMX: the CPU multiplies bf16 natively, so autocast pays off.
 
-    Without them bf16 is emulated and far slower than fp32 (on an AVX2-only CPU: a 2048x2048
-    matmul at 0.3-0.8 GFLOP/s against 176 in fp32; LeNet-5 trains 7x slower; docs/performance.md).
+    Without them bf16 is emulated and far slower than fp32 (on this project's AVX2-only CPU: a
+    matmul at ~1 GFLOP/s against ~166 in fp32; LeNet-5 trains 7x slower; docs/performance.md).
     """
     try:
         with open(cpuinfo) as f:

@@ -31,12 +31,6 @@ RESULT_FILES = ["model.pt", "last.pt", "history.csv", "train.json", "metrics.jso
                 "confusion.csv", "predictions.csv"]
 EVAL_BATCH_FLOOR = 1024  # evaluation has no batch-dependent layers, so bigger batches only save time
 CHECK_EVERY = 50  # steps between looks at the running loss (a look waits for the device)
-# Channels-last (NHWC) memory for every model, on the CPU and on CUDA. Measured on the CPU in fp32
-# (docs/performance.md): oneDNN's channels-last convolutions and pools are faster for all the
-# study's convolutional models, the tiny MNIST ones included (LeNet-5 +23 %, the small CNN +11 %,
-# E6's convnet +40 %, VGG +15 %, ResNet-18 +11 %); for the MLP it is the same bytes. On CUDA,
-# tensor cores want channels-last with bf16/fp16.
-MEMORY_FORMAT = torch.channels_last
 
 
 class TrainingDiverged(CnnlabError):
@@ -53,12 +47,17 @@ def build_model(cfg: dict, num_classes: int, device: torch.device) -> torch.nn.M
             raise CnnlabError(f"trainable: {cfg['trainable']} matches no parameter of {cfg['model']}")
         for name, p in model.named_parameters():
             p.requires_grad_(name.startswith(prefixes))
-    return model.to(device, memory_format=MEMORY_FORMAT)
+    # Channels-last (NHWC) memory for every model, on the CPU and on CUDA. Measured on the CPU in
+    # fp32 (docs/performance.md): oneDNN's channels-last convolutions and pools are faster for all
+    # the study's convolutional models, the tiny MNIST ones included (LeNet-5 +23 %, the small CNN
+    # +11 %, E6's convnet +40 %, VGG +15 %, ResNet-18 +11 %); for the MLP it is the same bytes. On
+    # CUDA, tensor cores want channels-last with bf16/fp16. make_preparer's batches match.
+    return model.to(device, memory_format=torch.channels_last)
 
 
 def make_preparer(cfg: dict, data: StudyData) -> BatchPreparer:
-    """The batch transforms, producing batches in the memory format the model was built with."""
-    return BatchPreparer(cfg, data.info, channels_last=MEMORY_FORMAT == torch.channels_last)
+    """The batch transforms, producing channels-last batches like the model build_model makes."""
+    return BatchPreparer(cfg, data.info, channels_last=True)
 
 
 def loss_function(name: str) -> Callable:

@@ -8,7 +8,6 @@ import shutil
 import subprocess
 import sys
 
-import yaml
 from snakemake.utils import validate
 
 from cnnlab.config import STUDY_KEYS, experiment_config, load_params, study_experiments
