@@ -8,6 +8,26 @@ from pathlib import Path
 from cnnlab.errors import CnnlabError
 
 MIRROR_VARIABLE = "CNNLAB_DATA_MIRROR"
+MAX_THREADS = 1024
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with its errors on one line, like cnnlab's own: `cnnlab: error: ...`, exit code 2."""
+
+    def error(self, message):
+        self.exit(2, f"cnnlab: error: {message}; see `{self.prog} --help`\n")
+
+
+def thread_count(text: str) -> int:
+    """--threads: a whole number from 1 to MAX_THREADS (torch.set_num_threads fails on others)."""
+    try:
+        threads = int(text)
+    except ValueError:
+        threads = 0
+    if not 1 <= threads <= MAX_THREADS:
+        raise argparse.ArgumentTypeError(f"{text[:60]!r} is not a thread count; allowed: a whole number "
+                                         f"from 1 to {MAX_THREADS}, e.g. --threads 2")
+    return threads
 
 
 def _experiment_args(p: argparse.ArgumentParser) -> None:
@@ -15,16 +35,16 @@ def _experiment_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="one-off override, e.g. --set epochs=1 --set lr=0.01 (like `dvc exp run -S`)")
     p.add_argument("--out", type=Path, help="results folder (default: results/EXPERIMENT)")
-    p.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice)")
+    p.add_argument("--threads", type=thread_count, help="CPU threads for torch (default: torch's choice)")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="cnnlab", description=__doc__)
+    parser = Parser(prog="cnnlab", description=__doc__)
     parser.add_argument("--params", type=Path, default=Path("params.yaml"),
                         help="the experiment catalog (default: params.yaml)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    sub.add_parser("list", help="list the experiments of params.yaml")
+    sub.add_parser("list", help="list the experiments of params.yaml, with their STUDY.md numbers")
 
     p = sub.add_parser("fetch", help="put a dataset under data/raw/ (mirror, Debian package, or download)")
     p.add_argument("dataset", help="mnist | fashion_mnist | cifar10")
@@ -66,8 +86,7 @@ def run(args: argparse.Namespace) -> int:
 
     params = config.load_params(args.params)
     if args.command == "list":
-        for name, spec in params["experiments"].items():
-            print(f"{name:30s} {spec['dataset']:14s} {spec['model']}")
+        print_catalog(params)
         return 0
     if args.command == "fetch":
         from cnnlab import datasets
@@ -105,3 +124,15 @@ def run(args: argparse.Namespace) -> int:
         for path in plot_experiment(cfg, out):
             print(path)
     return 0
+
+
+def print_catalog(params: dict) -> None:
+    """One experiment a line: name, STUDY.md number, dataset, model, and whether `datasets` leaves it out."""
+    from cnnlab.config import study_experiments
+
+    numbers = params.get("study_numbers", {})
+    chosen = study_experiments(params)
+    print(f"{'experiment':30s} {'STUDY.md':8s} {'dataset':14s} model")
+    for name, spec in params["experiments"].items():
+        left_out = "" if name in chosen else "  (left out of the study by `datasets`)"
+        print(f"{name:30s} {numbers.get(name, '-'):8s} {spec['dataset']:14s} {spec['model']}{left_out}")

@@ -1,6 +1,11 @@
-"""params.yaml: load, validate against the schema, and resolve one experiment's settings."""
+"""params.yaml: read it strictly, validate it against the schema, resolve one experiment's settings.
+
+Every reader of params.yaml (cnnlab, the Snakefile, the tests) goes through `load_params`, and every
+`--set` value through `parse_override`: both use `read_yaml`, PyYAML's safe loader made strict.
+"""
 
 import copy
+import difflib
 import math
 from importlib import resources
 from pathlib import Path
@@ -12,35 +17,140 @@ from cnnlab.errors import CnnlabError
 
 STUDY_KEYS = ("seed", "device", "precision", "deterministic", "compile", "scale")
 
+MAX_FILE_BYTES = 1_000_000  # the real catalog is ~7 KB; a bigger file is the wrong file
+MAX_DEPTH = 20  # the real catalog nests 4 deep; Python's recursion gives out at ~1000
+MAX_NUMBER_CHARS = 32  # Python refuses to read ints of more than 4300 digits, with a traceback
+SHOWN_CHARS = 60  # how much of a value an error message repeats
+
+
+def cut(text: str, limit: int = SHOWN_CHARS) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def shown(value) -> str:
+    """A value as an error message repeats it: its repr, cut short."""
+    return cut(repr(value))
+
+
+class StrictLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, stricter: no anchors or aliases (a few KB of nested aliases expand to
+    gigabytes), bounded nesting, text keys only, no key twice, numbers of bounded length."""
+
+    depth = 0
+
+    def compose_node(self, parent, index):
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            raise _yaml_problem(event.start_mark, "anchors and aliases (& and *) are not allowed; "
+                                                  "write the value out")
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise _yaml_problem(event.start_mark, f"nested deeper than {MAX_DEPTH} levels; "
+                                                  "params.yaml needs 4")
+        node = super().compose_node(parent, index)
+        self.depth -= 1
+        return node
+
+    def construct_mapping(self, node, deep=False):
+        first_line = {}
+        for key_node, _ in node.value:
+            line = key_node.start_mark.line + 1
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                raise _yaml_problem(key_node.start_mark, "merge keys (<<) are not allowed; write the keys out")
+            key = self.construct_object(key_node, deep=True)
+            if not isinstance(key, str):
+                raise _yaml_problem(key_node.start_mark, f"the key {shown(key)} is not text; quote it")
+            if key in first_line:
+                raise _yaml_problem(key_node.start_mark, f"{cut(key)}: duplicate key (lines {first_line[key]} "
+                                                         f"and {line}); keep one of them")
+            first_line[key] = line
+        return super().construct_mapping(node, deep)
+
+    def construct_number(self, node):
+        if len(node.value) > MAX_NUMBER_CHARS:
+            raise _yaml_problem(node.start_mark, f"a number of {len(node.value)} characters; "
+                                                 f"allowed: at most {MAX_NUMBER_CHARS}")
+        if node.tag.endswith(":int"):
+            return self.construct_yaml_int(node)
+        return self.construct_yaml_float(node)
+
+
+StrictLoader.add_constructor("tag:yaml.org,2002:int", StrictLoader.construct_number)
+StrictLoader.add_constructor("tag:yaml.org,2002:float", StrictLoader.construct_number)
+
+
+def _yaml_problem(mark, problem: str) -> yaml.MarkedYAMLError:
+    return yaml.MarkedYAMLError(problem=problem, problem_mark=mark)
+
+
+def read_yaml(text: str, source: str):
+    """Parse YAML text with StrictLoader; a problem raises one CnnlabError naming `source` and the line."""
+    try:
+        return yaml.load(text, Loader=StrictLoader)
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "YAML"
+        problem = " ".join(f"{err.context or ''} {err.problem or ''}".split())
+        fix = "" if ";" in problem else "; not valid YAML: fix the syntax there"
+        raise CnnlabError(f"{source}: {where}: {problem}{fix}") from None
+    except yaml.YAMLError as err:  # e.g. a control character
+        raise CnnlabError(f"{source}: not valid YAML: {cut(' '.join(str(err).split()), 200)}") from None
+
+
+def read_text(path: Path) -> str:
+    """The file as UTF-8 text, refusing files larger than MAX_FILE_BYTES (before reading them whole)."""
+    try:
+        with path.open("rb") as file:
+            data = file.read(MAX_FILE_BYTES + 1)
+    except OSError as err:
+        raise CnnlabError(f"{path}: cannot read it: {err.strerror}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise CnnlabError(f"{path}: larger than {MAX_FILE_BYTES:,} bytes; the catalog is a few KB: "
+                          "check that this is the right file")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise CnnlabError(f"{path}: byte {err.start} (0x{data[err.start]:02x}) is not UTF-8; "
+                          "save the file as UTF-8") from None
+
 
 def schema() -> dict:
     return yaml.safe_load(resources.files("cnnlab").joinpath("params.schema.yaml").read_text())
 
 
 def load_params(path: str | Path = "params.yaml") -> dict:
-    """Read and validate params.yaml; fill in the schema's defaults."""
+    """Read params.yaml strictly and validate it; fill in the schema's defaults."""
     path = Path(path)
     if not path.is_file():
         raise CnnlabError(f"{path}: no such file; run from the project folder or pass --params")
-    try:
-        params = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as err:
-        raise CnnlabError(f"{path}: not valid YAML: {err}".replace("\n", " ")) from None
+    params = read_yaml(read_text(path), source=str(path))
     validate(params, source=str(path))
     return params
+
+
+# jsonschema's own "integer" accepts 2.0 and its "number" accepts nan and inf: values that only fail
+# later, inside torch, with a traceback.
+_TYPES = jsonschema.Draft202012Validator.TYPE_CHECKER.redefine_many({
+    "integer": lambda _, value: type(value) is int,  # not a float, not a bool
+    "number": lambda _, value: type(value) in (int, float) and math.isfinite(value),
+})
+StrictValidator = jsonschema.validators.extend(jsonschema.Draft202012Validator, type_checker=_TYPES)
 
 
 def validate(params, source: str = "params.yaml") -> None:
     """Raise one CnnlabError naming the first offending key and what is allowed."""
     sch = schema()
-    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(sch).iter_errors(params))
+    error = jsonschema.exceptions.best_match(StrictValidator(sch).iter_errors(params))
     if error is not None:
-        key = ".".join(str(p) for p in error.absolute_path) or "(top level)"
+        key = ".".join(cut(str(p)) for p in error.absolute_path) or "(top level)"
         raise CnnlabError(f"{source}: {key}: {_explain(error)}")
     if params["scale"] not in params["scales"]:
-        raise CnnlabError(
-            f"{source}: scale: {params['scale']!r} is not defined; allowed: {sorted(params['scales'])}"
-        )
+        raise CnnlabError(f"{source}: scale: {shown(params['scale'])} is not defined; "
+                          f"allowed: {', '.join(params['scales'])}")
+    for name in params.get("study_numbers", {}):
+        if name not in params["experiments"]:
+            raise CnnlabError(f"{source}: study_numbers: {shown(name)} is not an experiment; "
+                              f"{_choices(name, list(params['experiments']), 'known')}")
     for spec in params["experiments"].values():
         for key, prop in sch["$defs"]["experiment"]["properties"].items():
             if key not in spec and "default" in prop:
@@ -54,29 +164,53 @@ def study_experiments(params: dict) -> list[str]:
             if chosen is None or spec["dataset"] in chosen]
 
 
+def _choices(word: str, choices, label: str = "allowed keys") -> str:
+    """'did you mean `x`? <label>: ...' for a word that is not one of `choices`."""
+    close = difflib.get_close_matches(word, choices, n=1)
+    hint = f"did you mean `{close[0]}`? " if close else ""
+    return f"{hint}{label}: {', '.join(choices)}"
+
+
 def _explain(error: jsonschema.ValidationError) -> str:
-    s = error.schema
+    s, value = error.schema, error.instance
     if error.validator == "additionalProperties":
-        allowed = sorted(s.get("properties", {}))
-        return f"{error.message}; allowed keys: {', '.join(allowed)}" if allowed else error.message
+        allowed = list(s.get("properties", {}))
+        unknown = next(str(k) for k in value if k not in allowed)
+        return f"unknown key {shown(unknown)}; {_choices(unknown, sorted(allowed))}"
+    if error.validator == "required":
+        missing = next(k for k in error.validator_value if k not in value)
+        return f"the key {missing!r} is missing; add it (see src/cnnlab/params.schema.yaml)"
     if error.validator == "enum":
-        return f"{error.instance!r} is not allowed; choose one of {s['enum']}"
+        return f"{shown(value)} is not allowed; choose one of {s['enum']}"
     if error.validator in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
         bounds = {k: s[k] for k in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum") if k in s}
         words = {"minimum": ">=", "exclusiveMinimum": ">", "maximum": "<=", "exclusiveMaximum": "<"}
         rule = " and ".join(f"{words[k]} {v}" for k, v in bounds.items())
-        return f"{error.instance!r} is out of range; allowed: a value {rule}"
+        return f"{shown(value)} is out of range; allowed: a value {rule}"
     if error.validator == "type":
-        return f"{error.instance!r} has the wrong type; allowed: {s['type']}"
-    return error.message
+        return _explain_type(value, s["type"], top_level=not error.absolute_path)
+    return f"{shown(value)} is not allowed ({error.validator} {shown(error.validator_value)})"
+
+
+def _explain_type(value, allowed, top_level: bool) -> str:
+    if top_level:  # do not repeat a whole file that is not a catalog
+        return (f"the file holds {type(value).__name__ if value is not None else 'nothing'}, "
+                "not the catalog's keys; see src/cnnlab/params.schema.yaml")
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"{value} is not a finite number; allowed: {allowed}"
+    if isinstance(value, float) and allowed == "integer" and value.is_integer():
+        return f"{value} is not an integer; allowed: integer (write {int(value)}, not {value})"
+    return f"{shown(value)} has the wrong type; allowed: {allowed}"
 
 
 def parse_override(text: str) -> tuple[str, object]:
-    """'key=value' → (key, value); the value is read as YAML (numbers, booleans, lists)."""
+    """'key=value' → (key, value); the value is read as YAML (numbers, booleans, lists), as strictly
+    as params.yaml."""
     key, sep, raw = text.partition("=")
+    key = key.strip()
     if not sep or not key:
-        raise CnnlabError(f"--set {text!r}: expected key=value, e.g. --set epochs=1")
-    value = yaml.safe_load(raw) if raw.strip() else ""
+        raise CnnlabError(f"--set {shown(text)}: expected key=value, e.g. --set epochs=1")
+    value = read_yaml(raw, source=f"--set {cut(text)}: {cut(key)}") if raw.strip() else ""
     if isinstance(value, str):  # YAML 1.1 reads 1e-3 as a string
         try:
             value = float(value)
@@ -84,15 +218,20 @@ def parse_override(text: str) -> tuple[str, object]:
                 raise ValueError
         except ValueError:
             value = raw
-    return key.strip(), value
+    return key, value
+
+
+def override_keys(params: dict) -> list[str]:
+    """The keys --set takes: an experiment's, the study-wide ones, data.KEY."""
+    experiment_keys = schema()["$defs"]["experiment"]["properties"]
+    return sorted({*experiment_keys, *STUDY_KEYS}) + [f"data.{k}" for k in params["data"]]
 
 
 def experiment_config(params: dict, name: str, overrides=()) -> dict:
     """One experiment's flat settings: study-wide keys, its recipe, the scale, then --set overrides."""
     if name not in params["experiments"]:
-        raise CnnlabError(
-            f"unknown experiment {name!r}; known: {', '.join(params['experiments'])} (see `cnnlab list`)"
-        )
+        raise CnnlabError(f"unknown experiment {shown(name)}; {_choices(name, list(params['experiments']), 'known')} "
+                          "(see `cnnlab list`)")
     params = copy.deepcopy(params)
     experiment_keys = schema()["$defs"]["experiment"]["properties"]
     recipe_overrides = {}
@@ -106,11 +245,8 @@ def experiment_config(params: dict, name: str, overrides=()) -> dict:
         elif key.startswith("data.") and key[5:] in params["data"]:
             params["data"][key[5:]] = value
         else:
-            raise CnnlabError(
-                f"--set {text}: unknown key {key!r}; allowed: {', '.join(sorted(experiment_keys))}, "
-                f"{', '.join(STUDY_KEYS)}, {', '.join('data.' + k for k in params['data'])}"
-            )
-    validate(params, source=f"params.yaml with --set {' '.join(overrides)}")
+            raise CnnlabError(f"--set {cut(text)}: unknown key {shown(key)}; {_choices(key, override_keys(params))}")
+    validate(params, source=f"params.yaml with --set {cut(' '.join(overrides))}")
 
     cfg = {key: params.get(key) for key in STUDY_KEYS}
     cfg["compile"] = bool(params.get("compile", False))
