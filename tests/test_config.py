@@ -56,7 +56,7 @@ def test_bad_overrides_name_the_key_and_what_is_allowed(override, words):
 
 
 def test_unknown_key_in_params_file_is_refused(tmp_path):
-    params = yaml.safe_load(PARAMS.read_text())
+    params = config.read_yaml(PARAMS.read_text(), source=str(PARAMS))
     params["experiments"]["lenet5_mnist"]["learning_rate"] = 0.1
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(params))
@@ -86,6 +86,42 @@ def test_cli_errors_are_one_line_and_exit_nonzero(args, words):
 
 def test_cli_list_and_help():
     listing = run_cli("list")
-    assert listing.returncode == 0 and listing.stdout.split()[::3] == EXPERIMENTS
+    rows = [line.split() for line in listing.stdout.splitlines()]
+    assert listing.returncode == 0 and rows[0] == ["experiment", "STUDY.md", "dataset", "model"]
+    assert [row[0] for row in rows[1:]] == EXPERIMENTS
+    assert rows[1][:4] == ["lenet5_mnist", "E1", "mnist", "lenet5"]
+    assert [row[1] for row in rows[1:]].count("E2b") == 2 and len(rows[1]) == 4  # all in the study
     for command in ("list", "fetch", "train", "evaluate", "plot", "report"):
         assert run_cli(command, "--help").returncode == 0
+
+
+def test_cli_list_marks_experiments_that_datasets_leaves_out(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text(PARAMS.read_text().replace("\ndatasets: [mnist, fashion_mnist, cifar10]",
+                                               "\ndatasets: [mnist, fashion_mnist]"))
+    listing = run_cli("--params", str(path), "list")
+    left_out = [line.split()[0] for line in listing.stdout.splitlines() if "left out" in line]
+    assert listing.returncode == 0
+    assert left_out == ["vgg_cifar10", "resnet18_cifar10", "resnet18_cifar10_long", "convnet_cifar10",
+                        "resnet18_transfer_cifar10"]
+
+
+def test_study_numbers_are_no_part_of_any_recipe(tmp_path):
+    """The STUDY.md labels change no experiment's settings, so no result and no rerun."""
+    params = config.load_params(PARAMS)
+    assert params["study_numbers"]["lenet5_mnist"] == "E1"
+    without = config.read_yaml(PARAMS.read_text(), source=str(PARAMS))
+    del without["study_numbers"]
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(without))
+    unlabelled = config.load_params(path)
+    for name in EXPERIMENTS:
+        assert config.experiment_config(params, name) == config.experiment_config(unlabelled, name)
+
+
+def test_largest_seed_is_accepted_and_one_more_is_refused():
+    """2**32 - 1: NumPy's largest seed; seed * 100_003 + epoch stays inside torch's 64 bits."""
+    params = config.load_params(PARAMS)
+    assert config.experiment_config(params, "lenet5_mnist", [f"seed={2**32 - 1}"])["seed"] == 2**32 - 1
+    with pytest.raises(CnnlabError, match="out of range; allowed: a value >= 0 and <= 4294967295"):
+        config.experiment_config(params, "lenet5_mnist", [f"seed={2**32}"])

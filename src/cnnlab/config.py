@@ -17,7 +17,7 @@ from cnnlab.errors import CnnlabError
 
 STUDY_KEYS = ("seed", "device", "precision", "deterministic", "compile", "scale")
 
-MAX_FILE_BYTES = 1_000_000  # the real catalog is ~7 KB; a bigger file is the wrong file
+MAX_FILE_BYTES = 100_000  # the real catalog is ~7 KB; bigger files take seconds to read and check
 MAX_DEPTH = 20  # the real catalog nests 4 deep; Python's recursion gives out at ~1000
 MAX_NUMBER_CHARS = 32  # Python refuses to read ints of more than 4300 digits, with a traceback
 SHOWN_CHARS = 60  # how much of a value an error message repeats
@@ -32,21 +32,28 @@ def shown(value) -> str:
     return cut(repr(value))
 
 
+class Refused(yaml.MarkedYAMLError):
+    """Valid YAML that StrictLoader refuses; `problem` says why and what to do."""
+
+    def __init__(self, mark, problem: str):
+        super().__init__(problem=problem, problem_mark=mark)
+
+
 class StrictLoader(yaml.SafeLoader):
     """PyYAML's safe loader, stricter: no anchors or aliases (a few KB of nested aliases expand to
-    gigabytes), bounded nesting, text keys only, no key twice, numbers of bounded length."""
+    gigabytes), bounded nesting (deeper, PyYAML's recursion fails), text keys only, no key twice,
+    numbers of bounded length."""
 
     depth = 0
 
     def compose_node(self, parent, index):
         event = self.peek_event()
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
-            raise _yaml_problem(event.start_mark, "anchors and aliases (& and *) are not allowed; "
-                                                  "write the value out")
+            raise Refused(event.start_mark, "anchors and aliases (& and *) are not allowed; "
+                                            "write the value out")
         self.depth += 1
         if self.depth > MAX_DEPTH:
-            raise _yaml_problem(event.start_mark, f"nested deeper than {MAX_DEPTH} levels; "
-                                                  "params.yaml needs 4")
+            raise Refused(event.start_mark, f"nested deeper than {MAX_DEPTH} levels; allowed: {MAX_DEPTH}")
         node = super().compose_node(parent, index)
         self.depth -= 1
         return node
@@ -54,22 +61,22 @@ class StrictLoader(yaml.SafeLoader):
     def construct_mapping(self, node, deep=False):
         first_line = {}
         for key_node, _ in node.value:
-            line = key_node.start_mark.line + 1
+            mark = key_node.start_mark
             if key_node.tag == "tag:yaml.org,2002:merge":
-                raise _yaml_problem(key_node.start_mark, "merge keys (<<) are not allowed; write the keys out")
+                raise Refused(mark, "merge keys (<<) are not allowed; write the keys out")
             key = self.construct_object(key_node, deep=True)
             if not isinstance(key, str):
-                raise _yaml_problem(key_node.start_mark, f"the key {shown(key)} is not text; quote it")
+                raise Refused(mark, f"the key {shown(key)} is not text; quote it")
             if key in first_line:
-                raise _yaml_problem(key_node.start_mark, f"{cut(key)}: duplicate key (lines {first_line[key]} "
-                                                         f"and {line}); keep one of them")
-            first_line[key] = line
+                lines = f"lines {first_line[key]} and {mark.line + 1}"
+                raise Refused(mark, f"{cut(key)}: duplicate key ({lines}); keep one of them")
+            first_line[key] = mark.line + 1
         return super().construct_mapping(node, deep)
 
     def construct_number(self, node):
         if len(node.value) > MAX_NUMBER_CHARS:
-            raise _yaml_problem(node.start_mark, f"a number of {len(node.value)} characters; "
-                                                 f"allowed: at most {MAX_NUMBER_CHARS}")
+            raise Refused(node.start_mark, f"a number of {len(node.value)} characters; "
+                                           f"allowed: at most {MAX_NUMBER_CHARS}")
         if node.tag.endswith(":int"):
             return self.construct_yaml_int(node)
         return self.construct_yaml_float(node)
@@ -79,22 +86,22 @@ StrictLoader.add_constructor("tag:yaml.org,2002:int", StrictLoader.construct_num
 StrictLoader.add_constructor("tag:yaml.org,2002:float", StrictLoader.construct_number)
 
 
-def _yaml_problem(mark, problem: str) -> yaml.MarkedYAMLError:
-    return yaml.MarkedYAMLError(problem=problem, problem_mark=mark)
-
-
 def read_yaml(text: str, source: str):
     """Parse YAML text with StrictLoader; a problem raises one CnnlabError naming `source` and the line."""
     try:
         return yaml.load(text, Loader=StrictLoader)
-    except yaml.MarkedYAMLError as err:
-        mark = err.problem_mark or err.context_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "YAML"
-        problem = " ".join(f"{err.context or ''} {err.problem or ''}".split())
-        fix = "" if ";" in problem else "; not valid YAML: fix the syntax there"
-        raise CnnlabError(f"{source}: {where}: {problem}{fix}") from None
-    except yaml.YAMLError as err:  # e.g. a control character
+    except Refused as err:
+        raise CnnlabError(f"{source}: {_where(err.problem_mark)}: {err.problem}") from None
+    except yaml.MarkedYAMLError as err:  # a syntax error
+        problem = " ".join(f"{err.problem} ({err.context})".split()) if err.context else err.problem
+        raise CnnlabError(f"{source}: {_where(err.problem_mark)}: not valid YAML: {problem}; "
+                          "fix the syntax there") from None
+    except yaml.YAMLError as err:  # a control character
         raise CnnlabError(f"{source}: not valid YAML: {cut(' '.join(str(err).split()), 200)}") from None
+
+
+def _where(mark) -> str:
+    return f"line {mark.line + 1}, column {mark.column + 1}"
 
 
 def read_text(path: Path) -> str:
@@ -110,7 +117,8 @@ def read_text(path: Path) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as err:
-        raise CnnlabError(f"{path}: byte {err.start} (0x{data[err.start]:02x}) is not UTF-8; "
+        line = data[:err.start].count(b"\n") + 1
+        raise CnnlabError(f"{path}: line {line}: byte 0x{data[err.start]:02x} is not UTF-8; "
                           "save the file as UTF-8") from None
 
 
@@ -147,10 +155,6 @@ def validate(params, source: str = "params.yaml") -> None:
     if params["scale"] not in params["scales"]:
         raise CnnlabError(f"{source}: scale: {shown(params['scale'])} is not defined; "
                           f"allowed: {', '.join(params['scales'])}")
-    for name in params.get("study_numbers", {}):
-        if name not in params["experiments"]:
-            raise CnnlabError(f"{source}: study_numbers: {shown(name)} is not an experiment; "
-                              f"{_choices(name, list(params['experiments']), 'known')}")
     for spec in params["experiments"].values():
         for key, prop in sch["$defs"]["experiment"]["properties"].items():
             if key not in spec and "default" in prop:
@@ -197,10 +201,20 @@ def _explain_type(value, allowed, top_level: bool) -> str:
         return (f"the file holds {type(value).__name__ if value is not None else 'nothing'}, "
                 "not the catalog's keys; see src/cnnlab/params.schema.yaml")
     if isinstance(value, float) and not math.isfinite(value):
-        return f"{value} is not a finite number; allowed: {allowed}"
+        return f"{value} is not a finite number; allowed: a finite {allowed}"
+    if isinstance(value, str) and allowed == "number" and _is_float(value):
+        return (f"{shown(value)} is text to YAML 1.1; allowed: a number, "
+                "with a dot and a signed exponent if any (0.001, 1.0e-3)")
     if isinstance(value, float) and allowed == "integer" and value.is_integer():
         return f"{value} is not an integer; allowed: integer (write {int(value)}, not {value})"
     return f"{shown(value)} has the wrong type; allowed: {allowed}"
+
+
+def _is_float(text: str) -> bool:
+    try:
+        return math.isfinite(float(text))
+    except ValueError:
+        return False
 
 
 def parse_override(text: str) -> tuple[str, object]:
@@ -211,13 +225,8 @@ def parse_override(text: str) -> tuple[str, object]:
     if not sep or not key:
         raise CnnlabError(f"--set {shown(text)}: expected key=value, e.g. --set epochs=1")
     value = read_yaml(raw, source=f"--set {cut(text)}: {cut(key)}") if raw.strip() else ""
-    if isinstance(value, str):  # YAML 1.1 reads 1e-3 as a string
-        try:
-            value = float(value)
-            if not math.isfinite(value):
-                raise ValueError
-        except ValueError:
-            value = raw
+    if isinstance(value, str) and _is_float(value):  # YAML 1.1 reads 1e-3 as a string
+        value = float(value)
     return key, value
 
 
@@ -230,8 +239,8 @@ def override_keys(params: dict) -> list[str]:
 def experiment_config(params: dict, name: str, overrides=()) -> dict:
     """One experiment's flat settings: study-wide keys, its recipe, the scale, then --set overrides."""
     if name not in params["experiments"]:
-        raise CnnlabError(f"unknown experiment {shown(name)}; {_choices(name, list(params['experiments']), 'known')} "
-                          "(see `cnnlab list`)")
+        known = _choices(name, list(params["experiments"]), "known")
+        raise CnnlabError(f"unknown experiment {shown(name)}; {known} (see `cnnlab list`)")
     params = copy.deepcopy(params)
     experiment_keys = schema()["$defs"]["experiment"]["properties"]
     recipe_overrides = {}
@@ -245,7 +254,8 @@ def experiment_config(params: dict, name: str, overrides=()) -> dict:
         elif key.startswith("data.") and key[5:] in params["data"]:
             params["data"][key[5:]] = value
         else:
-            raise CnnlabError(f"--set {cut(text)}: unknown key {shown(key)}; {_choices(key, override_keys(params))}")
+            allowed = _choices(key, override_keys(params))
+            raise CnnlabError(f"--set {cut(text)}: unknown key {shown(key)}; {allowed}")
     validate(params, source=f"params.yaml with --set {cut(' '.join(overrides))}")
 
     cfg = {key: params.get(key) for key in STUDY_KEYS}

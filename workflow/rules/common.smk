@@ -10,13 +10,13 @@ import sys
 
 from snakemake.utils import validate
 
-from cnnlab.config import STUDY_KEYS, experiment_config, load_params, study_experiments
+from cnnlab.config import STUDY_KEYS, experiment_config, study_experiments
 from cnnlab.config import validate as cnnlab_validate
 
-# Check the catalog before any job starts. cnnlab's checks come first for their one-line message
-# naming the key and what is allowed; Snakemake's follows, against the same schema.
-PARAMS_FILE = load_params("params.yaml")  # what cnnlab reads by itself (checked as it loads)
-cnnlab_validate(config, source="params.yaml with snakemake --config")
+# Check the catalog before any job starts. The Snakefile has read params.yaml with cnnlab's reader
+# (PARAMS_FILE); here cnnlab checks `config`, the file with any --config values, for its one-line
+# message naming the key and what is allowed; Snakemake's check follows, against the same schema.
+checked(cnnlab_validate, config, source="params.yaml with snakemake --config")
 validate(config, "../schemas/params.schema.yaml", set_default=False)
 for key in ("data", "scales", "datasets"):  # cnnlab reads these from params.yaml alone
     if config.get(key) != PARAMS_FILE.get(key):
@@ -44,7 +44,7 @@ def recipe(exp):
     Sorted, so that reordering params.yaml changes nothing; without the data locations, which
     do not change results (as in cnnlab.train.same_recipe).
     """
-    settings = experiment_config(config, exp)
+    settings = checked(experiment_config, config, exp)
     del settings["data"]
     return dict(sorted(settings.items()))
 
