@@ -154,7 +154,7 @@ def validate(params, source: str = "params.yaml") -> None:
         raise CnnlabError(f"{source}: {key}: {_explain(error)}")
     if params["scale"] not in params["scales"]:
         raise CnnlabError(f"{source}: scale: {shown(params['scale'])} is not defined; "
-                          f"allowed: {', '.join(params['scales'])}")
+                          f"allowed: {sorted(params['scales'])}")
     for spec in params["experiments"].values():
         for key, prop in sch["$defs"]["experiment"]["properties"].items():
             if key not in spec and "default" in prop:
