@@ -156,7 +156,7 @@ BAD_OVERRIDES = [  # (--set value, words the error must contain)
     ("model={", "--set model={: model: line 1, column 2: not valid YAML: expected the node content"),
     ("lr=*a", "--set lr=*a: lr: line 1, column 1: anchors and aliases (& and *) are not allowed"),
     ("lr=&a 0.1", "anchors and aliases (& and *) are not allowed"),
-    ("model=caf\udce9", "--set model=caf\\udce9: model: not valid YAML: unacceptable character"),
+    ("model=caf\udce9", "--set model=caf\\udce9: model: line 1: the character U+DCE9 is not allowed"),
     ("epoch=3", "--set epoch=3: unknown key 'epoch'; did you mean `epochs`? allowed keys: augment, "),
     ("data.val_size=10.0", "data.val_size: 10.0 is not an integer"),
 ]

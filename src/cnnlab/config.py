@@ -1,7 +1,7 @@
 """params.yaml: read it strictly, validate it against the schema, resolve one experiment's settings.
 
-Every reader of params.yaml (cnnlab, the Snakefile, the tests) goes through `load_params`, and every
-`--set` value through `parse_override`: both use `read_yaml`, PyYAML's safe loader made strict.
+cnnlab and the Snakefile read params.yaml with `load_params`, and every `--set` value goes through
+`parse_override`: both use `read_yaml`, PyYAML's safe loader made strict.
 """
 
 import copy
@@ -96,8 +96,10 @@ def read_yaml(text: str, source: str):
         problem = " ".join(f"{err.problem} ({err.context})".split()) if err.context else err.problem
         raise CnnlabError(f"{source}: {_where(err.problem_mark)}: not valid YAML: {problem}; "
                           "fix the syntax there") from None
-    except yaml.YAMLError as err:  # a control character
-        raise CnnlabError(f"{source}: not valid YAML: {cut(' '.join(str(err).split()), 200)}") from None
+    except yaml.reader.ReaderError as err:  # a control character, or a byte that is not UTF-8 in --set
+        line = text[:err.position].count("\n") + 1
+        raise CnnlabError(f"{source}: line {line}: the character U+{err.character:04X} is not allowed "
+                          "in YAML; remove it") from None
 
 
 def _where(mark) -> str:
