@@ -33,9 +33,8 @@ def small_mirror(tmp_path):
     return write_mirror(tmp_path / "mirror", datasets=("mnist", "cifar10"), n_train=2000, n_test=100)
 
 
-def fetch_command(root: Path, mirror: Path, dataset: str = "mnist") -> list[str]:
-    return [sys.executable, "-m", "cnnlab", "fetch", dataset, "--root", str(root),
-            "--mirror", str(mirror), "--no-verify"]
+def fetch_args(root: Path, mirror: Path, dataset: str = "mnist") -> list[str]:
+    return ["fetch", dataset, "--root", str(root), "--mirror", str(mirror), "--no-verify"]
 
 
 def run_cli(*args, **kwargs) -> subprocess.CompletedProcess:
@@ -44,8 +43,8 @@ def run_cli(*args, **kwargs) -> subprocess.CompletedProcess:
 
 
 def start_fetch(root: Path, mirror: Path) -> subprocess.Popen:
-    return subprocess.Popen(fetch_command(root, mirror), cwd=REPO, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen([sys.executable, "-m", "cnnlab", *fetch_args(root, mirror)], cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def wait_for_staging(root: Path, fetch: subprocess.Popen) -> Path:
@@ -110,8 +109,7 @@ def test_staging_of_a_killed_fetch_is_removed_by_the_next_fetch(tmp_path, big_mi
     assert killed.returncode == -signal.SIGKILL
     assert staging.is_dir() and not dataset_dir("mnist", root).exists()
 
-    done = subprocess.run(fetch_command(root, big_mirror), cwd=REPO, capture_output=True, text=True,
-                          timeout=300)
+    done = run_cli(*fetch_args(root, big_mirror))
     assert done.returncode == 0, done.stderr
     assert f"mnist: removed {staging}, left by an interrupted fetch" in done.stdout
     assert [path.name for path in root.iterdir()] == ["mnist"]
@@ -122,12 +120,10 @@ def test_fetch_of_another_dataset_keeps_that_datasets_staging(tmp_path, small_mi
     root = tmp_path / "raw"
     planted = root / ".fetch-cifar10-abc123" / "cifar-10-batches-py"
     planted.mkdir(parents=True)
-    done = subprocess.run(fetch_command(root, small_mirror, "mnist"), cwd=REPO, capture_output=True,
-                          text=True, timeout=300)
+    done = run_cli(*fetch_args(root, small_mirror, "mnist"))
     assert done.returncode == 0, done.stderr
     assert planted.is_dir()
-    done = subprocess.run(fetch_command(root, small_mirror, "cifar10"), cwd=REPO, capture_output=True,
-                          text=True, timeout=300)
+    done = run_cli(*fetch_args(root, small_mirror, "cifar10"))
     assert done.returncode == 0, done.stderr
     assert sorted(path.name for path in root.iterdir()) == ["cifar10", "mnist"]
 
@@ -143,7 +139,7 @@ def test_training_refuses_a_copy_whose_record_was_changed_with_it(tmp_path, smal
     """A file changed together with its record, which claims verified: the canonical digests
     in the code are what counts, not the record."""
     root = tmp_path / "raw"
-    assert run_cli(*fetch_command(root, small_mirror, dataset)[3:]).returncode == 0
+    assert run_cli(*fetch_args(root, small_mirror, dataset)).returncode == 0
     record_path = dataset_dir(dataset, root) / PROVENANCE_FILE
     record = json.loads(record_path.read_text())
     record["verified"] = True  # the synthetic files stand for real ones changed with their record
@@ -161,7 +157,7 @@ def test_training_refuses_a_copy_whose_record_was_changed_with_it(tmp_path, smal
 
 def test_unverified_copy_is_still_checked_against_its_record(tmp_path, small_mirror):
     root = tmp_path / "raw"
-    assert run_cli(*fetch_command(root, small_mirror)[3:]).returncode == 0
+    assert run_cli(*fetch_args(root, small_mirror)).returncode == 0
     labels = dataset_dir("mnist", root) / "raw" / "t10k-labels-idx1-ubyte"
     labels.write_bytes(labels.read_bytes()[:-1] + b"\x01")
     done = run_cli("train", "lenet5_mnist", "--set", f"data.root={root}", "--out", str(tmp_path / "out"))
@@ -170,15 +166,17 @@ def test_unverified_copy_is_still_checked_against_its_record(tmp_path, small_mir
 
 # ---- data roots that cannot be written ----
 
-@pytest.mark.parametrize("case", ["a file", "under a file", "name too long"])
-def test_unusable_data_root_is_refused_in_one_line(tmp_path, small_mirror, case):
+@pytest.mark.parametrize("case, reason", [
+    ("a file", "not a folder"), ("under a file", "Not a directory"), ("name too long", "File name too long"),
+])
+def test_unusable_data_root_is_refused_in_one_line(tmp_path, small_mirror, case, reason):
     blocker = tmp_path / "blocker"
     blocker.write_text("not a folder\n")
     root = {"a file": blocker, "under a file": blocker / "raw",
             "name too long": tmp_path / ("x" * 300)}[case]
     before = files_under(tmp_path)
-    done = run_cli(*fetch_command(root, small_mirror)[3:])
-    assert_one_line_error(done, f"cannot fetch mnist into {root}", "pass --root")
+    done = run_cli(*fetch_args(root, small_mirror))
+    assert_one_line_error(done, f"cannot fetch mnist into {root}: {reason}", "pass --root")
     assert files_under(tmp_path) == before
     assert sorted(tmp_path.iterdir()) == [blocker, tmp_path / "mirror"]
 
@@ -192,8 +190,7 @@ def _limit_file_size():
 def test_failed_write_mid_copy_is_one_line_and_leaves_no_file(tmp_path, small_mirror):
     root = tmp_path / "data" / "raw"
     before = files_under(tmp_path)
-    done = subprocess.run(fetch_command(root, small_mirror), cwd=REPO, capture_output=True, text=True,
-                          timeout=300, preexec_fn=_limit_file_size)
+    done = run_cli(*fetch_args(root, small_mirror), preexec_fn=_limit_file_size)
     assert_one_line_error(done, f"cannot fetch mnist into {root}: File too large",
                           "free some space there")
     assert files_under(tmp_path) == before
