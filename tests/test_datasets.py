@@ -542,6 +542,31 @@ def test_real_file_with_one_byte_flipped_is_refused(real_mnist, tmp_path):
     assert load("mnist", root).verified is False
 
 
+@needs_real_mnist
+def test_real_file_changed_with_its_record_is_refused(real_mnist, tmp_path):
+    """Issue 9: a label changed in a verified copy, and its digest in cnnlab-fetch.json with it."""
+    real = dataset_dir("mnist", real_mnist[0])
+    copy = dataset_dir("mnist", tmp_path)
+    (copy / "raw").mkdir(parents=True)
+    for file in ("train-images-idx3-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        (copy / "raw" / file).symlink_to(real / "raw" / file)  # the big files stay as they are
+    labels = bytearray((real / "raw" / "train-labels-idx1-ubyte").read_bytes())
+    labels[8 + 100] = (labels[8 + 100] + 1) % 10  # still a valid file
+    (copy / "raw" / "train-labels-idx1-ubyte").write_bytes(labels)
+    record = json.loads((real / datasets.PROVENANCE_FILE).read_text())
+    record["files"]["train-labels-idx1-ubyte"] = _sha256(labels)
+    (copy / datasets.PROVENANCE_FILE).write_text(json.dumps(record))
+    assert record["verified"] is True
+
+    expected = datasets.MNIST_SHA256["train-labels-idx1-ubyte"]
+    with pytest.raises(CnnlabError) as refusal:
+        load("mnist", tmp_path)
+    assert str(refusal.value) == (
+        f"{copy / 'raw' / 'train-labels-idx1-ubyte'} is not the canonical file "
+        f"(SHA256 {_sha256(labels)}, expected {expected}); "
+        f"delete {copy} and run `cnnlab fetch mnist` again")
+
+
 @pytest.mark.skipif(not datasets.FASHION_MNIST_DEBIAN_DIR.is_dir(),
                     reason="Debian package dataset-fashion-mnist is not installed")
 def test_real_fashion_mnist_from_debian(tmp_path):

@@ -3,10 +3,14 @@
 `fetch` tries, in order: an offline mirror folder, Debian's packaged Fashion-MNIST, and
 torchvision's internet download. It builds the copy in a temporary folder inside `root`, checks
 every file against the digests of the canonical files, and only then moves the folder into
-place, so a failed fetch leaves nothing behind. `load` parses the files with NumPy into uint8
-tensors, after checking that they are still the files `fetch` recorded.
+place, so a failed fetch leaves nothing behind. One fetch at a time works in a data root (a lock),
+and it first removes what fetches killed midway left there. `load` parses the files with NumPy
+into uint8 tensors, after checking that they are still the files `fetch` recorded (the canonical
+ones, if it recorded them as verified).
 """
 
+import errno
+import fcntl
 import gzip
 import hashlib
 import io
@@ -21,6 +25,8 @@ import struct
 import tarfile
 import tempfile
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -96,6 +102,9 @@ FASHION_MNIST_DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
 
 PROVENANCE_FILE = "cnnlab-fetch.json"
 
+# Write failures that mean the disk (or the quota, or the file size limit) is full.
+_NO_SPACE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+
 
 @dataclass(frozen=True)
 class _Storage:
@@ -157,16 +166,66 @@ def fetch(name: str, root: str | Path = "data/raw", mirror: str | Path | None = 
     files are accepted; without it other copies are too, recorded as `verified: false`. A folder
     already in place is checked, never replaced.
     """
-    info = dataset_info(name)
-    target = dataset_dir(name, root)
-    if target.exists():
-        return _adopt_existing(name, target, verify)
-
+    dataset_info(name)  # refuses an unknown name
     root = Path(root)
+    try:
+        with _locked(root, name):
+            _remove_stale_staging(name, root)
+            target = dataset_dir(name, root)
+            if target.exists():
+                return _adopt_existing(name, target, verify)
+            return _fetch_new(name, root, mirror, verify)
+    except OSError as error:  # reading a source fails with CnnlabError: this is about writing
+        raise _write_error(name, root, error) from None
+
+
+def _write_error(name: str, root: Path, error: OSError) -> CnnlabError:
+    """One line for a data root that cannot be written: why, where, and what to do."""
+    reason = "not a folder" if isinstance(error, FileExistsError) else error.strerror or str(error)
+    if error.filename and Path(error.filename) != root:
+        reason += f" ({error.filename})"
+    fix = "free some space there" if error.errno in _NO_SPACE else "use a folder you can write to"
+    return CnnlabError(f"cannot fetch {name} into {root}: {reason}; {fix}, "
+                       f"or pass --root (data.root in params.yaml) another folder")
+
+
+@contextmanager
+def _locked(root: Path, name: str) -> Iterator[None]:
+    """Hold the data root's lock: one fetch at a time in `root`; another one waits.
+
+    The lock is on the root folder itself (flock), not on a lock file: it adds no file to the
+    root, nor to data/raw/<dataset>/, which DVC and Snakemake track (a file in it would change
+    DVC's hash of the dataset), and the system releases it when its process ends, even by kill -9.
+    `root` is created if needed, and stays (a fetch waiting on it would fail if it were removed).
+    """
     root.mkdir(parents=True, exist_ok=True)
+    folder = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        try:
+            fcntl.flock(folder, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"{name}: another fetch is using {root}; waiting for it to finish", flush=True)
+            fcntl.flock(folder, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(folder)  # releases the lock
+
+
+def _remove_stale_staging(name: str, root: Path) -> None:
+    """Remove the staging folders of fetches of `name` that were killed midway. Only called under
+    the lock: no fetch is running, so any staging folder is stale."""
+    for stale in sorted(root.glob(f".fetch-{name}-*")):
+        if stale.is_dir():
+            shutil.rmtree(stale)
+            print(f"{name}: removed {stale}, left by an interrupted fetch")
+
+
+def _fetch_new(name: str, root: Path, mirror: str | Path | None, verify: bool) -> dict:
+    """Build the copy in a staging folder in `root`, check it, then move it into place."""
+    target = dataset_dir(name, root)
     staging = Path(tempfile.mkdtemp(prefix=f".fetch-{name}-", dir=root))
     try:
-        copy = staging / info.folder
+        copy = staging / target.name
         files_dir = copy / _STORAGE[name].subdir
         files_dir.mkdir(parents=True)
         source = _fill_from_first_source(name, files_dir, staging, mirror)
@@ -202,14 +261,18 @@ def load(name: str, root: str | Path = "data/raw") -> Splits:
             f"{provenance_path} is damaged ({error}); delete {folder} and run `cnnlab fetch {name}`"
         ) from None
 
-    contents = _read_files(name, folder / _STORAGE[name].subdir)
+    storage = _STORAGE[name]
+    if verified:  # the canonical digests, not the record's, which could have been changed too
+        algorithm, expected, problem = storage.algorithm, storage.digests, "is not the canonical file"
+    else:
+        algorithm, expected, problem = "sha256", recorded, "changed since it was fetched"
+    contents = _read_files(name, folder / storage.subdir)
     for file, data in contents.items():
-        actual = hashlib.sha256(data).hexdigest()
-        if actual != recorded.get(file):
+        actual = hashlib.new(algorithm, data).hexdigest()
+        if actual != expected.get(file):
             raise CnnlabError(
-                f"{folder / _STORAGE[name].subdir / file} changed since it was fetched "
-                f"(SHA-256 {actual}, recorded {recorded.get(file)}); "
-                f"delete {folder} and run `cnnlab fetch {name}` again"
+                f"{folder / storage.subdir / file} {problem} ({algorithm.upper()} {actual}, "
+                f"expected {expected.get(file)}); delete {folder} and run `cnnlab fetch {name}` again"
             )
     train_x, train_y, test_x, test_y = _parse(name, contents)
     return Splits(
@@ -343,6 +406,8 @@ def _from_internet(name: str, files_dir: Path, scratch: Path) -> str:
     try:
         dataset_class(download_root, train=True, download=True)  # checks its own MD5s
     except (RuntimeError, OSError) as error:  # no network, or a download that failed its check
+        if getattr(error, "errno", None) in _NO_SPACE:
+            raise  # a full disk is the data root's problem, not the download's
         raise _Unavailable(f"torchvision's download failed: {' '.join(str(error).split())}") \
             from None
     downloaded = download_root / DATASETS[name].folder / _STORAGE[name].subdir
@@ -373,10 +438,18 @@ def _idx_from_folders(name: str, folders: list[Path], files_dir: Path) -> str:
 
 
 def _copy_decompressed(source: Path, destination: Path) -> None:
+    with open(destination, "wb") as writer:
+        writer.writelines(_decompressed_chunks(source))
+
+
+def _decompressed_chunks(source: Path) -> Iterator[bytes]:
+    """The content of `source` (raw, .gz or .xz) in 1 MiB pieces. Only reading errors become
+    "cannot read": those of writing the pieces are raised where they are written."""
     opener = {".gz": gzip.open, ".xz": lzma.open}.get(source.suffix, open)
     try:
-        with opener(source, "rb") as reader, open(destination, "wb") as writer:
-            shutil.copyfileobj(reader, writer, 1 << 20)
+        with opener(source, "rb") as reader:
+            while chunk := reader.read(1 << 20):
+                yield chunk
     except (OSError, EOFError, lzma.LZMAError, zlib.error) as error:
         raise CnnlabError(f"cannot read {source}: {error}") from None
 
@@ -387,7 +460,7 @@ def _cifar10_from_folders(folders: list[Path], files_dir: Path) -> str:
         unpacked = folder / "cifar-10-batches-py"
         if all((unpacked / file).is_file() for file in CIFAR10_MD5):
             for file in CIFAR10_MD5:
-                shutil.copyfile(unpacked / file, files_dir / file)
+                _copy_decompressed(unpacked / file, files_dir / file)
             return str(unpacked)
         archive = folder / CIFAR10_ARCHIVE
         if archive.is_file():
@@ -402,21 +475,29 @@ def _cifar10_from_folders(folders: list[Path], files_dir: Path) -> str:
 
 def _extract_cifar10(archive: Path, files_dir: Path) -> None:
     """Extract just the CIFAR-10 files, by name (so no member can write outside `files_dir`)."""
-    wanted = {f"cifar-10-batches-py/{file}": file for file in CIFAR10_MD5}
     extracted = set()
+    for file, data in _cifar10_members(archive):
+        (files_dir / file).write_bytes(data)
+        extracted.add(file)
+    missing = [f"cifar-10-batches-py/{file}" for file in CIFAR10_MD5 if file not in extracted]
+    if missing:
+        raise CnnlabError(f"{archive} lacks {', '.join(missing)}")
+
+
+def _cifar10_members(archive: Path) -> Iterator[tuple[str, bytes]]:
+    """(file name, content) of the CIFAR-10 files in `archive` (a batch is 30 MB). Only reading
+    errors become "cannot read": those of writing the files are raised where they are written."""
+    wanted = {f"cifar-10-batches-py/{file}": file for file in CIFAR10_MD5}
     try:
         with tarfile.open(archive) as tar:
             for member in tar:  # one pass: a .tar.gz can only be read in order quickly
                 file = wanted.get(posixpath.normpath(member.name))
                 if file and member.isfile():
-                    with tar.extractfile(member) as reader, open(files_dir / file, "wb") as writer:
-                        shutil.copyfileobj(reader, writer, 1 << 20)
-                    extracted.add(file)
+                    with tar.extractfile(member) as reader:
+                        data = reader.read()
+                    yield file, data
     except (tarfile.TarError, OSError, EOFError, zlib.error) as error:
         raise CnnlabError(f"cannot read {archive}: {error}") from None
-    missing = [name for name, file in wanted.items() if file not in extracted]
-    if missing:
-        raise CnnlabError(f"{archive} lacks {', '.join(missing)}")
 
 
 # ---- parsing ----
