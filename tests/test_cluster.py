@@ -101,8 +101,8 @@ def test_device_decides_whether_cluster_jobs_ask_for_a_gpu(project, device, gpus
     `device: cpu` never does; plot and report never hold one."""
     project, env = project
     output = run([*SLURM_ALL, "--dry-run", "--forceall", "--config", f"device={device}"], project, env)
-    resources = dict(re.findall(r"^rule (\w+):$.*?^\s+resources: (.*)$", output, re.MULTILINE | re.DOTALL))
-    for rule in ("train", "evaluate", "plot", "report"):
-        wanted = gpus if rule in ON_GPU else 0
-        assert (f"gpu={wanted}" in resources[rule]) or (wanted == 0 and "gpu=" not in resources[rule]), \
-            (rule, resources[rule])
+    resources = dict(re.findall(r"^(?:local)?rule (\w+):\n(?:\s+\w+:.*\n)*?\s+resources: (.*)", output,
+                                re.MULTILINE))
+    asked = {rule: int(re.search(r"\bgpu=(\d+)", resources[rule])[1]) if "gpu=" in resources[rule] else 0
+             for rule in ("fetch", "train", "evaluate", "plot", "report")}
+    assert asked == {rule: gpus if rule in ON_GPU else 0 for rule in asked}
