@@ -4,10 +4,12 @@
         subprocess.run(["sbatch", "--wrap", "true"], env=env)
 
 It starts munged (authentication), MariaDB and slurmdbd (accounting: `sacct` reads it), slurmctld
-and slurmd for this host, all on free loopback ports and with every file in the folder, and stops
-them afterwards. No systemd and no cgroups: proctrack/linuxproc and task/none. The node has one
-GPU that is only a name (gres `gpu` with a count and no device), so that SLURM can allocate and
-account for `--gpus` on a machine without one. Needs root (the daemons run as root) and
+and slurmd for this host, on free loopback ports and with their files in the folder (except two
+places SLURM's commands look by themselves: munged's socket /run/munge/, and slurmd's link
+/run/slurm/conf, removed afterwards), and stops them afterwards. No systemd and no cgroups:
+proctrack/linuxproc and task/none. The node has one GPU that is only a name (gres `gpu` on
+/dev/null), so that SLURM can allocate and account for `--gpus` on a machine without one.
+Needs root (the daemons run as root) and
 `apt-get install slurm-wlm slurmdbd munge mariadb-server`.
 """
 
