@@ -7,11 +7,13 @@ import shlex
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 from snakemake.utils import validate
 
 from cnnlab.config import STUDY_KEYS, experiment_config, study_experiments
 from cnnlab.config import validate as cnnlab_validate
+from cnnlab.freshness import date_in_order, drop_stale_mark
 
 # Check the catalog before any job starts. The Snakefile has read params.yaml with cnnlab's reader
 # (PARAMS_FILE); here cnnlab checks `config`, the file with any --config values, for its one-line
@@ -99,8 +101,23 @@ def gpu_visible():
     return shutil.which("nvidia-smi") is not None and not hidden
 
 
-# The standard resource `gpu` on jobs that run on the device, so Snakemake can share GPUs out.
-GPUS = 1 if config["device"] == "cuda" or (config["device"] == "auto" and gpu_visible()) else 0
+def slurm_offers_gpus():
+    """The SLURM cluster that `sinfo` reaches has nodes with GPUs (generic resource `gpu`): jobs
+    sent there with `--executor slurm` can have one, although this login machine has none."""
+    if shutil.which("sinfo") is None:
+        return False
+    try:
+        listed = subprocess.run(["sinfo", "--noheader", "--format", "%G"], capture_output=True,
+                                text=True, timeout=10)
+    except subprocess.TimeoutExpired:
+        return False
+    return any(gres.startswith("gpu") for gres in listed.stdout.replace(",", " ").split())
+
+
+# The standard resource `gpu` on jobs that run on the device, so Snakemake (and SLURM, as --gpus)
+# can share GPUs out.
+GPUS = 1 if config["device"] == "cuda" or (
+    config["device"] == "auto" and (gpu_visible() or slurm_offers_gpus())) else 0
 
 
 def dvc_stage(job):
@@ -110,6 +127,36 @@ def dvc_stage(job):
     if "exp" in job.wildcards.keys():
         return f"{job.rule.name}@{job.wildcards.exp}"
     return job.rule.name
+
+
+# The order of DVC's stages in the pipeline (the report's files are not DVC outputs).
+PIPELINE_STEPS = ["fetch", "train", "evaluate", "plot"]
+
+
+def date_dvc_results():
+    """In a copy where Snakemake has not run yet (a fresh clone after `dvc pull`), date the
+    outputs of the stages that DVC finds current, by their content, in the pipeline's order:
+    DVC restores files in any order, and Snakemake would redo whatever it finds older than its
+    inputs. See cnnlab.freshness."""
+    metadata = ".snakemake/metadata"  # Snakemake's record of the jobs it ran here
+    if not os.path.isfile("dvc.lock") or (os.path.isdir(metadata) and os.listdir(metadata)):
+        return
+    from dvc.repo import Repo
+
+    with Repo(".") as repo:
+        changed = repo.status()
+        outputs = {step: [] for step in PIPELINE_STEPS}
+        for stage in repo.index.stages:
+            step = stage.addressing.split("@")[0]
+            if step in outputs and stage.addressing not in changed:
+                outputs[step] += [out.fs_path for out in stage.outs]
+    date_in_order([[Path(path) for path in paths] for paths in outputs.values()])
+
+
+if workflow.is_main_process:  # not again in each job
+    date_dvc_results()
+    # `cnnlab report` in DVC's report stage rewrites results/figures/ without Snakemake's mark.
+    drop_stale_mark(Path("results/figures"), Path("results/report.html"))
 
 
 def record_in_dvc():

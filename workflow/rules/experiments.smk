@@ -1,5 +1,13 @@
 # One experiment of params.yaml: train, evaluate, plot. Each job reruns when its recipe (the
 # experiment's resolved settings), its inputs or the code that computes it change.
+#
+# The recipe reaches Snakemake as a file, not as params: Snakemake compares params with its own
+# record of its last run, which knows nothing of results made by `dvc repro` or brought by
+# `dvc pull`; the file is dated by cnnlab.freshness from what the results themselves record.
+# A dataset is an `ancient` input: its content is checked against known digests when it is
+# fetched, and its time says nothing (DVC restores it at `dvc pull` time).
+
+from cnnlab.freshness import write_recipe
 
 # The modules that compute results (cli.py, config.py and io.py only pass things along);
 # dvc.yaml lists the same ones.
@@ -12,10 +20,15 @@ COMPUTE_CODE = [
     *sorted(glob.glob("src/cnnlab/models/*.py")),
 ]
 
+RECIPE_FILE = ".snakemake/cnnlab/recipes/{exp}.json"  # Snakemake's, beside its own record
+for _exp, _settings in RECIPES.items():
+    write_recipe(Path(RECIPE_FILE.format(exp=_exp)), _settings, Path(f"results/{_exp}/train.json"))
+
 
 rule train:
     input:
-        fetched=lambda wc: fetched(wc.exp),
+        fetched=lambda wc: ancient(fetched(wc.exp)),
+        recipe=RECIPE_FILE,
         code=COMPUTE_CODE,
     output:
         model="results/{exp}/model.pt",
@@ -23,7 +36,6 @@ rule train:
         history="results/{exp}/history.csv",
         record="results/{exp}/train.json",
     params:
-        recipe=lambda wc: RECIPES[wc.exp],
         options=lambda wc: set_options(wc.exp),
     threads: 4  # torch gains little beyond a few threads here; Snakemake lowers it to --cores
     resources:
@@ -41,7 +53,8 @@ rule evaluate:
         rules.train.output.model,
         rules.train.output.history,
         rules.train.output.record,
-        fetched=lambda wc: fetched(wc.exp),
+        fetched=lambda wc: ancient(fetched(wc.exp)),
+        recipe=RECIPE_FILE,
         code=[*COMPUTE_CODE, "src/cnnlab/evaluate.py"],
     output:
         metrics="results/{exp}/metrics.json",
@@ -49,7 +62,6 @@ rule evaluate:
         confusion="results/{exp}/confusion.csv",
         predictions="results/{exp}/predictions.csv",
     params:
-        recipe=lambda wc: RECIPES[wc.exp],
         options=lambda wc: set_options(wc.exp),
     threads: 4
     resources:

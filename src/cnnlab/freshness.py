@@ -1,0 +1,71 @@
+"""Whether results are current, where Snakemake's own record cannot tell.
+
+Snakemake reruns a job when an input is newer than the job's outputs, or when the job's params
+differ from those it recorded the last time it ran the job itself. Both fail for results that DVC
+made (`dvc repro` leaves Snakemake's record behind) or brought (`dvc pull` writes files in any
+order, later than the git checkout of the code and of metrics.json). The workflow uses these two
+rules instead (workflow/rules/common.smk, experiments.smk):
+
+- `write_recipe`: each experiment's recipe is a file that its train and evaluate jobs take as input,
+  rewritten only when the recipe changes, and then dated to the epoch when the results on disk were
+  already made with it (their train.json says so), by whichever tool made them;
+- `date_in_order`: in a copy where Snakemake has not run yet, the outputs of the stages that DVC
+  finds current by their content are dated in the pipeline's order, as if made one by one when
+  the last of them arrived;
+- `drop_stale_mark`: a folder that another tool remade after Snakemake is dated by the folder,
+  not by the mark that Snakemake left in it.
+"""
+
+import json
+import os
+from pathlib import Path
+
+from cnnlab.io import atomic_write_text
+
+
+def recipe_text(settings: dict) -> str:
+    """The settings that decide an experiment's results (without the data locations), as JSON."""
+    return json.dumps({k: v for k, v in settings.items() if k != "data"}, sort_keys=True, indent=1) + "\n"
+
+
+def write_recipe(path: Path, settings: dict, record: Path) -> None:
+    """Keep `path` holding the recipe of `settings`; `record` is the experiment's train.json.
+
+    Unchanged, the file keeps its time. Changed, it is newer than the results, so they are made
+    again; unless `record` shows they were made with this recipe already: then it is older.
+    """
+    text = recipe_text(settings)
+    if path.exists() and path.read_text() == text:
+        return
+    atomic_write_text(path, text)
+    if record.exists() and recipe_text(json.loads(record.read_text())["config"]) == text:
+        os.utime(path, (0, 0))
+
+
+def date_in_order(steps: list[list[Path]]) -> None:
+    """Give every file and folder of step i (recursively) one time, 1 ms after step i - 1's, the
+    first step 1 ms after the newest of them all: so each step's outputs are newer than the step
+    before, and whatever was made from them afterwards (a report) stays newer than them."""
+    items = [[item for path in paths for item in walk(Path(path))] for paths in steps]
+    newest = max((item.stat(follow_symlinks=False).st_mtime for step in items for item in step), default=0)
+    for index, step in enumerate(items, start=1):
+        for item in step:
+            os.utime(item, (newest + index * 0.001,) * 2, follow_symlinks=False)
+
+
+def drop_stale_mark(folder: Path, sibling: Path) -> None:
+    """Snakemake dates a folder it made by a mark file inside (`.snakemake_timestamp`). When the
+    command that wrote the folder also wrote `sibling` after that mark (run again by DVC or by
+    hand), the mark is stale: remove it, and the folder's own time counts."""
+    mark = folder / ".snakemake_timestamp"
+    if mark.exists() and sibling.exists() and sibling.stat().st_mtime > mark.stat().st_mtime:
+        mark.unlink()
+
+
+def walk(path: Path) -> list[Path]:
+    """`path` and, for a folder, everything below it; nothing when it does not exist."""
+    if not path.exists():
+        return []
+    if not path.is_dir():
+        return [path]
+    return [path, *path.rglob("*")]
