@@ -6,6 +6,7 @@ Calibration runs for a fraction of a second per setup (--calibration-seconds).
 """
 
 import hashlib
+import json
 import re
 import subprocess
 
@@ -71,15 +72,16 @@ def test_plan_measures_every_job_and_says_where_the_data_comes_from(project, fir
     assert "cannot be had" in cifar10 or "the internet (https://www.cs.toronto.edu" in cifar10
     if "cannot be had" in cifar10:
         assert "its 2 experiment(s) would fail" in out
-    assert "status: Snakemake's view" in out and "3 measured now" in out
+    assert "status: Snakemake's view" in out and "3 setup(s) measured now" in out
 
 
 def test_second_plan_reads_the_cache(project, first_plan):
     project, env = project
     again = cnnlab(project, env, "plan", *QUICK, "--budget", "0.0001")
     assert "calibrating" not in again.stderr
-    assert "0 measured now, 3 from .cnnlab/calibration.json" in again.stdout
-    assert again.stdout == first_plan.stdout.replace("3 measured now, 0 from", "0 measured now, 3 from")
+    assert "0 setup(s) measured now, 3 job(s) from .cnnlab/calibration.json" in again.stdout
+    counts = ("3 setup(s) measured now, 0 job(s)", "0 setup(s) measured now, 3 job(s)")
+    assert again.stdout == first_plan.stdout.replace(*counts)
     quick = cnnlab(project, env, "plan", "--no-calibrate")  # another calibration length: not measured
     assert row(quick.stdout, "cnn_mnist")[7:] == ["-", "-"] and "not measured" in quick.stdout
 
@@ -99,6 +101,19 @@ def test_bad_input_is_one_line_and_changes_nothing(project, first_plan, args, me
     assert done.stdout == "" and done.stderr.count("\n") == 1
     assert done.stderr.startswith("cnnlab: error: ") and message in done.stderr
     assert snapshot(project) == before
+
+
+def test_a_damaged_cache_is_measured_again(project, first_plan):
+    project, env = project
+    cache = project / ".cnnlab" / "calibration.json"
+    entries = json.loads(cache.read_text())
+    key = next(iter(entries))
+    entries[key]["train_ips"] = "fast"
+    cache.write_text(json.dumps(entries))
+    again = cnnlab(project, env, "plan", *QUICK)
+    assert again.stderr.count("calibrating") == 1 and "1 setup(s) measured now" in again.stdout
+    cache.write_text("{not json")
+    assert "3 not measured" in cnnlab(project, env, "plan", *QUICK, "--no-calibrate").stdout
 
 
 def test_status_is_what_snakemake_would_run(tmp_path):

@@ -11,6 +11,7 @@ by everything that changes them (the setup, threads, torch version, CPU).
 
 import hashlib
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -21,6 +22,7 @@ CACHE = Path(".cnnlab/calibration.json")
 # The settings that change a training step's speed or memory (not lr, epochs, seed, ...).
 SETUP_KEYS = ("dataset", "model", "trainable", "batch_size", "test_batch_size", "optimizer", "augment",
               "mix", "permute", "normalize", "precision", "device", "compile")
+ROUNDS = 3  # timed rounds of training steps
 # Training and evaluation images of each dataset (before the validation split).
 DATASET_SIZES = {"mnist": (60_000, 10_000), "fashion_mnist": (60_000, 10_000), "cifar10": (50_000, 10_000)}
 
@@ -49,12 +51,20 @@ def cache_key(cfg: dict, threads: int, seconds: float) -> str:
     return hashlib.sha256(json.dumps(setup, sort_keys=True).encode()).hexdigest()[:16]
 
 
+FIGURES = ("train_ips", "eval_ips", "peak_memory_mb", "load_average", "startup_seconds")
+
+
 def read_cache() -> dict:
+    """The cached calibrations; entries that are unreadable or damaged are measured again."""
     try:
         cache = json.loads(CACHE.read_text())
     except (OSError, ValueError):
-        return {}  # none yet, or unreadable: calibrate again
-    return cache if isinstance(cache, dict) else {}
+        return {}
+    if not isinstance(cache, dict):
+        return {}
+    return {key: entry for key, entry in cache.items() if isinstance(entry, dict)
+            and all(isinstance(entry.get(name), int | float) and entry[name] >= 0 for name in FIGURES)
+            and entry["train_ips"] > 0 and entry["eval_ips"] > 0}
 
 
 def calibrate(cfg: dict, threads: int, seconds: float) -> dict:
@@ -97,8 +107,9 @@ def first(data, n: int):
 
 
 def measure(cfg: dict, threads: int, seconds: float) -> dict:
-    """In the child: warm up one batch, then train for about `seconds` and evaluate one full
-    evaluation batch (the size `predict` uses), as each epoch of `cnnlab train` does."""
+    """In the child: warm up one batch, train for about `seconds` in up to ROUNDS rounds (the
+    fastest counts: the one least disturbed by other processes), then evaluate one full evaluation
+    batch (the size `predict` uses), as each epoch of `cnnlab train` does."""
     from cnnlab import runtime, train
 
     started = time.perf_counter()
@@ -109,10 +120,13 @@ def measure(cfg: dict, threads: int, seconds: float) -> dict:
     warm = time.perf_counter()
     train.train_one_epoch(run, 1)  # the first step also sets up the kernels
     steps = max(2, min(500, round(seconds / (time.perf_counter() - warm))))
-    run.data = first(data, steps * batch).to(run.device)
-    timed = time.perf_counter()
-    train.train_one_epoch(run, 2)
-    train_ips = min(steps * batch, len(data.train_y)) / (time.perf_counter() - timed)
+    rounds = min(ROUNDS, steps)
+    run.data = first(data, steps // rounds * batch).to(run.device)
+    train_ips = 0.0
+    for epoch in range(2, 2 + rounds):
+        timed = time.perf_counter()
+        train.train_one_epoch(run, epoch)
+        train_ips = max(train_ips, len(run.data.train_y) / (time.perf_counter() - timed))
     eval_batch = min(max(cfg["test_batch_size"], train.EVAL_BATCH_FLOOR), len(data.val_y) or len(data.test_y))
     x, y = (data.val_x, data.val_y) if len(data.val_y) else (data.test_x, data.test_y)
     x, y = x[:eval_batch].to(run.device), y[:eval_batch].to(run.device)
@@ -120,7 +134,7 @@ def measure(cfg: dict, threads: int, seconds: float) -> dict:
     train.predict(run.model, x, y, run.prepare, cfg, run.amp)
     eval_ips = len(y) / (time.perf_counter() - timed)
     return {"train_ips": train_ips, "eval_ips": eval_ips, "steps": steps,
-            "peak_memory_mb": runtime.peak_memory_mb(run.device),
+            "peak_memory_mb": runtime.peak_memory_mb(run.device), "load_average": os.getloadavg()[0],
             "work_seconds": time.perf_counter() - started}
 
 

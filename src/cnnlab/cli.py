@@ -128,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "plan":
         from cnnlab.plan import plan
 
-        print(plan(params, args.overrides, args.threads, args.budget, not args.no_calibrate,
+        print(plan(params, args.params, args.overrides, args.threads, args.budget, not args.no_calibrate,
                    args.calibration_seconds))
         return 0
 

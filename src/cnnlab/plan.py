@@ -104,21 +104,25 @@ def snakemake_status(jobs: list[Job]) -> str:
 
 def measure(jobs: list[Job], threads: int, seconds: float, run_new: bool) -> str:
     """Fill in the calibration of each job, from the cache or (if `run_new`) measured now."""
+    from cnnlab.io import atomic_write_json
+
     cache, new = calibrate.read_cache(), 0
     for job in jobs:
         key = calibrate.cache_key(job.cfg, threads, seconds)
         if key not in cache and run_new:
             print(f"calibrating {job.cfg['name']} ...", file=sys.stderr, flush=True)
             cache[key], new = calibrate.calibrate(job.cfg, threads, seconds), new + 1
+            atomic_write_json(calibrate.CACHE, cache)  # each at once: an interrupted plan keeps them
         job.measured = cache.get(key)
-    if new:
-        from cnnlab.io import atomic_write_json
-
-        atomic_write_json(calibrate.CACHE, cache)
     missing = sum(job.measured is None for job in jobs)
+    loads = [job.measured["load_average"] for job in jobs if job.measured]
     return (f"estimates: {seconds:g} s of real training steps per setup on random data, {threads} threads; "
-            f"{new} measured now, {len(jobs) - new - missing} from {calibrate.CACHE}"
-            + (f"; {missing} not measured (run without --no-calibrate)" if missing else ""))
+            f"{new} setup(s) measured now, {len(jobs) - new - missing} job(s) from {calibrate.CACHE}"
+            + (f"; {missing} not measured (run without --no-calibrate)" if missing else "")
+            + (f"\n  load average while measuring: {min(loads):.1f}-{max(loads):.1f} "
+               f"(other work on this machine slows the estimates down)" if loads else "")
+            + "\npeak MB: the peak resident memory (VmHWM) of a process that holds the whole dataset, "
+              "trains and evaluates one batch (on CUDA: torch's peak allocation)")
 
 
 def data_sources(params: dict, names: list[str]) -> list[tuple[str, str, bool]]:
@@ -202,11 +206,13 @@ def duration(seconds: float | None) -> str:
         else f"{seconds / 3600:.1f} h"
 
 
-def plan(params: dict, overrides: list[str], threads: int, budget_hours: float, calibrate_now: bool,
-         calibration_seconds: float) -> str:
+def plan(params: dict, params_path: Path, overrides: list[str], threads: int, budget_hours: float,
+         calibrate_now: bool, calibration_seconds: float) -> str:
     jobs = study_jobs(params, overrides)
-    notes = ["status: not shown with --set (Snakemake runs params.yaml as it is)"] if overrides \
-        else [snakemake_status(jobs)]
+    if overrides or params_path.resolve() != Path("params.yaml").resolve():
+        notes = ["status: not shown with --set or --params (`make study` runs params.yaml as it is)"]
+    else:
+        notes = [snakemake_status(jobs)]
     notes.append(measure(jobs, threads, calibration_seconds, calibrate_now))
     budget = budget_hours * 3600
     lines = [f"{'experiment':28s}  {'seed':>4s}  {'epochs':>6s}  {'images/epoch':>12s}  {'MFLOP/img':>9s}  "
