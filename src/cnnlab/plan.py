@@ -18,7 +18,6 @@ from urllib.parse import urlparse
 
 from cnnlab import calibrate, config, datasets
 
-DEFAULT_BUDGET_HOURS = 4.0
 CONNECT_TIMEOUT = 3.0  # seconds for one TCP connection to a download host
 ADVICE = ("run it on a GPU (device: cuda) or a cluster (`snakemake --executor ...`), or make it smaller: "
           "fewer seeds, fewer epochs (--set epochs=N), or leave its dataset out of `datasets`")
