@@ -1,16 +1,20 @@
-# The two commands of README.md: `make study` runs the study, `make test` the tests.
+# The two commands of README.md: `make study` runs the study, `make test` the tests;
+# `make plan` shows what `make study` would run, how long it would take here, and where its data comes from.
 # Both first set up .venv (once; again only when pyproject.toml changes).
 VENV := .venv
 # The rules call cnnlab and dvc: from .venv.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: study test venv
+.PHONY: study test plan venv
 
 study: venv
 	snakemake all --workflow-profile workflow/profiles/default
 
 test: venv
 	pytest
+
+plan: venv
+	cnnlab plan
 
 venv: $(VENV)/.installed
 

@@ -66,7 +66,30 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("report", help="the study's summary, reproduction table and HTML report")
     p.add_argument("--results", type=Path, default=Path("results"), help="results folder")
+
+    p = sub.add_parser("plan", help="before the run: every job, its time and memory here, what is up to "
+                                    "date, where the data comes from")
+    p.add_argument("--budget", type=positive_number, default=4.0, metavar="HOURS",
+                   help="flag jobs estimated to take longer (default: 4)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="as for `cnnlab train`, e.g. --set scale=smoke")
+    p.add_argument("--threads", type=thread_count, default=min(4, os.cpu_count() or 1),
+                   help="torch threads of a training job (default: as `make study` gives them, at most 4)")
+    p.add_argument("--no-calibrate", action="store_true", help="measure nothing; use earlier measurements")
+    p.add_argument("--calibration-seconds", type=positive_number, default=3.0, metavar="SECONDS",
+                   help="training time measured per setup (default: 3)")
     return parser
+
+
+def positive_number(text: str) -> float:
+    """--budget, --calibration-seconds: a number > 0."""
+    try:
+        number = float(text)
+    except ValueError:
+        number = 0.0
+    if not 0 < number < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text[:60]!r} is not a number > 0, e.g. 2.5")
+    return number
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -101,6 +124,12 @@ def run(args: argparse.Namespace) -> int:
         from cnnlab.report import build_report
 
         print(build_report(params, args.results))
+        return 0
+    if args.command == "plan":
+        from cnnlab.plan import plan
+
+        print(plan(params, args.params, args.overrides, args.threads, args.budget, not args.no_calibrate,
+                   args.calibration_seconds))
         return 0
 
     cfg = config.experiment_config(params, args.experiment, args.overrides)

@@ -1,0 +1,253 @@
+"""`cnnlab plan`: before the run, every job of the study, its time and memory here, and its data.
+
+Times and peak memory come from a few seconds of real training steps per setup
+(`cnnlab.calibrate`); what is already up to date comes from Snakemake's own `--summary` of `all`,
+the target that `make study` builds; where each dataset would come from is checked on disk, and
+the internet only when nothing on disk has the dataset.
+"""
+
+import csv
+import os
+import socket
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+from cnnlab import calibrate, config, datasets
+
+CONNECT_TIMEOUT = 3.0  # seconds for one TCP connection to a download host
+ADVICE = ("run it on a GPU (device: cuda) or a cluster (`snakemake --executor ...`), or make it smaller: "
+          "fewer seeds, fewer epochs (--set epochs=N), or leave its dataset out of `datasets`")
+
+
+@dataclass
+class Job:
+    """One training run of the study: an experiment at one seed."""
+
+    cfg: dict
+    status: str = "?"  # what Snakemake would do: "to run", "evaluate only", "up to date", ...
+    measured: dict | None = None  # calibrate.calibrate's figures
+    flops: int = 0
+
+    def seconds(self, evaluate_only: bool = False) -> float | None:
+        """Estimated seconds of its train job (every epoch trains, validates and tests) and its
+        evaluate job, each with the measured start-up of a cnnlab process; or of evaluate alone."""
+        if self.measured is None:
+            return None
+        m, (train, val, test) = self.measured, calibrate.split_sizes(self.cfg)
+        evaluate = m["startup_seconds"] + test / m["eval_ips"]
+        epoch = train / m["train_ips"] + (val + test) / m["eval_ips"]
+        return evaluate if evaluate_only else m["startup_seconds"] + self.cfg["epochs"] * epoch + evaluate
+
+    @property
+    def to_run(self) -> float | None:
+        """Estimated seconds of what `make study` would still run of it (all when unknown)."""
+        if self.status in ("up to date", "not in `all`"):
+            return 0.0
+        return self.seconds(evaluate_only=self.status == "evaluate only")
+
+
+def seeds(cfg: dict) -> list[int]:
+    """The seeds an experiment runs at (one today; a list of seeds would add a job each)."""
+    return [cfg["seed"]]
+
+
+def study_jobs(params: dict, overrides: list[str]) -> list[Job]:
+    import torch
+
+    from cnnlab import runtime
+    from cnnlab.models import create_model
+    from cnnlab.train import flops_per_image
+
+    jobs = []
+    for name in config.study_experiments(params):
+        recipe = config.experiment_config(params, name, overrides)
+        for seed in seeds(recipe):
+            cfg = {**recipe, "seed": seed}
+            device = runtime.pick_device(cfg["device"])  # refuses cuda where there is none
+            cfg.update(device=device.type, precision=runtime.pick_precision(cfg["precision"], device))
+            model = create_model(cfg["model"], len(datasets.DATASETS[cfg["dataset"]].classes))
+            jobs.append(Job(cfg, flops=flops_per_image(model, cfg["model"], torch.device("cpu"))))
+    return jobs
+
+
+def snakemake_status(jobs: list[Job]) -> str:
+    """Fill in each job's status from `snakemake --summary all`; returns a note on the source.
+
+    The summary is Snakemake's own table of every output `all` needs, with its plan ("no update"
+    or "update pending"): the very decision `make study` makes, parsed by column name.
+    """
+    done = subprocess.run([sys.executable, "-m", "snakemake", "--summary", "all"],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["no message"])[-1]
+        return f"status unknown: `snakemake --summary all` failed ({last})"
+    pending = {}  # experiment -> rules whose outputs Snakemake would make again
+    for row in csv.DictReader(done.stdout.splitlines(), delimiter="\t"):
+        parts = Path(row["output_file"]).parts
+        if len(parts) == 3 and parts[0] == "results" and row["rule"] in ("train", "evaluate"):
+            rules = pending.setdefault(parts[1], set())
+            if row["plan"] != "no update":
+                rules.add(row["rule"])
+    for job in jobs:
+        rules = pending.get(job.cfg["name"])
+        if rules is None:
+            job.status = "not in `all`"
+        else:
+            job.status = "to run" if "train" in rules else "evaluate only" if rules else "up to date"
+    return "status: Snakemake's view (`snakemake --summary all`), what `make study` would run"
+
+
+def measure(jobs: list[Job], threads: int, seconds: float, run_new: bool) -> str:
+    """Fill in the calibration of each job, from the cache or (if `run_new`) measured now."""
+    from cnnlab.io import atomic_write_json
+
+    cache, new = calibrate.read_cache(), 0
+    for job in jobs:
+        key = calibrate.cache_key(job.cfg, threads, seconds)
+        if key not in cache and run_new:
+            print(f"calibrating {job.cfg['name']} ...", file=sys.stderr, flush=True)
+            cache[key], new = calibrate.calibrate(job.cfg, threads, seconds), new + 1
+            atomic_write_json(calibrate.CACHE, cache)  # each at once: an interrupted plan keeps them
+        job.measured = cache.get(key)
+    missing = sum(job.measured is None for job in jobs)
+    loads = [job.measured["load_average"] for job in jobs if job.measured]
+    return (f"estimates: {seconds:g} s of real training steps per setup on random data, {threads} threads; "
+            f"{new} setup(s) measured now, {len(jobs) - new - missing} job(s) from {calibrate.CACHE}"
+            + (f"; {missing} not measured (run without --no-calibrate)" if missing else "")
+            + (f"\n  load average while measuring: {min(loads):.1f}-{max(loads):.1f} "
+               f"(other work on this machine slows the estimates down)" if loads else "")
+            + "\npeak MB: the peak resident memory (VmHWM) of a process that holds the whole dataset, "
+              "trains and evaluates one batch (on CUDA: torch's peak allocation)")
+
+
+def data_sources(params: dict, names: list[str]) -> list[tuple[str, str, bool]]:
+    """(dataset, where `cnnlab fetch` would get it, whether it can be had), in fetch's order."""
+    from cnnlab.cli import MIRROR_VARIABLE
+
+    mirror = os.environ.get(MIRROR_VARIABLE) or params["data"]["mirror"]
+    rows = []
+    for name in names:
+        places = [("already in", datasets.dataset_dir(name, params["data"]["root"]))]
+        if mirror:
+            places += [("offline mirror", Path(mirror) / sub) for sub in mirror_subfolders(name)]
+        if name == "fashion_mnist":
+            places.append(("Debian package", datasets.FASHION_MNIST_DEBIAN_DIR))
+        found = next((f"{label} {folder}" for label, folder in places if has_copy(name, folder)), None)
+        url = None if found else download_url(name)
+        if url and reachable(url):
+            found = f"the internet ({url})"
+        if found is None:
+            tried = [f"no copy in {', '.join(str(folder) for _, folder in places)}",
+                     f"no internet ({urlparse(url).hostname} not reachable)"]
+            if not mirror:
+                tried.insert(1, f"no offline mirror set (${MIRROR_VARIABLE} or data.mirror)")
+            if name == "fashion_mnist":
+                tried.insert(1, "apt-get install dataset-fashion-mnist would provide it")
+            found = "cannot be had: " + "; ".join(tried)
+        rows.append((name, found, not found.startswith("cannot")))
+    return rows
+
+
+def mirror_subfolders(name: str) -> tuple[str, ...]:
+    """Where an offline mirror may keep the dataset, as `cnnlab fetch` looks (a private table of
+    cnnlab.datasets, read here so that the two cannot disagree)."""
+    return datasets._STORAGE[name].mirror_subfolders
+
+
+def has_copy(name: str, folder: Path) -> bool:
+    """`folder` holds the dataset's files as `cnnlab fetch` reads them (digests are checked then)."""
+    if name == "cifar10":
+        unpacked = folder if folder.name == "cifar-10-batches-py" else folder / "cifar-10-batches-py"
+        return (all((unpacked / file).is_file() for file in datasets.CIFAR10_MD5)
+                or (folder / datasets.CIFAR10_ARCHIVE).is_file())
+    folder = folder / "raw" if (folder / "raw").is_dir() else folder  # data/raw/mnist/MNIST/raw
+    return all(any((folder / (file + suffix)).is_file() for suffix in ("", ".gz", ".xz"))
+               for file in datasets.MNIST_SHA256)  # Fashion-MNIST's files have the same names
+
+
+def download_url(name: str) -> str:
+    from torchvision.datasets import CIFAR10, MNIST, FashionMNIST
+
+    return {"mnist": MNIST.mirrors[0], "fashion_mnist": FashionMNIST.mirrors[0], "cifar10": CIFAR10.url}[name]
+
+
+def reachable(url: str) -> bool:
+    """A TCP connection to the host torchvision downloads from opens within CONNECT_TIMEOUT.
+
+    Only the host itself can say whether the download would work (a network route or a DNS answer
+    does not: firewalls and proxies); name lookups have no timeout of their own, hence the thread.
+    """
+    address = urlparse(url)
+    port = address.port or (443 if address.scheme == "https" else 80)
+    result = []
+
+    def connect():
+        try:
+            socket.create_connection((address.hostname, port), timeout=CONNECT_TIMEOUT).close()
+            result.append(True)
+        except OSError:
+            pass
+
+    thread = threading.Thread(target=connect, daemon=True)
+    thread.start()
+    thread.join(CONNECT_TIMEOUT)
+    return bool(result)
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min" if seconds < 5400 \
+        else f"{seconds / 3600:.1f} h"
+
+
+def plan(params: dict, params_path: Path, overrides: list[str], threads: int, budget_hours: float,
+         calibrate_now: bool, calibration_seconds: float) -> str:
+    jobs = study_jobs(params, overrides)
+    if overrides or params_path.resolve() != Path("params.yaml").resolve():
+        notes = ["status: not shown with --set or --params (`make study` runs params.yaml as it is)"]
+    else:
+        notes = [snakemake_status(jobs)]
+    notes.append(measure(jobs, threads, calibration_seconds, calibrate_now))
+    budget = budget_hours * 3600
+    lines = [f"{'experiment':28s}  {'seed':>4s}  {'epochs':>6s}  {'images/epoch':>12s}  {'MFLOP/img':>9s}  "
+             f"{'device':9s}  {'status':13s}  {'time':>8s}  {'peak MB':>7s}"]
+    for job in jobs:
+        cfg, to_run = job.cfg, job.to_run
+        # what is left to run; in brackets the whole run, of what `make study` would not run
+        time = duration(to_run) if to_run != 0 else f"({duration(job.seconds())})"
+        peak = f"{job.measured['peak_memory_mb']:,.0f}" if job.measured else "-"
+        flag = "  ! over budget" if job.seconds() is not None and job.seconds() > budget else ""
+        lines.append(f"{cfg['name']:28s}  {cfg['seed']:4d}  {cfg['epochs']:6d}  "
+                     f"{calibrate.split_sizes(cfg)[0]:12,d}  {job.flops / 1e6:9,.2f}  "
+                     f"{cfg['device'] + ' ' + cfg['precision']:9s}  {job.status:13s}  {time:>8s}  "
+                     f"{peak:>7s}{flag}")
+    lanes = max(1, (os.cpu_count() or 1) // threads)
+    if any(job.to_run is None for job in jobs):
+        lines += ["", "total to run: not known (some jobs are not measured)"]
+    else:
+        total = sum(job.to_run for job in jobs)
+        lines += ["", f"total to run: {duration(total)}; `make study` trains {lanes} job(s) at a time "
+                  f"({os.cpu_count()} cores, {threads} threads a job): about {duration(total / lanes)}"]
+    over = [job for job in jobs if job.seconds() is not None and job.seconds() > budget]
+    if over:
+        lines.append(f"over the budget of {budget_hours:g} h a job: "
+                     + ", ".join(f"{job.cfg['name']} ({duration(job.seconds())})" for job in over))
+        lines.append(f"  what to do: {ADVICE}")
+    left_out = [job.cfg["name"] for job in jobs if job.status == "not in `all`"]
+    if left_out:
+        lines.append(f"not in `all`: {', '.join(left_out)} (needs ImageNet weights in torch's cache; "
+                     "`snakemake --cores 1 results/EXP/metrics.json` runs it, downloading them)")
+    lines += ["", "data:"]
+    names = list(dict.fromkeys(job.cfg["dataset"] for job in jobs))  # in the study's order
+    for name, source, available in data_sources(params, names):
+        lines.append(f"  {name:14s} {source}")
+        if not available:
+            users = sum(job.cfg["dataset"] == name for job in jobs)
+            lines.append(f"  {'':14s} -> its {users} experiment(s) would fail: get a copy into the mirror, "
+                         f"or leave {name} out of `datasets`")
+    return "\n".join(lines + [""] + notes)
