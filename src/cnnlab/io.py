@@ -136,7 +136,7 @@ def lock_holder(folder: Path) -> str:
             pid = next(fields[4] for fields in map(str.split, f)
                        if fields[1] == "FLOCK" and fields[5] == inode)
         with open(f"/proc/{pid}/cmdline", "rb") as f:
-            command = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+            command = " ".join(f.read().replace(b"\0", b" ").decode(errors="replace").split())
     except (OSError, StopIteration, IndexError):
         return "another process"
-    return f"process {pid} ({command})"
+    return f"process {pid} ({command[:200]})"  # one line, however the command was written

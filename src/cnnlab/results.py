@@ -114,8 +114,9 @@ def load_checkpoint(path: Path, fix: str, device: str | torch.device = "cpu"):
     try:
         return torch.load(path, map_location=device, weights_only=True)
     except pickle.UnpicklingError as err:
-        reason = next((line.strip() for line in str(err).splitlines() if "Unpickler error" in line),
-                      first_line(err))
+        # torch's message is a page long; the line naming what was refused is the one to show
+        reason = next((line.strip()[:200] for line in str(err).splitlines()
+                       if "GLOBAL" in line or "Unpickler error" in line), "damaged")
         raise CnnlabError(f"{path} holds more than tensors and plain values ({reason}); it was not "
                           f"loaded and nothing in it ran; {fix}") from None
     except Exception as err:  # whatever the damaged bytes make torch.load raise (OSError EINVAL too)
