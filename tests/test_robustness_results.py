@@ -9,6 +9,7 @@ the tests run as root (chmod does not stop root), else a chmod and a file-size l
 import fcntl
 import hashlib
 import os
+import random
 import resource
 import shutil
 import signal
@@ -17,11 +18,12 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import yaml
 
-from cnnlab import config, datasets
+from cnnlab import config, datasets, runtime
 from cnnlab.evaluate import evaluate
 from cnnlab.models import create_model
 from cnnlab.train import train
@@ -150,6 +152,16 @@ def test_a_damaged_checkpoint_gives_one_line_and_changes_nothing(project, result
 def test_a_genuine_last_pt_holds_tensors_and_plain_values_only(results):
     state = torch.load(results / "last.pt", weights_only=True)  # raises if anything else is in it
     assert isinstance(state["rng"]["numpy"][1], torch.Tensor)
+
+
+def test_rng_states_come_back_from_a_weights_only_checkpoint(tmp_path):
+    random.seed(1)
+    np.random.seed(2)
+    torch.manual_seed(3)
+    torch.save({"rng": runtime.rng_states()}, tmp_path / "last.pt")
+    expected = (random.random(), np.random.rand(), torch.rand(1).item())
+    runtime.set_rng_states(torch.load(tmp_path / "last.pt", weights_only=True)["rng"])
+    assert (random.random(), np.random.rand(), torch.rand(1).item()) == expected
 
 
 # ----------------------------------------------------------------------------- refusals keep results
