@@ -192,6 +192,7 @@ def test_another_experiments_folder_is_refused(project, results):
     before = snapshot(results)
     assert_refused(cnnlab(project, "train", "cnn_mnist", "--out", str(results)),
                    str(results), f"holds the results of experiment {EXPERIMENT}, not cnn_mnist")
+    assert snapshot(results) == before
     (results / "train.json").unlink()  # an interrupted run: only last.pt says whose folder it is
     before = snapshot(results)
     assert_refused(cnnlab(project, "train", "cnn_mnist", "--out", str(results)), f"experiment {EXPERIMENT}")
