@@ -5,7 +5,7 @@ import os
 import sys
 from pathlib import Path
 
-from cnnlab.errors import CnnlabError
+from cnnlab.errors import CnnlabError, describe_os_error
 
 MIRROR_VARIABLE = "CNNLAB_DATA_MIRROR"
 MAX_THREADS = 1024
@@ -102,6 +102,14 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("cnnlab: interrupted", file=sys.stderr)
         return 130
+    except Exception as err:
+        message = describe_os_error(err) if isinstance(err, OSError) else None
+        if message is not None:  # file-system trouble: the user's to fix
+            print(f"cnnlab: error: {message}", file=sys.stderr)
+            return 2
+        print("cnnlab: internal error (a bug, not your input); please report it with this traceback:",
+              file=sys.stderr)
+        raise
 
 
 def run(args: argparse.Namespace) -> int:

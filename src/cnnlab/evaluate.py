@@ -1,16 +1,15 @@
 """`cnnlab evaluate EXP`: test the validation-selected checkpoint, per class."""
 
-import json
 from pathlib import Path
 
 import pandas as pd
-import torch
 
 from cnnlab import runtime
 from cnnlab.batches import load_study_data
 from cnnlab.errors import CnnlabError
-from cnnlab.io import atomic_write_json, atomic_write_with
-from cnnlab.train import accuracy, build_model, make_preparer, predict, same_recipe
+from cnnlab.io import atomic_write_json, atomic_write_with, held_folder
+from cnnlab.results import load_model_state, read_csv, read_train_record
+from cnnlab.train import HISTORY_COLUMNS, accuracy, build_model, make_preparer, predict
 
 
 def evaluate(cfg: dict, out_dir: Path, threads: int | None = None) -> dict:
@@ -18,16 +17,27 @@ def evaluate(cfg: dict, out_dir: Path, threads: int | None = None) -> dict:
     if not (out_dir / "train.json").is_file():
         raise CnnlabError(f"{out_dir}/train.json is missing: the training did not finish; "
                           f"run `cnnlab train {cfg['name']}` first")
-    trained = json.loads((out_dir / "train.json").read_text())
-    if not same_recipe(trained["config"], cfg):
-        raise CnnlabError(f"{out_dir} was trained with other parameters than these; "
-                          f"run `cnnlab train {cfg['name']}` again (with the same --set values)")
+    with held_folder(out_dir):  # refused before any work when the folder is busy or read-only
+        metrics, predictions, confusion, per_class = compute(cfg, out_dir, threads)
+        atomic_write_with(out_dir / "predictions.csv", lambda p: predictions.to_csv(p, index=False))
+        atomic_write_with(out_dir / "confusion.csv", lambda p: confusion.to_csv(p))
+        atomic_write_with(out_dir / "per_class.csv", lambda p: per_class.to_csv(p, index=False))
+        atomic_write_json(out_dir / "metrics.json", metrics)  # last: its presence means all is written
+    return metrics
+
+
+def compute(cfg: dict, out_dir: Path, threads: int | None) -> tuple[dict, pd.DataFrame, pd.DataFrame,
+                                                                     pd.DataFrame]:
+    """metrics.json's figures, and the tables of predictions.csv, confusion.csv and per_class.csv."""
+    fix = f"run `cnnlab train {cfg['name']}` again (with the same --set values)"
+    trained = read_train_record(out_dir, cfg, fix)
+    history = read_csv(out_dir / "history.csv", HISTORY_COLUMNS, fix, numeric=True)
     runtime.set_threads(threads)
     device = runtime.pick_device(cfg["device"])
     runtime.seed_everything(cfg["seed"], cfg["deterministic"])
     data = load_study_data(cfg).to(device)
     model = build_model({**cfg, "pretrained": False}, len(data.info.classes), device)
-    model.load_state_dict(torch.load(out_dir / "model.pt", map_location=device, weights_only=True))
+    load_model_state(model, out_dir / "model.pt", cfg, fix)
     prepare = make_preparer(cfg, data)
 
     def amp():
@@ -35,7 +45,6 @@ def evaluate(cfg: dict, out_dir: Path, threads: int | None = None) -> dict:
 
     test_loss, test_pred = predict(model, data.test_x, data.test_y, prepare, cfg, amp)
     _, val_pred = predict(model, data.val_x, data.val_y, prepare, cfg, amp)
-    history = pd.read_csv(out_dir / "history.csv")
     labs_best = history.loc[history["test_acc"].idxmax()]
     metrics = {
         "test_acc": accuracy(test_pred, data.test_y),
@@ -59,8 +68,4 @@ def evaluate(cfg: dict, out_dir: Path, threads: int | None = None) -> dict:
     per_class = pd.DataFrame({"class": classes, "correct": correct.values, "total": total.values})
     per_class["accuracy"] = (per_class["correct"] / per_class["total"].where(per_class["total"] > 0)).round(6)
 
-    atomic_write_with(out_dir / "predictions.csv", lambda p: predictions.to_csv(p, index=False))
-    atomic_write_with(out_dir / "confusion.csv", lambda p: confusion.to_csv(p))
-    atomic_write_with(out_dir / "per_class.csv", lambda p: per_class.to_csv(p, index=False))
-    atomic_write_json(out_dir / "metrics.json", metrics)  # last: its presence means all is written
-    return metrics
+    return metrics, predictions, confusion, per_class

@@ -1,31 +1,48 @@
-"""Atomic file writes: a reader sees the old file or the new one, never half of one."""
+"""Files of a results folder: atomic writes, and holding the folder for one command at a time.
 
+Atomic: a reader sees the old file or the new one, never half of one. An interrupted write (a
+`kill -9`) can leave its temporary file `.{stem}.tmp-*{suffix}` behind; the next command that holds
+the folder removes it.
+"""
+
+import fcntl
 import json
 import os
 import tempfile
 from collections.abc import Callable
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import torch
 
+from cnnlab.errors import CnnlabError
+
 UMASK = os.umask(0)  # read once (reading it means setting it), then put back
 os.umask(UMASK)
+TEMP_GLOB = ".*.tmp-*"  # what atomic_path's temporary files look like
 
 
 @contextmanager
 def atomic_path(path: str | Path):
-    """Yield a temporary path beside `path`; move it into place only if the block succeeds."""
+    """Yield a temporary path beside `path`; move it into place only if the block succeeds.
+
+    A file-system error names `path`, not the temporary file the user never asked for.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.tmp-", suffix=path.suffix)
-    os.close(fd)
+    prefix, tmp = f".{path.stem}.tmp-", None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=path.suffix)
+        os.close(fd)
         yield Path(tmp)
         os.chmod(tmp, 0o666 & ~UMASK)  # mkstemp's 0600 would keep the file from everyone else
         os.replace(tmp, path)
+    except OSError as err:
+        if err.filename is None or Path(err.filename).name.startswith(prefix):
+            raise OSError(err.errno, err.strerror, str(path)) from err
+        raise
     finally:
-        if os.path.exists(tmp):
+        if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
 
 
@@ -45,4 +62,81 @@ def atomic_write_with(path: str | Path, write: Callable[[Path], None]) -> None:
 
 
 def atomic_torch_save(path: str | Path, obj) -> None:
-    atomic_write_with(path, lambda tmp: torch.save(obj, tmp))
+    atomic_write_with(path, lambda tmp: _torch_save(obj, tmp))
+
+
+def _torch_save(obj, path: Path) -> None:
+    """torch.save, but a failed write (a full disk) raises its OSError, not torch's RuntimeError."""
+    with open(path, "wb") as f:
+        try:
+            torch.save(obj, f)
+        except RuntimeError as err:
+            if isinstance(err.__context__, OSError):
+                raise err.__context__ from None
+            raise
+
+
+@contextmanager
+def held_folder(folder: str | Path, create: bool = False, also_clean: tuple[str, ...] = ()):
+    """Hold `folder` for one command: refuse when another command holds it, then clean and check it.
+
+    The lock is an flock on the folder itself, so it leaves no file behind (nothing for DVC, Snakemake
+    or git to see) and the kernel releases it when the process ends, however it ends. Holding it,
+    the temporary files of interrupted writes in `folder` (and its subfolders `also_clean`) are
+    removed, and a test file is made and dropped, so a read-only folder is refused before any work.
+    With `create`, a missing folder is made, and removed again if the command fails leaving it empty.
+    """
+    folder = Path(folder)
+    created = create and not folder.is_dir()
+    if create:
+        folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise CnnlabError(f"{folder} is in use by {lock_holder(folder)}; wait until it ends "
+                              "(or stop it), then run this again") from None
+        for sub in (folder, *(folder / name for name in also_clean)):
+            remove_stale_temps(sub)
+        check_writable(folder)
+        yield folder
+    except BaseException:
+        if created:
+            with suppress(OSError):  # not empty: it holds what the command wrote before failing
+                folder.rmdir()
+        raise
+    finally:
+        os.close(fd)
+
+
+def remove_stale_temps(folder: Path) -> None:
+    """Delete the temporary files of interrupted atomic writes in `folder` (while holding the folder)."""
+    if folder.is_dir():
+        for path in folder.glob(TEMP_GLOB):
+            if path.is_file():
+                path.unlink()
+
+
+def check_writable(folder: Path) -> None:
+    """Make and drop a nameless file in `folder`: raises the OSError that writing there would meet."""
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as err:
+        raise OSError(err.errno, err.strerror, str(folder)) from None
+
+
+def lock_holder(folder: Path) -> str:
+    """'process PID (its command line)' holding the flock on `folder`, from /proc/locks (Linux)."""
+    stat = os.stat(folder)
+    inode = f"{os.major(stat.st_dev):02x}:{os.minor(stat.st_dev):02x}:{stat.st_ino}"
+    try:
+        with open("/proc/locks") as f:  # lines like "1: FLOCK  ADVISORY  WRITE <pid> <dev:inode> 0 EOF"
+            pid = next(fields[4] for fields in map(str.split, f)
+                       if fields[1] == "FLOCK" and fields[5] == inode)
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            command = " ".join(f.read().replace(b"\0", b" ").decode(errors="replace").split())
+    except (OSError, StopIteration, IndexError):
+        return "another process"
+    return f"process {pid} ({command[:200]})"  # one line, however the command was written

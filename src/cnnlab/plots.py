@@ -4,7 +4,6 @@ Every figure is a PNG of DPI dots per inch, written atomically. Figures are matp
 objects (no pyplot state to leak between figures) drawn in seaborn's style.
 """
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,10 +22,13 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 from cnnlab import transforms  # noqa: E402
 from cnnlab.batches import CROP_PADDING, load_study_data  # noqa: E402
 from cnnlab.errors import CnnlabError  # noqa: E402
-from cnnlab.io import atomic_write_with  # noqa: E402
-from cnnlab.train import same_recipe  # noqa: E402
+from cnnlab.io import atomic_write_with, held_folder  # noqa: E402
+from cnnlab.results import METRICS_KEYS, read_csv, read_json, read_train_record  # noqa: E402
+from cnnlab.train import HISTORY_COLUMNS  # noqa: E402
 
 DPI = 150
+PER_CLASS_COLUMNS = ["class", "correct", "total", "accuracy"]  # what cnnlab evaluate writes
+PREDICTION_COLUMNS = ["index", "actual", "predicted"]
 SPLITS = ("train", "val", "test")
 SPLIT_NAMES = {"train": "train", "val": "validation", "test": "test"}
 SAMPLE_COLUMNS = 8  # images per row in the image grids
@@ -57,6 +59,13 @@ def plot_names(cfg: dict) -> list[str]:
 def plot_experiment(cfg: dict, out_dir: Path) -> list[Path]:
     """Draw one evaluated experiment's figures into `out_dir`/plots/; returns their paths."""
     out_dir = Path(out_dir)
+    if not (out_dir / "metrics.json").is_file():
+        raise CnnlabError(f"{out_dir}/metrics.json is missing; run `cnnlab evaluate {cfg['name']}` first")
+    with held_folder(out_dir, also_clean=("plots",)):
+        return draw_experiment(cfg, out_dir)
+
+
+def draw_experiment(cfg: dict, out_dir: Path) -> list[Path]:
     results = read_results(cfg, out_dir)
     data = load_study_data(cfg)
     if len(results["predictions"]) != len(data.test_y):
@@ -80,20 +89,17 @@ DATASET_TITLES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST", "cifar10":
 
 def read_results(cfg: dict, out_dir: Path) -> dict:
     """The files `cnnlab train` and `cnnlab evaluate` wrote, checked to belong to `cfg`."""
-    if not (out_dir / "metrics.json").is_file():
-        raise CnnlabError(f"{out_dir}/metrics.json is missing; run `cnnlab evaluate {cfg['name']}` first")
-    trained = json.loads((out_dir / "train.json").read_text())
-    if not same_recipe(trained["config"], cfg):
-        raise CnnlabError(f"{out_dir} was trained with other parameters than these; run "
-                          f"`cnnlab train {cfg['name']}` and `cnnlab evaluate {cfg['name']}` again")
+    fix = f"run `cnnlab train {cfg['name']}` and `cnnlab evaluate {cfg['name']}` again (same --set values)"
     return {
-        "train": trained,
-        "metrics": json.loads((out_dir / "metrics.json").read_text()),
-        "history": pd.read_csv(out_dir / "history.csv"),
+        "train": read_train_record(out_dir, cfg, fix),
+        "metrics": read_json(out_dir / "metrics.json", METRICS_KEYS, fix),
+        "history": read_csv(out_dir / "history.csv", HISTORY_COLUMNS, fix, numeric=True),
         # class names stay text: MNIST's "0".."9" must not turn into numbers
-        "per_class": pd.read_csv(out_dir / "per_class.csv", dtype={"class": str}),
-        "confusion": pd.read_csv(out_dir / "confusion.csv", dtype={"actual": str}).set_index("actual"),
-        "predictions": pd.read_csv(out_dir / "predictions.csv", dtype={"actual": str, "predicted": str}),
+        "per_class": read_csv(out_dir / "per_class.csv", PER_CLASS_COLUMNS, fix, dtype={"class": str}),
+        "confusion": read_csv(out_dir / "confusion.csv", ["actual"], fix,
+                              dtype={"actual": str}).set_index("actual"),
+        "predictions": read_csv(out_dir / "predictions.csv", PREDICTION_COLUMNS, fix,
+                                dtype={"actual": str, "predicted": str}),
     }
 
 

@@ -6,7 +6,6 @@ external resources), so it can be handed in or mailed as one file.
 
 import base64
 import html
-import json
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +15,9 @@ import yaml
 
 from cnnlab import config, plots
 from cnnlab.errors import CnnlabError
-from cnnlab.io import atomic_write_text, atomic_write_with
+from cnnlab.io import atomic_write_text, atomic_write_with, held_folder
+from cnnlab.results import METRICS_KEYS, TRAIN_RECORD_KEYS, read_csv, read_json, require_keys
+from cnnlab.train import HISTORY_COLUMNS
 
 REFERENCES = Path("references.yaml")  # at the project's top, like params.yaml
 REFERENCE_KINDS = {"lab": "the lab's text", "source": "original source",
@@ -118,17 +119,21 @@ class Run:
 def build_report(params: dict, results_dir: Path, references_path: Path = REFERENCES) -> Path:
     """Write summary.csv, reproduction.csv, figures/*.png and report.html into `results_dir`."""
     results_dir = Path(results_dir)
-    runs = load_runs(params, results_dir)
-    references = load_references(references_path, params)
-    summary = summary_table(runs)
-    reproduction = reproduction_table(params, runs, references)
-    atomic_write_with(results_dir / "summary.csv", lambda p: summary.to_csv(p, index=False))
-    atomic_write_with(results_dir / "reproduction.csv", lambda p: reproduction.to_csv(p, index=False))
-    figures = plots.plot_study(summary, {r.name: r.history for r in runs}, reproduction,
-                               results_dir / "figures")
-    page = render_html(params, runs, summary, reproduction, references["tolerance"], figures)
-    report = results_dir / "report.html"
-    atomic_write_text(report, page)
+    if not results_dir.is_dir():
+        raise CnnlabError(f"{results_dir}: no such folder; run `cnnlab train EXP` and `cnnlab evaluate EXP` "
+                          "first (or point --results at the results folder)")
+    with held_folder(results_dir, also_clean=("figures",)):
+        runs = load_runs(params, results_dir)
+        references = load_references(references_path, params)
+        summary = summary_table(runs)
+        reproduction = reproduction_table(params, runs, references)
+        atomic_write_with(results_dir / "summary.csv", lambda p: summary.to_csv(p, index=False))
+        atomic_write_with(results_dir / "reproduction.csv", lambda p: reproduction.to_csv(p, index=False))
+        figures = plots.plot_study(summary, {r.name: r.history for r in runs}, reproduction,
+                                   results_dir / "figures")
+        page = render_html(params, runs, summary, reproduction, references["tolerance"], figures)
+        report = results_dir / "report.html"
+        atomic_write_text(report, page)
     return report
 
 
@@ -138,9 +143,10 @@ def load_runs(params: dict, results_dir: Path) -> list[Run]:
     for name in config.study_experiments(params):
         folder = results_dir / name
         if (folder / "metrics.json").is_file():
-            runs.append(Run(name, json.loads((folder / "train.json").read_text()),
-                            json.loads((folder / "metrics.json").read_text()),
-                            pd.read_csv(folder / "history.csv"), folder))
+            fix = f"run `cnnlab train {name}` and `cnnlab evaluate {name}` again"
+            runs.append(Run(name, read_json(folder / "train.json", TRAIN_RECORD_KEYS, fix),
+                            read_json(folder / "metrics.json", METRICS_KEYS, fix),
+                            read_csv(folder / "history.csv", HISTORY_COLUMNS, fix, numeric=True), folder))
     if not runs:
         raise CnnlabError(f"{results_dir} holds no evaluated experiment; run `cnnlab train EXP` and "
                           f"`cnnlab evaluate EXP` first (or point --results at the results folder)")
@@ -151,16 +157,37 @@ def load_references(path: Path, params: dict) -> dict:
     path = Path(path)
     if not path.is_file():
         raise CnnlabError(f"{path}: no such file; run `cnnlab report` from the project folder")
-    references = yaml.safe_load(path.read_text())
+    try:
+        references = yaml.safe_load(path.read_text())
+    except (UnicodeDecodeError, yaml.YAMLError) as err:
+        raise CnnlabError(f"{path}: not valid YAML: {err}".replace("\n", " ")) from None
+    fix = "see the comments at its top for the format"
+    require_keys(references, ("tolerance", "experiments"), path, fix)
+    if not is_number(references["tolerance"]) or references["tolerance"] < 0:
+        raise CnnlabError(f"{path}: tolerance must be a number >= 0, not {references['tolerance']!r}")
+    if not isinstance(references["experiments"], dict):
+        raise CnnlabError(f"{path}: experiments must map experiment names to lists of references; {fix}")
     unknown = set(references["experiments"]) - set(params["experiments"])
     if unknown:
         raise CnnlabError(f"{path}: experiments not in params.yaml: {', '.join(sorted(unknown))}")
     for name, entries in references["experiments"].items():
+        if not isinstance(entries, list):
+            raise CnnlabError(f"{path}: {name}: expected a list of references; {fix}")
         for entry in entries:
-            if entry.get("kind") not in REFERENCE_KINDS or not 0 < entry.get("value", -1) <= 1:
-                raise CnnlabError(f"{path}: {name}: each reference needs kind ({', '.join(REFERENCE_KINDS)}) "
-                                  f"and value (a fraction in (0, 1]); got {entry}")
+            if not valid_reference(entry):
+                raise CnnlabError(f"{path}: {name}: each reference needs kind ({', '.join(REFERENCE_KINDS)}),"
+                                  f" value (a fraction in (0, 1]) and epochs (a number or null); got {entry}")
     return references
+
+
+def is_number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def valid_reference(entry) -> bool:
+    return (isinstance(entry, dict) and entry.get("kind") in REFERENCE_KINDS
+            and is_number(entry.get("value")) and 0 < entry["value"] <= 1
+            and (entry.get("epochs") is None or is_number(entry["epochs"])))
 
 
 # ----------------------------------------------------------------------------- tables

@@ -71,10 +71,27 @@ def seed_everything(seed: int, deterministic: bool) -> None:
 
 
 def rng_states() -> dict:
-    states = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    """Every generator's state as tensors and plain values: a checkpoint holding them loads with
+    `torch.load(..., weights_only=True)`, which refuses Python and NumPy objects."""
+    version, python_words, gauss = random.getstate()
+    kind, numpy_words, position, has_gauss, cached = np.random.get_state()
+    states = {"python": [version, torch.tensor(python_words, dtype=torch.int64), gauss],
+              "numpy": [kind, torch.from_numpy(numpy_words.astype(np.int64)), position, has_gauss, cached],
+              "torch": torch.get_rng_state()}
     if torch.cuda.is_available():
         states["cuda"] = torch.cuda.get_rng_state_all()
     return states
+
+
+def set_rng_states(states: dict) -> None:
+    """Put back what `rng_states` saved (the CUDA states only where CUDA is visible)."""
+    version, python_words, gauss = states["python"]
+    random.setstate((version, tuple(python_words.tolist()), gauss))
+    kind, numpy_words, position, has_gauss, cached = states["numpy"]
+    np.random.set_state((kind, numpy_words.numpy().astype(np.uint32), position, has_gauss, cached))
+    torch.set_rng_state(states["torch"])
+    if "cuda" in states and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(states["cuda"])
 
 
 def versions() -> dict:

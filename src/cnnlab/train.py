@@ -11,7 +11,7 @@ import io
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -22,11 +22,21 @@ from tqdm import tqdm
 from cnnlab import runtime, transforms
 from cnnlab.batches import BatchPreparer, StudyData, load_study_data
 from cnnlab.errors import CnnlabError
-from cnnlab.io import atomic_torch_save, atomic_write_json, atomic_write_text
+from cnnlab.io import atomic_torch_save, atomic_write_json, atomic_write_text, held_folder
 from cnnlab.models import MODEL_INPUT_SHAPES, count_parameters, create_model, init_weights
+from cnnlab.results import (
+    check_owner,
+    check_same_recipe,
+    first_line,
+    load_checkpoint,
+    recorded_experiment,
+    require_keys,
+)
 
 HISTORY_COLUMNS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc",
                    "lr", "seconds", "images_per_sec"]
+CHECKPOINT_KEYS = ("config", "epoch", "model", "optimizer", "scheduler", "scaler", "rng", "history",
+                   "best_val", "best_epoch", "wall_seconds")  # what last.pt holds
 RESULT_FILES = ["model.pt", "last.pt", "history.csv", "train.json", "metrics.json", "per_class.csv",
                 "confusion.csv", "predictions.csv"]
 EVAL_BATCH_FLOOR = 1024  # evaluation has no batch-dependent layers, so bigger batches only save time
@@ -231,33 +241,69 @@ def history_csv(rows: list[dict]) -> str:
 
 def train(cfg: dict, out_dir: Path, resume: bool = False, threads: int | None = None,
           on_epoch_end: Callable[[int], None] | None = None) -> dict:
-    """Train `cfg`'s experiment into `out_dir`; returns what train.json records."""
+    """Train `cfg`'s experiment into `out_dir`; returns what train.json records.
+
+    Nothing in `out_dir` changes until every check has passed: the parameters, device, data and
+    model (set_up), the folder (free, writable, not another experiment's) and, with `resume`, last.pt.
+    """
     out_dir = Path(out_dir)
     last_path = out_dir / "last.pt"
     if resume and not last_path.is_file():
         raise CnnlabError(f"--resume: {last_path} does not exist; train without --resume first")
-    if not resume:  # a previous run's files would be mixed with this run's
-        for name in RESULT_FILES:
-            (out_dir / name).unlink(missing_ok=True)
-    out_dir.mkdir(parents=True, exist_ok=True)
-
     run = set_up(cfg, threads)
-    model, data, optimizer, scheduler = run.model, run.data, run.optimizer, run.scheduler
-    history, best_val, best_epoch, start_epoch, wall = [], -1.0, 0, 1, 0.0
-    if resume:
-        state = torch.load(last_path, map_location=run.device, weights_only=False)
-        if not same_recipe(state["config"], cfg):
-            raise CnnlabError(f"--resume: {last_path} was trained with other parameters; "
-                              "resume with the same params.yaml and --set values, or start afresh")
-        _unwrap(model).load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        if scheduler is not None:
-            scheduler.load_state_dict(state["scheduler"])
-        run.scaler.load_state_dict(state["scaler"])
-        history, best_val, best_epoch = state["history"], state["best_val"], state["best_epoch"]
-        start_epoch, wall = state["epoch"] + 1, state["wall_seconds"]
+    with held_folder(out_dir, create=True):
+        if resume:
+            progress = resume_from(last_path, run)
+        else:
+            check_owner(out_dir, recorded_experiment(out_dir), cfg)
+            for name in RESULT_FILES:  # a previous run's files would be mixed with this run's
+                (out_dir / name).unlink(missing_ok=True)
+            progress = Progress()
+        return train_epochs(run, out_dir, progress, on_epoch_end)
 
-    for epoch in range(start_epoch, cfg["epochs"] + 1):
+
+@dataclass
+class Progress:
+    """Where a run stands: a new one at epoch 1, a resumed one where its last.pt left off."""
+
+    history: list[dict] = field(default_factory=list)
+    best_val: float = -1.0
+    best_epoch: int = 0
+    next_epoch: int = 1
+    wall_seconds: float = 0.0
+
+
+def resume_from(last_path: Path, run: Run) -> Progress:
+    """Put the model, optimizer, scheduler, scaler and generators back as last.pt saved them."""
+    cfg, fix = run.cfg, f"delete it and run `cnnlab train {run.cfg['name']}` without --resume"
+    state = load_checkpoint(last_path, fix)
+    require_keys(state, CHECKPOINT_KEYS, last_path, fix)
+    require_keys(state["config"], ("name",), last_path, fix)
+    check_owner(last_path.parent, state["config"]["name"], cfg)
+    check_same_recipe(state["config"], cfg, last_path,
+                      "resume with the same params.yaml and --set values, or train without --resume")
+    try:
+        _unwrap(run.model).load_state_dict(state["model"])
+        run.optimizer.load_state_dict(state["optimizer"])
+        if run.scheduler is not None:
+            run.scheduler.load_state_dict(state["scheduler"])
+        run.scaler.load_state_dict(state["scaler"])
+        runtime.set_rng_states(state["rng"])
+    except (RuntimeError, ValueError, TypeError, KeyError, IndexError, AttributeError) as err:
+        raise CnnlabError(f"{last_path} does not fit the model and optimizer of {cfg['name']} "
+                          f"({first_line(err)}); {fix}") from None
+    return Progress(state["history"], state["best_val"], state["best_epoch"], state["epoch"] + 1,
+                    state["wall_seconds"])
+
+
+def train_epochs(run: Run, out_dir: Path, progress: Progress,
+                 on_epoch_end: Callable[[int], None] | None) -> dict:
+    """The epochs from `progress` on, saving the checkpoints and history after each, then train.json."""
+    cfg, last_path = run.cfg, out_dir / "last.pt"
+    model, data, optimizer, scheduler = run.model, run.data, run.optimizer, run.scheduler
+    history, best_val, best_epoch = progress.history, progress.best_val, progress.best_epoch
+    wall = progress.wall_seconds
+    for epoch in range(progress.next_epoch, cfg["epochs"] + 1):
         started = time.perf_counter()
         lr = optimizer.param_groups[0]["lr"]
         train_loss, train_acc = train_one_epoch(run, epoch)
@@ -302,11 +348,6 @@ def train(cfg: dict, out_dir: Path, resume: bool = False, threads: int | None = 
     }
     atomic_write_json(out_dir / "train.json", record)
     return record
-
-
-def same_recipe(a: dict, b: dict) -> bool:
-    """Equal settings, where the data location (root, mirror) may differ."""
-    return {k: v for k, v in a.items() if k != "data"} == {k: v for k, v in b.items() if k != "data"}
 
 
 def _unwrap(model):

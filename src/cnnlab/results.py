@@ -1,0 +1,136 @@
+"""Reading a results folder back: train.json, metrics.json, history.csv and the checkpoints, checked.
+
+A missing, damaged or foreign file gives one CnnlabError naming it and what to do. Checkpoints are
+loaded with `weights_only=True`: they may hold tensors and plain values, never code that would run.
+"""
+
+import json
+import pickle
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from cnnlab.errors import CnnlabError, describe_os_error
+
+# What the readers need of the files that `cnnlab train` and `cnnlab evaluate` write.
+TRAIN_RECORD_KEYS = ("experiment", "config", "dataset", "model", "parameters", "flops_per_image", "device",
+                     "precision", "versions", "wall_seconds", "images_per_sec", "peak_memory_mb",
+                     "data_verified", "best_epoch", "epochs", "train_size", "test_size")
+METRICS_KEYS = ("test_acc", "val_acc", "test_loss", "best_epoch", "labs_best_test_acc", "labs_best_epoch")
+
+
+def first_line(err: Exception) -> str:
+    lines = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {lines[0]}" if lines else type(err).__name__
+
+
+def read_json(path: Path, keys: tuple[str, ...], fix: str) -> dict:
+    """The JSON object in `path`, which must have `keys`; `fix` says what to do when it is broken."""
+    if not path.is_file():
+        raise CnnlabError(f"{path} is missing; {fix}")
+    try:
+        data = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise CnnlabError(f"{path} is not valid JSON ({first_line(err)}); {fix}") from None
+    require_keys(data, keys, path, fix)
+    return data
+
+
+def require_keys(data, keys, path: Path, fix: str) -> None:
+    if not isinstance(data, dict):
+        raise CnnlabError(f"{path} holds a {type(data).__name__}, not a mapping; {fix}")
+    missing = [key for key in keys if key not in data]
+    if missing:
+        raise CnnlabError(f"{path} lacks {', '.join(missing)}; {fix}")
+
+
+def read_csv(path: Path, columns, fix: str, numeric: bool = False, **options) -> pd.DataFrame:
+    """The table in `path` with at least `columns` (all numbers when `numeric`) and one row."""
+    if not path.is_file():
+        raise CnnlabError(f"{path} is missing; {fix}")
+    try:
+        table = pd.read_csv(path, **options)
+    except (UnicodeDecodeError, ValueError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+        raise CnnlabError(f"{path} is not a readable CSV table ({first_line(err)}); {fix}") from None
+    missing = [column for column in columns if column not in table.columns]
+    if missing:
+        raise CnnlabError(f"{path} lacks the columns {', '.join(missing)}; {fix}")
+    if table.empty:
+        raise CnnlabError(f"{path} has no rows; {fix}")
+    if numeric and not all(pd.api.types.is_numeric_dtype(table[column]) for column in columns):
+        raise CnnlabError(f"{path} has values that are not numbers in {', '.join(columns)}; {fix}")
+    return table
+
+
+def read_train_record(folder: Path, cfg: dict, fix: str) -> dict:
+    """train.json of `folder`, checked to be `cfg`'s experiment trained with `cfg`'s parameters."""
+    record = read_json(folder / "train.json", TRAIN_RECORD_KEYS, fix)
+    if not isinstance(record["config"], dict):
+        raise CnnlabError(f"{folder / 'train.json'}: config is not a mapping; {fix}")
+    check_owner(folder, record["experiment"], cfg)
+    check_same_recipe(record["config"], cfg, folder / "train.json", fix)
+    return record
+
+
+def check_owner(folder: Path, owner, cfg: dict) -> None:
+    """Refuse a folder holding another experiment's results: this command would mix or destroy them."""
+    if owner is not None and owner != cfg["name"]:
+        raise CnnlabError(f"{folder} holds the results of experiment {owner}, not {cfg['name']}; "
+                          f"choose another --out (or move that folder away)")
+
+
+def recorded_experiment(folder: Path) -> str | None:
+    """The experiment whose results `folder` holds, as its train.json or else last.pt says; None when
+    neither says (none there, or unreadable: a new run replaces them)."""
+    try:
+        return read_json(folder / "train.json", ("experiment",), "")["experiment"]
+    except CnnlabError:
+        pass
+    try:
+        state = load_checkpoint(folder / "last.pt", "")
+        return state["config"]["name"]
+    except (CnnlabError, TypeError, KeyError):
+        return None
+
+
+def recipe_differences(trained: dict, asked: dict) -> list[str]:
+    """'key: trained with A, asked B' for each setting that differs; the data location may differ."""
+    keys = sorted((set(trained) | set(asked)) - {"data"})
+    return [f"{key}: trained with {trained.get(key, '(unset)')}, asked {asked.get(key, '(unset)')}"
+            for key in keys if trained.get(key) != asked.get(key)]
+
+
+def check_same_recipe(trained: dict, asked: dict, source: Path, fix: str) -> None:
+    differences = recipe_differences(trained, asked)
+    if differences:
+        raise CnnlabError(f"{source} was trained with other parameters ({'; '.join(differences)}); {fix}")
+
+
+def load_checkpoint(path: Path, fix: str, device: str | torch.device = "cpu"):
+    """torch.load with weights_only=True: tensors and plain values come back, code never runs."""
+    if not path.is_file():
+        raise CnnlabError(f"{path} is missing; {fix}")
+    try:
+        return torch.load(path, map_location=device, weights_only=True)
+    except pickle.UnpicklingError as err:
+        # torch's message is a page long; the line naming what was refused is the one to show
+        reason = next((line.strip()[:200] for line in str(err).splitlines()
+                       if "GLOBAL" in line or "Unpickler error" in line), "damaged")
+        raise CnnlabError(f"{path} holds more than tensors and plain values ({reason}); it was not "
+                          f"loaded and nothing in it ran; {fix}") from None
+    except Exception as err:  # whatever the damaged bytes make torch.load raise (OSError EINVAL too)
+        if isinstance(err, OSError) and describe_os_error(err) is not None:
+            raise  # the file system's trouble (no access, ...), not the file's
+        raise CnnlabError(f"{path} is not a readable checkpoint (empty, truncated or damaged: "
+                          f"{first_line(err)}); {fix}") from None
+
+
+def load_model_state(model: torch.nn.Module, path: Path, cfg: dict, fix: str) -> None:
+    """Load the state_dict in `path` (model.pt) into `model`."""
+    state = load_checkpoint(path, fix)
+    try:
+        model.load_state_dict(state)
+    except (RuntimeError, TypeError, ValueError, KeyError, AttributeError) as err:
+        raise CnnlabError(f"{path} does not fit the model {cfg['model']} ({first_line(err)}); "
+                          f"{fix}") from None
