@@ -91,8 +91,16 @@ def test_cli_list_and_help():
     assert [row[0] for row in rows[1:]] == EXPERIMENTS
     assert rows[1][:4] == ["lenet5_mnist", "E1", "mnist", "lenet5"]
     assert [row[1] for row in rows[1:]].count("E2b") == 2 and len(rows[1]) == 4  # all in the study
-    for command in ("list", "fetch", "train", "evaluate", "plot", "report"):
+    for command in ("list", "fetch", "train", "evaluate", "plot", "report", "plan"):
         assert run_cli(command, "--help").returncode == 0
+
+
+def test_cli_output_into_a_closed_pipe_is_no_error():
+    """`cnnlab list | head -1`: the reader leaves early; no traceback, the shell's code for it."""
+    with subprocess.Popen([sys.executable, "-m", "cnnlab", "--params", str(PARAMS), "list"],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+        proc.stdout.close()  # before cnnlab writes a line
+        assert proc.wait() == 141 and proc.stderr.read() == b""
 
 
 def test_cli_list_marks_experiments_that_datasets_leaves_out(tmp_path):

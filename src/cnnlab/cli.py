@@ -102,6 +102,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("cnnlab: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (`cnnlab list | head`): nothing is wrong
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's flush at exit
+        return 141
     except Exception as err:
         message = describe_os_error(err) if isinstance(err, OSError) else None
         if message is not None:  # file-system trouble: the user's to fix
