@@ -1,4 +1,4 @@
-"""cnnlab.datasets: fetching (mirror, Debian, internet), verifying and loading the datasets."""
+"""cnnlab.data (catalog, formats, fetch, load): fetching (mirror, Debian, internet), verifying, loading."""
 
 import gzip
 import hashlib
@@ -9,6 +9,7 @@ import pickle
 import tarfile
 import urllib.error
 import urllib.request
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -16,8 +17,18 @@ import pytest
 import torch
 import torchvision
 
-from cnnlab import datasets
-from cnnlab.datasets import DATASETS, dataset_dir, fetch, load
+from cnnlab.data.catalog import (
+    CIFAR10,
+    DATASETS,
+    FASHION_MNIST,
+    MNIST,
+    PROVENANCE_FILE,
+    DebianPackage,
+    dataset_dir,
+)
+from cnnlab.data.fetch import fetch
+from cnnlab.data.formats import format_of
+from cnnlab.data.load import load
 from cnnlab.errors import CnnlabError
 from realdata import REAL_MIRROR, needs_real_mnist
 from synthetic import (
@@ -81,6 +92,12 @@ def _decompressed(path: Path) -> bytes:
 def _mirror_file(folder: Path, file: str) -> Path:
     return next(folder / (file + suffix) for suffix in ("", ".gz", ".xz")
                 if (folder / (file + suffix)).is_file())
+
+
+def _debian_at(monkeypatch, folder: Path) -> None:
+    """Let Fashion-MNIST's Debian package be installed at `folder` (or missing there)."""
+    package = DebianPackage(FASHION_MNIST.package.name, folder)
+    monkeypatch.setitem(DATASETS, "fashion_mnist", replace(FASHION_MNIST, package=package))
 
 
 def _accept_synthetic_cifar10(monkeypatch, files: dict[str, bytes]) -> None:
@@ -150,8 +167,53 @@ def test_known_cifar10_digests_are_torchvisions():
     cifar10 = torchvision.datasets.CIFAR10
     published = dict(cifar10.train_list + cifar10.test_list)
     published[cifar10.meta["filename"]] = cifar10.meta["md5"]
-    assert datasets.CIFAR10_MD5 == published
-    assert datasets.CIFAR10_ARCHIVE_MD5 == cifar10.tgz_md5
+    assert CIFAR10.digests == published
+    assert CIFAR10.archive.md5 == cifar10.tgz_md5
+
+
+def test_every_declaration_is_complete():
+    """What fetch, load and the figures read from a declaration is there and means something."""
+    for name, info in DATASETS.items():
+        assert info.name == name
+        module = format_of(info)  # cnnlab/data/formats/<format>.py
+        assert callable(module.copy_from) and callable(module.parse)
+        assert info.digests and info.mirror_subfolders
+        assert all(len(digest) == hashlib.new(info.algorithm).digest_size * 2
+                   for digest in info.digests.values())
+        assert hasattr(torchvision.datasets, info.download)
+    for attribute in ("title", "marker", "folder"):
+        assert len({getattr(info, attribute) for info in DATASETS.values()}) == len(DATASETS), attribute
+
+
+# A new dataset for each format: the declaration of an existing one under another name.
+NEW_DATASETS = {
+    "idx": replace(MNIST, name="kmnist", title="Kuzushiji-MNIST", folder="KMNIST",
+                   mirror_subfolders=("kmnist",), download="KMNIST", marker="D"),
+    "cifar": replace(CIFAR10, name="cifar10_copy", title="CIFAR-10 again", mirror_subfolders=("copy",),
+                     marker="v"),
+}
+
+
+@pytest.mark.parametrize("format_name", NEW_DATASETS)
+def test_a_new_dataset_is_one_declaration(tmp_path, monkeypatch, format_name):
+    """fetch and load dispatch on the declared format, never on the name: a dataset that cnnlab's
+    code does not name works from its declaration alone, from the mirror and not from elsewhere."""
+    info = NEW_DATASETS[format_name]
+    monkeypatch.setitem(DATASETS, info.name, info)
+    mirror = tmp_path / "mirror"
+    if format_name == "idx":
+        write_idx_dataset(mirror / "kmnist", n_train=30, n_test=10)
+    else:
+        write_cifar10_dir(mirror / "copy", n_train=30, n_test=10)
+    root = tmp_path / "raw"
+    provenance = fetch(info.name, root, mirror=mirror, verify=False)
+
+    assert provenance["source"].startswith(f"offline mirror {mirror / info.mirror_subfolders[0]}")
+    assert dataset_dir(info.name, root) == root / info.name / info.folder
+    _check_splits(load(info.name, root), info.name, 30, 10)
+    with pytest.raises(CnnlabError, match=rf"could not fetch {info.name}; tried \(1\) offline mirror: "
+                                          r"none given; \(2\) internet: torchvision's download failed"):
+        fetch(info.name, tmp_path / "elsewhere")
 
 
 @pytest.mark.parametrize("function", [fetch, load])
@@ -247,9 +309,9 @@ def test_unknown_digests_are_refused_unless_verify_is_off(tmp_path, name):
     first_file = "data_batch_1" if name == "cifar10" else "train-images-idx3-ubyte"
     copy = next(mirror.rglob(first_file)).read_bytes()
     if name == "cifar10":
-        expected, actual = datasets.CIFAR10_MD5[first_file], _md5(copy)
+        expected, actual = CIFAR10.digests[first_file], _md5(copy)
     else:
-        known = datasets.MNIST_SHA256 if name == "mnist" else datasets.FASHION_MNIST_SHA256
+        known = MNIST.digests if name == "mnist" else FASHION_MNIST.digests
         expected, actual = known[first_file], _sha256(copy)
     assert f"{first_file} has " in message and expected in message and actual in message
     assert "--no-verify" in message and "\n" not in message
@@ -259,8 +321,7 @@ def test_unknown_digests_are_refused_unless_verify_is_off(tmp_path, name):
 
 
 def test_mirror_takes_precedence_over_debian(tmp_path, monkeypatch):
-    monkeypatch.setattr(datasets, "FASHION_MNIST_DEBIAN_DIR",
-                        write_idx_dataset(tmp_path / "debian", n_train=20, n_test=10))
+    _debian_at(monkeypatch, write_idx_dataset(tmp_path / "debian", n_train=20, n_test=10))
     mirror = write_mirror(tmp_path / "mirror", datasets=("fashion_mnist",), n_train=30, n_test=10)
     provenance = fetch("fashion_mnist", tmp_path / "raw", mirror=mirror, verify=False)
     assert provenance["source"] == f"offline mirror {mirror / 'fashion-mnist'}"
@@ -268,7 +329,7 @@ def test_mirror_takes_precedence_over_debian(tmp_path, monkeypatch):
 
 def test_fashion_mnist_from_the_debian_folder(tmp_path, monkeypatch):
     debian = write_idx_dataset(tmp_path / "debian", n_train=30, n_test=10, compress="gz", seed=5)
-    monkeypatch.setattr(datasets, "FASHION_MNIST_DEBIAN_DIR", debian)
+    _debian_at(monkeypatch, debian)
     empty_mirror = tmp_path / "mirror"
     (empty_mirror / "fashion-mnist").mkdir(parents=True)  # as in shared/: sums but no files
     root = tmp_path / "raw"
@@ -281,7 +342,7 @@ def test_fashion_mnist_from_the_debian_folder(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("name", ["mnist", "fashion_mnist"])
 def test_idx_download_through_torchvision(tmp_path, monkeypatch, name):
-    monkeypatch.setattr(datasets, "FASHION_MNIST_DEBIAN_DIR", tmp_path / "no-debian")
+    _debian_at(monkeypatch, tmp_path / "no-debian")
     served = write_idx_dataset(tmp_path / "server", n_train=30, n_test=10, compress="gz")
     files = {path.name: path.read_bytes() for path in served.iterdir()}
     _serve(monkeypatch, files)
@@ -319,7 +380,7 @@ def test_cifar10_download_through_torchvision(tmp_path, monkeypatch):
 # ---- no source, broken sources ----
 
 def test_no_source_gives_one_error_listing_what_was_tried(tmp_path, monkeypatch):
-    monkeypatch.setattr(datasets, "FASHION_MNIST_DEBIAN_DIR", tmp_path / "no-debian")
+    _debian_at(monkeypatch, tmp_path / "no-debian")
     mirror = tmp_path / "mirror"
     (mirror / "fashion-mnist").mkdir(parents=True)
     root = tmp_path / "raw"
@@ -341,7 +402,7 @@ def test_no_source_gives_one_error_listing_what_was_tried(tmp_path, monkeypatch)
 
 @pytest.mark.parametrize("name", list(DATASETS))
 def test_no_mirror_given(tmp_path, monkeypatch, name):
-    monkeypatch.setattr(datasets, "FASHION_MNIST_DEBIAN_DIR", tmp_path / "no-debian")
+    _debian_at(monkeypatch, tmp_path / "no-debian")
     root = tmp_path / "raw"
     root.mkdir()
     with pytest.raises(CnnlabError, match=r"\(1\) offline mirror: none given; .*"
@@ -482,7 +543,7 @@ def test_real_mnist_imports_verified(real_mnist):
     assert provenance["verified"] is True and splits.verified is True
     assert provenance["source"] == f"offline mirror {REAL_MIRROR / 'mnist'}"
     assert provenance["files"] == _read_sums(REAL_MIRROR / "mnist" / "SHA256SUMS")
-    assert provenance["files"] == datasets.MNIST_SHA256
+    assert provenance["files"] == MNIST.digests
     _check_splits(splits, "mnist", 60000, 10000)
     assert torch.bincount(splits.train_y).tolist() == MNIST_TRAIN_COUNTS
     assert torch.bincount(splits.test_y).tolist() == MNIST_TEST_COUNTS
@@ -510,7 +571,7 @@ def test_existing_real_copy_is_adopted_as_verified(real_mnist, tmp_path):
     for file in IDX_FILES:
         (raw / file).symlink_to(dataset_dir("mnist", real_mnist[0]) / "raw" / file)
     provenance = fetch("mnist", tmp_path)
-    assert provenance["verified"] is True and provenance["files"] == datasets.MNIST_SHA256
+    assert provenance["verified"] is True and provenance["files"] == MNIST.digests
 
 
 @needs_real_mnist
@@ -531,7 +592,7 @@ def test_real_file_with_one_byte_flipped_is_refused(real_mnist, tmp_path):
     with pytest.raises(CnnlabError) as refusal:
         fetch("mnist", root, mirror=mirror)
     message = str(refusal.value)
-    expected = datasets.MNIST_SHA256["train-labels-idx1-ubyte"]
+    expected = MNIST.digests["train-labels-idx1-ubyte"]
     assert (f"train-labels-idx1-ubyte has SHA256 {_sha256(labels)}, expected {expected}"
             in message)
     assert "t10k-labels-idx1-ubyte" not in message  # only the damaged file is named
@@ -553,12 +614,12 @@ def test_real_file_changed_with_its_record_is_refused(real_mnist, tmp_path):
     labels = bytearray((real / "raw" / "train-labels-idx1-ubyte").read_bytes())
     labels[8 + 100] = (labels[8 + 100] + 1) % 10  # still a valid file
     (copy / "raw" / "train-labels-idx1-ubyte").write_bytes(labels)
-    record = json.loads((real / datasets.PROVENANCE_FILE).read_text())
+    record = json.loads((real / PROVENANCE_FILE).read_text())
     record["files"]["train-labels-idx1-ubyte"] = _sha256(labels)
-    (copy / datasets.PROVENANCE_FILE).write_text(json.dumps(record))
+    (copy / PROVENANCE_FILE).write_text(json.dumps(record))
     assert record["verified"] is True
 
-    expected = datasets.MNIST_SHA256["train-labels-idx1-ubyte"]
+    expected = MNIST.digests["train-labels-idx1-ubyte"]
     with pytest.raises(CnnlabError) as refusal:
         load("mnist", tmp_path)
     assert str(refusal.value) == (
@@ -567,13 +628,13 @@ def test_real_file_changed_with_its_record_is_refused(real_mnist, tmp_path):
         f"delete {copy} and run `cnnlab fetch mnist` again")
 
 
-@pytest.mark.skipif(not datasets.FASHION_MNIST_DEBIAN_DIR.is_dir(),
+@pytest.mark.skipif(not FASHION_MNIST.package.folder.is_dir(),
                     reason="Debian package dataset-fashion-mnist is not installed")
 def test_real_fashion_mnist_from_debian(tmp_path):
     provenance = fetch("fashion_mnist", tmp_path)
     assert provenance["verified"] is True
-    assert datasets.FASHION_MNIST_DEBIAN_DIR.name in provenance["source"]
-    assert provenance["files"] == datasets.FASHION_MNIST_SHA256
+    assert FASHION_MNIST.package.folder.name in provenance["source"]
+    assert provenance["files"] == FASHION_MNIST.digests
     if REAL_MIRROR is not None and (REAL_MIRROR / "fashion-mnist" / "SHA256SUMS").is_file():
         assert provenance["files"] == _read_sums(REAL_MIRROR / "fashion-mnist" / "SHA256SUMS")
     splits = load("fashion_mnist", tmp_path)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from cnnlab.datasets import PROVENANCE_FILE, dataset_dir
+from cnnlab.data.catalog import PROVENANCE_FILE, dataset_dir
 from synthetic import write_mirror
 
 REPO = Path(__file__).resolve().parents[1]
@@ -194,4 +194,4 @@ def test_failed_write_mid_copy_is_one_line_and_leaves_no_file(tmp_path, small_mi
     assert_one_line_error(done, f"cannot fetch mnist into {root}: File too large",
                           "free some space there")
     assert files_under(tmp_path) == before
-    assert list(root.iterdir()) == []  # the data root it made stays, empty (see datasets._locked)
+    assert list(root.iterdir()) == []  # the data root it made stays, empty (see cnnlab.data.fetch._locked)

@@ -4,7 +4,7 @@ import torch
 from PIL import Image
 from torchvision import transforms as T
 
-from cnnlab import transforms
+from cnnlab.data import transforms
 
 CIFAR_MEAN, CIFAR_STD = (0.4914, 0.4822, 0.4465), (0.2023, 0.1994, 0.2010)
 

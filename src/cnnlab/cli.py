@@ -5,6 +5,7 @@ import os
 import sys
 from pathlib import Path
 
+from cnnlab.data.catalog import DATASETS
 from cnnlab.errors import CnnlabError, describe_os_error
 
 MIRROR_VARIABLE = "CNNLAB_DATA_MIRROR"
@@ -47,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("list", help="list the experiments of params.yaml, with their STUDY.md numbers")
 
     p = sub.add_parser("fetch", help="put a dataset under data/raw/ (mirror, Debian package, or download)")
-    p.add_argument("dataset", help="mnist | fashion_mnist | cifar10")
+    p.add_argument("dataset", help=" | ".join(DATASETS))
     p.add_argument("--root", type=Path, help="target folder (default: data.root of params.yaml)")
     p.add_argument("--mirror", type=Path,
                    help=f"offline mirror folder (default: ${MIRROR_VARIABLE}, else data.mirror)")
@@ -123,12 +124,12 @@ def run(args: argparse.Namespace) -> int:
         print_catalog(params)
         return 0
     if args.command == "fetch":
-        from cnnlab import datasets
+        from cnnlab.data.fetch import fetch
 
         mirror = args.mirror or os.environ.get(MIRROR_VARIABLE) or params["data"]["mirror"] or None
-        record = datasets.fetch(args.dataset, args.root or Path(params["data"]["root"]),
-                                mirror=Path(mirror) if mirror else None,
-                                verify=params["data"]["verify"] and not args.no_verify)
+        record = fetch(args.dataset, args.root or Path(params["data"]["root"]),
+                       mirror=Path(mirror) if mirror else None,
+                       verify=params["data"]["verify"] and not args.no_verify)
         print(f"{args.dataset}: from {record['source']} (verified: {str(record['verified']).lower()})")
         return 0
     if args.command == "report":

@@ -12,11 +12,9 @@ from cnnlab.freshness import write_recipe
 # The modules that compute results (cli.py, config.py and io.py only pass things along);
 # dvc.yaml lists the same ones.
 COMPUTE_CODE = [
-    "src/cnnlab/batches.py",
-    "src/cnnlab/datasets.py",
+    *sorted(glob.glob("src/cnnlab/data/**/*.py", recursive=True)),
     "src/cnnlab/runtime.py",
     "src/cnnlab/train.py",
-    "src/cnnlab/transforms.py",
     *sorted(glob.glob("src/cnnlab/models/*.py")),
 ]
 

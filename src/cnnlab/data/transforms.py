@@ -1,0 +1,80 @@
+"""Transforms on whole batches, on the model's device.
+
+The labs apply torchvision transforms to one PIL image at a time; these do the same arithmetic on a
+uint8 batch [B, C, H, W] at once (tests check them against torchvision).
+"""
+
+import numpy as np
+import torch
+
+
+def to_float(x: torch.Tensor) -> torch.Tensor:
+    """uint8 [0, 255] → float [0, 1], like ToTensor."""
+    return x.float().div_(255)
+
+
+def normalize(x: torch.Tensor, mean, std) -> torch.Tensor:
+    """Per-channel (x - mean) / std, like Normalize."""
+    mean = torch.as_tensor(mean, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
+    std = torch.as_tensor(std, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
+    return (x - mean) / std
+
+
+def random_crop_flip(x: torch.Tensor, padding: int, generator: torch.Generator) -> torch.Tensor:
+    """RandomCrop(size, padding) with zero fill, then RandomHorizontalFlip(0.5), per image."""
+    b, _, h, w = x.shape
+    padded = torch.nn.functional.pad(x, (padding,) * 4)
+    top = torch.randint(0, 2 * padding + 1, (b,), generator=generator).to(x.device)
+    left = torch.randint(0, 2 * padding + 1, (b,), generator=generator).to(x.device)
+    flip = (torch.rand(b, generator=generator) < 0.5).to(x.device)
+    rows = top[:, None] + torch.arange(h, device=x.device)  # [B, H]
+    cols = left[:, None] + torch.arange(w, device=x.device)  # [B, W]
+    cols = torch.where(flip[:, None], cols.flip(1), cols)
+    batch = torch.arange(b, device=x.device)[:, None, None]
+    crops = padded.permute(0, 2, 3, 1)[batch, rows[:, :, None], cols[:, None, :]]  # [B, H, W, C]
+    return crops.permute(0, 3, 1, 2).contiguous()
+
+
+def pixel_permutation(seed: int, num_pixels: int) -> torch.Tensor:
+    """The one fixed permutation of pixel positions of E2b, drawn from its own seeded generator."""
+    return torch.randperm(num_pixels, generator=torch.Generator().manual_seed(seed))
+
+
+def permute_pixels(x: torch.Tensor, permutation: torch.Tensor) -> torch.Tensor:
+    """Move every image's pixels by the same permutation (all channels alike)."""
+    flat = x.flatten(2)
+    return flat[:, :, permutation.to(x.device)].view_as(x)
+
+
+def _beta(alpha: float, generator: torch.Generator) -> float:
+    seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator))
+    return float(np.random.default_rng(seed).beta(alpha, alpha))
+
+
+def mixup(x: torch.Tensor, y: torch.Tensor, alpha: float, generator: torch.Generator):
+    """MixUp: blend each image with a partner; the loss mixes both labels with the same lambda.
+
+    Returns (mixed images, labels, partner labels, lambda).
+    """
+    lam = _beta(alpha, generator)
+    partner = torch.randperm(x.shape[0], generator=generator).to(x.device)
+    return lam * x + (1 - lam) * x[partner], y, y[partner], lam
+
+
+def cutmix(x: torch.Tensor, y: torch.Tensor, alpha: float, generator: torch.Generator):
+    """CutMix: paste a box from a partner image; lambda is corrected to the pasted area.
+
+    Returns (mixed images, labels, partner labels, lambda).
+    """
+    _, _, h, w = x.shape
+    lam = _beta(alpha, generator)
+    partner = torch.randperm(x.shape[0], generator=generator).to(x.device)
+    cut = (1 - lam) ** 0.5
+    cy = int(torch.randint(0, h, (1,), generator=generator))
+    cx = int(torch.randint(0, w, (1,), generator=generator))
+    y0, y1 = max(cy - int(h * cut) // 2, 0), min(cy + int(h * cut) // 2, h)
+    x0, x1 = max(cx - int(w * cut) // 2, 0), min(cx + int(w * cut) // 2, w)
+    mixed = x.clone()
+    mixed[:, :, y0:y1, x0:x1] = x[partner, :, y0:y1, x0:x1]
+    lam = 1 - (y1 - y0) * (x1 - x0) / (h * w)
+    return mixed, y, y[partner], lam
