@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 import torch
 
-from cnnlab import datasets, transforms
+from cnnlab import datasets, random_streams, transforms
 from cnnlab.datasets import DatasetInfo
 from cnnlab.errors import CnnlabError
 
@@ -40,7 +40,7 @@ def load_study_data(cfg: dict) -> StudyData:
     val_size = cfg["val_size"]
     if val_size >= n:
         raise CnnlabError(f"val_size: {val_size} leaves no training images (the training set has {n})")
-    order = torch.randperm(n, generator=torch.Generator().manual_seed(cfg["seed"]))
+    order = torch.randperm(n, generator=random_streams.validation_split_generator(cfg["seed"]))
     val_idx = order[:val_size].sort().values
     rest = order[val_size:]
     if cfg["limit_train"]:

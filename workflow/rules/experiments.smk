@@ -14,6 +14,8 @@ from cnnlab.freshness import write_recipe
 COMPUTE_CODE = [
     "src/cnnlab/batches.py",
     "src/cnnlab/datasets.py",
+    "src/cnnlab/engine.py",
+    "src/cnnlab/random_streams.py",
     "src/cnnlab/runtime.py",
     "src/cnnlab/train.py",
     "src/cnnlab/transforms.py",
