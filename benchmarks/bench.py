@@ -12,11 +12,11 @@ processes on a shared machine). The labs' loop is the one the course's notebooks
 torchvision `DataLoader` (num_workers=0) over a dataset that turns each uint8 image into a PIL
 image and applies ToTensor/Normalize (and RandomCrop/RandomHorizontalFlip for CIFAR-10), fp32,
 contiguous (NCHW) memory, `loss.item()` and the accuracy read every step. cnnlab's side calls
-the functions `cnnlab train` runs (`cnnlab.train.set_up` and `train_one_epoch`), with the
+the functions `cnnlab train` runs (`cnnlab.engine.set_up_training`, `cnnlab.train.train_one_epoch`), with the
 settings of params.yaml (and --set overrides).
 
 Both sides also time their per-epoch evaluation (the labs: a no_grad loop over a PIL test
-DataLoader at the test batch size; cnnlab: `cnnlab.train.predict`), and the table combines the
+DataLoader at the test batch size; cnnlab: the session's `predict`), and the table combines the
 rates into one epoch as each does it (the labs train on the whole training set and test; cnnlab
 trains on it less the validation split, then validates and tests).
 
@@ -44,10 +44,11 @@ from PIL import Image
 from torch import nn
 from torchvision import transforms as T
 
-from cnnlab import config, datasets, runtime
+from cnnlab import config, datasets, engine, runtime
 from cnnlab import train as cnnlab_train
 from cnnlab.batches import StudyData, load_study_data
 from cnnlab.models import create_model
+from cnnlab.random_streams import stand_in_data_generator
 
 REPO = Path(__file__).resolve().parents[1]
 # experiment: timed steps (batches) at full length; VGG and ResNet-18 take ~0.5 and ~2 s a batch
@@ -157,17 +158,16 @@ def cnnlab_loop(cfg: dict, data: StudyData, steps: int, eval_images: int,
 
     Returns (training images per second, evaluation images per second, forward FLOPs per image).
     """
-    run = cnnlab_train.set_up(cfg, threads, data=subset(data, WARMUP_STEPS * cfg["batch_size"]))
+    run = engine.set_up_training(cfg, threads, data=subset(data, WARMUP_STEPS * cfg["batch_size"]))
     cnnlab_train.train_one_epoch(run, 1)  # also compiles, when cfg["compile"]
     run.data = subset(data, steps * cfg["batch_size"]).to(run.device)
     started = time.perf_counter()
     cnnlab_train.train_one_epoch(run, 2)
     train_ips = len(run.data.train_y) / (time.perf_counter() - started)
     x, y = run.data.test_x[:eval_images], run.data.test_y[:eval_images]
-    cnnlab_train.predict(run.model, x[:cfg["test_batch_size"]], y[:cfg["test_batch_size"]], run.prepare,
-                         cfg, run.amp)  # warm-up
+    run.predict(x[:cfg["test_batch_size"]], y[:cfg["test_batch_size"]])  # warm-up
     started = time.perf_counter()
-    cnnlab_train.predict(run.model, x, y, run.prepare, cfg, run.amp)
+    run.predict(x, y)
     return train_ips, len(y) / (time.perf_counter() - started), run.flops_per_image
 
 
@@ -182,7 +182,7 @@ def study_data(cfg: dict, n_train: int | None = None) -> tuple[StudyData, str]:
         return load_study_data(cfg), "files"
     sizes = FULL_SIZES[cfg["dataset"]]
     n_train = n_train or sizes[0]
-    g = torch.Generator().manual_seed(0)
+    g = stand_in_data_generator()
 
     def images(n):
         return torch.randint(0, 256, (n, info.channels, info.size, info.size), dtype=torch.uint8, generator=g)
@@ -244,11 +244,11 @@ def memory_child(cfg: dict, steps: int, threads: int | None) -> float:
     Pretrained weights are not loaded (the same memory, and no download)."""
     cfg = {**cfg, "pretrained": False}
     data, _ = study_data(cfg)
-    run = cnnlab_train.set_up(cfg, threads, data=subset(data, steps * cfg["batch_size"]))
+    run = engine.set_up_training(cfg, threads, data=subset(data, steps * cfg["batch_size"]))
     cnnlab_train.train_one_epoch(run, 1)
-    n = 2 * max(cfg["test_batch_size"], cnnlab_train.EVAL_BATCH_FLOOR)  # the peak comes with one batch
-    cnnlab_train.predict(run.model, run.data.val_x[:n], run.data.val_y[:n], run.prepare, cfg, run.amp)
-    cnnlab_train.predict(run.model, run.data.test_x[:n], run.data.test_y[:n], run.prepare, cfg, run.amp)
+    n = 2 * max(cfg["test_batch_size"], engine.EVAL_BATCH_FLOOR)  # the peak comes with one batch
+    run.predict(run.data.val_x[:n], run.data.val_y[:n])
+    run.predict(run.data.test_x[:n], run.data.test_y[:n])
     return runtime.peak_memory_mb(torch.device("cpu"))
 
 

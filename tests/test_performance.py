@@ -8,8 +8,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from cnnlab import datasets, runtime
-from cnnlab import train as cnnlab_train
+from cnnlab import datasets, engine, runtime
 from cnnlab.errors import CnnlabError
 from synthetic import write_mirror
 
@@ -63,12 +62,12 @@ def test_autocast_is_off_for_fp32_and_bf16_otherwise():
 @pytest.mark.parametrize("model", ["lenet5", "vgg_lab", "resnet18"])
 def test_models_and_batches_are_channels_last(model):
     cfg = {"model": model, "init": "default", "trainable": "all", "pretrained": False}
-    built = cnnlab_train.build_model(cfg, 10, CPU)
+    built = engine.build_model(cfg, 10, CPU)
     convs = [m for m in built.modules() if isinstance(m, torch.nn.Conv2d)]
     assert all(c.weight.is_contiguous(memory_format=torch.channels_last) for c in convs)
     assert not convs[-1].weight.is_contiguous()  # wide enough for the layouts to differ
     params = {"normalize": True, "augment": "none", "permute": False, "seed": 0}
-    prepare = cnnlab_train.make_preparer(params, SimpleNamespace(info=datasets.DATASETS["cifar10"]))
+    prepare = engine.make_preparer(params, SimpleNamespace(info=datasets.DATASETS["cifar10"]))
     batch = prepare(torch.zeros(2, 3, 32, 32, dtype=torch.uint8), train=False)
     assert batch.is_contiguous(memory_format=torch.channels_last) and not batch.is_contiguous()
 

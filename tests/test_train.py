@@ -13,7 +13,8 @@ import yaml
 
 from cnnlab import config, datasets
 from cnnlab.evaluate import evaluate
-from cnnlab.train import HISTORY_COLUMNS, TrainingDiverged, train
+from cnnlab.results import HISTORY_COLUMNS
+from cnnlab.train import TrainingDiverged, train
 from realdata import REAL_MIRROR, needs_real_mnist
 from synthetic import write_mirror
 

@@ -3,10 +3,10 @@
 `cnnlab plan` runs `python -m cnnlab.calibrate` once per distinct training setup, in a fresh
 process, so that the peak memory is that setup's own (VmHWM on the CPU, torch's peak allocation on
 CUDA: `runtime.peak_memory_mb`, as train.json records it). The child trains with cnnlab's own
-`set_up` and `train_one_epoch` (as benchmarks/bench.py does) on random uint8 images of the
-dataset's shape and full size: a step's time does not depend on the pixels, and holding the whole
-dataset makes the memory that of a real run. Results are cached in .cnnlab/calibration.json, keyed
-by everything that changes them (the setup, threads, torch version, CPU).
+`engine.set_up_training` and `train.train_one_epoch` (as benchmarks/bench.py does) on random uint8
+images of the dataset's shape and full size: a step's time does not depend on the pixels, and
+holding the whole dataset makes the memory that of a real run. Results are cached in
+.cnnlab/calibration.json, keyed by everything that changes them (the setup, threads, torch version, CPU).
 """
 
 import hashlib
@@ -85,9 +85,10 @@ def random_study_data(cfg: dict):
 
     from cnnlab.batches import StudyData
     from cnnlab.datasets import DATASETS
+    from cnnlab.random_streams import stand_in_data_generator
 
     info = DATASETS[cfg["dataset"]]
-    generator = torch.Generator().manual_seed(0)
+    generator = stand_in_data_generator()
 
     def split(n):
         images = torch.randint(0, 256, (n, info.channels, info.size, info.size), dtype=torch.uint8,
@@ -110,13 +111,13 @@ def measure(cfg: dict, threads: int, seconds: float) -> dict:
     """In the child: warm up one batch, train for about `seconds` in up to ROUNDS rounds (the
     fastest counts: the one least disturbed by other processes), then evaluate one full evaluation
     batch (the size `predict` uses), as each epoch of `cnnlab train` does."""
-    from cnnlab import runtime, train
+    from cnnlab import engine, runtime, train
 
     started = time.perf_counter()
     cfg = {**cfg, "pretrained": False}  # the same compute and memory, and no download
     data = random_study_data(cfg)
     batch = cfg["batch_size"]
-    run = train.set_up(cfg, threads, data=first(data, batch))
+    run = engine.set_up_training(cfg, threads, data=first(data, batch))
     warm = time.perf_counter()
     train.train_one_epoch(run, 1)  # the first step also sets up the kernels
     steps = max(2, min(500, round(seconds / (time.perf_counter() - warm))))
@@ -127,11 +128,12 @@ def measure(cfg: dict, threads: int, seconds: float) -> dict:
         timed = time.perf_counter()
         train.train_one_epoch(run, epoch)
         train_ips = max(train_ips, len(run.data.train_y) / (time.perf_counter() - timed))
-    eval_batch = min(max(cfg["test_batch_size"], train.EVAL_BATCH_FLOOR), len(data.val_y) or len(data.test_y))
+    eval_batch = min(max(cfg["test_batch_size"], engine.EVAL_BATCH_FLOOR),
+                     len(data.val_y) or len(data.test_y))
     x, y = (data.val_x, data.val_y) if len(data.val_y) else (data.test_x, data.test_y)
     x, y = x[:eval_batch].to(run.device), y[:eval_batch].to(run.device)
     timed = time.perf_counter()
-    train.predict(run.model, x, y, run.prepare, cfg, run.amp)
+    run.predict(x, y)
     eval_ips = len(y) / (time.perf_counter() - timed)
     return {"train_ips": train_ips, "eval_ips": eval_ips, "steps": steps,
             "peak_memory_mb": runtime.peak_memory_mb(run.device), "load_average": os.getloadavg()[0],

@@ -4,12 +4,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from cnnlab import runtime
-from cnnlab.batches import load_study_data
+from cnnlab.engine import accuracy, set_up
 from cnnlab.errors import CnnlabError
 from cnnlab.io import atomic_write_json, atomic_write_with, held_folder
-from cnnlab.results import load_model_state, read_csv, read_train_record
-from cnnlab.train import HISTORY_COLUMNS, accuracy, build_model, make_preparer, predict
+from cnnlab.results import HISTORY_COLUMNS, load_model_state, read_csv, read_train_record
 
 
 def evaluate(cfg: dict, out_dir: Path, threads: int | None = None) -> dict:
@@ -32,19 +30,12 @@ def compute(cfg: dict, out_dir: Path, threads: int | None) -> tuple[dict, pd.Dat
     fix = f"run `cnnlab train {cfg['name']}` again (with the same --set values)"
     trained = read_train_record(out_dir, cfg, fix)
     history = read_csv(out_dir / "history.csv", HISTORY_COLUMNS, fix, numeric=True)
-    runtime.set_threads(threads)
-    device = runtime.pick_device(cfg["device"])
-    runtime.seed_everything(cfg["seed"], cfg["deterministic"])
-    data = load_study_data(cfg).to(device)
-    model = build_model({**cfg, "pretrained": False}, len(data.info.classes), device)
-    load_model_state(model, out_dir / "model.pt", cfg, fix)
-    prepare = make_preparer(cfg, data)
-
-    def amp():
-        return runtime.autocast(device, trained["precision"])
-
-    test_loss, test_pred = predict(model, data.test_x, data.test_y, prepare, cfg, amp)
-    _, val_pred = predict(model, data.val_x, data.val_y, prepare, cfg, amp)
+    # The precision it was trained in; no pretrained weights: model.pt replaces them all.
+    session = set_up({**cfg, "pretrained": False}, threads, precision=trained["precision"])
+    load_model_state(session.model, out_dir / "model.pt", cfg, fix)
+    data = session.data
+    test_loss, test_pred = session.predict(data.test_x, data.test_y)
+    _, val_pred = session.predict(data.val_x, data.val_y)
     labs_best = history.loc[history["test_acc"].idxmax()]
     metrics = {
         "test_acc": accuracy(test_pred, data.test_y),

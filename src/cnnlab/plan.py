@@ -59,8 +59,8 @@ def study_jobs(params: dict, overrides: list[str]) -> list[Job]:
     import torch
 
     from cnnlab import runtime
+    from cnnlab.engine import flops_per_image
     from cnnlab.models import create_model
-    from cnnlab.train import flops_per_image
 
     jobs = []
     for name in config.study_experiments(params):

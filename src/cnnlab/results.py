@@ -13,6 +13,11 @@ import torch
 
 from cnnlab.errors import CnnlabError, describe_os_error
 
+# The files of a results folder, and history.csv's columns in order (what `cnnlab train` writes).
+RESULT_FILES = ("model.pt", "last.pt", "history.csv", "train.json", "metrics.json", "per_class.csv",
+                "confusion.csv", "predictions.csv")
+HISTORY_COLUMNS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc",
+                   "lr", "seconds", "images_per_sec"]
 # What the readers need of the files that `cnnlab train` and `cnnlab evaluate` write.
 TRAIN_RECORD_KEYS = ("experiment", "config", "dataset", "model", "parameters", "flops_per_image", "device",
                      "precision", "versions", "wall_seconds", "images_per_sec", "peak_memory_mb",

@@ -13,6 +13,8 @@ from cnnlab.freshness import write_recipe
 # dvc.yaml lists the same ones.
 COMPUTE_CODE = [
     *sorted(glob.glob("src/cnnlab/data/**/*.py", recursive=True)),
+    "src/cnnlab/engine.py",
+    "src/cnnlab/random_streams.py",
     "src/cnnlab/runtime.py",
     "src/cnnlab/train.py",
     *sorted(glob.glob("src/cnnlab/models/*.py")),

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 import torch
 
+from cnnlab import random_streams
 from cnnlab.data import transforms
 from cnnlab.data.catalog import DatasetInfo
 from cnnlab.data.load import load
@@ -41,7 +42,7 @@ def load_study_data(cfg: dict) -> StudyData:
     val_size = cfg["val_size"]
     if val_size >= n:
         raise CnnlabError(f"val_size: {val_size} leaves no training images (the training set has {n})")
-    order = torch.randperm(n, generator=torch.Generator().manual_seed(cfg["seed"]))
+    order = torch.randperm(n, generator=random_streams.validation_split_generator(cfg["seed"]))
     val_idx = order[:val_size].sort().values
     rest = order[val_size:]
     if cfg["limit_train"]:

@@ -7,6 +7,8 @@ uint8 batch [B, C, H, W] at once (tests check them against torchvision).
 import numpy as np
 import torch
 
+from cnnlab import random_streams
+
 
 def to_float(x: torch.Tensor) -> torch.Tensor:
     """uint8 [0, 255] → float [0, 1], like ToTensor."""
@@ -37,7 +39,7 @@ def random_crop_flip(x: torch.Tensor, padding: int, generator: torch.Generator) 
 
 def pixel_permutation(seed: int, num_pixels: int) -> torch.Tensor:
     """The one fixed permutation of pixel positions of E2b, drawn from its own seeded generator."""
-    return torch.randperm(num_pixels, generator=torch.Generator().manual_seed(seed))
+    return torch.randperm(num_pixels, generator=random_streams.pixel_permutation_generator(seed))
 
 
 def permute_pixels(x: torch.Tensor, permutation: torch.Tensor) -> torch.Tensor:
