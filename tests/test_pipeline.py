@@ -344,7 +344,7 @@ def test_snakemake_and_dvc_cover_the_same_experiments_and_outputs(tmp_path, weig
             name = f"{job['rule']}@{job['output'][0].split('/')[1]}"
             assert set(job["output"]) == set(stages[name]["outs"]), name
         names.add(name)
-        code = {re.sub(r"/models/\w+\.py$", "/models", path) for path in job["input"]
+        code = {re.sub(r"/(models|reporting)/\w+\.py$", r"/\1", path) for path in job["input"]
                 if path.startswith("src/")}
         assert code == {p for p in stages[name]["deps"] if p.startswith("src/")}, name
     expected = {n for n in stages if n.split("@")[-1] in in_all or "@" not in n
