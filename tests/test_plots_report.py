@@ -24,7 +24,8 @@ from PIL import Image
 
 from cnnlab import config
 from cnnlab.errors import CnnlabError
-from cnnlab.reporting import captions, experiment_figures, page, references, report, study_figures, tables
+from cnnlab.reporting import captions, experiment_figures, references, report, study_figures, tables
+from cnnlab.reporting.page import parameters_html
 from cnnlab.results import FinishedRun
 from synthetic import write_mirror
 
@@ -209,7 +210,7 @@ def test_parameters_show_every_key_of_the_schema(study):
     long_cfg = config.experiment_config(params, "resnet18_cifar10_long")
     long_run = FinishedRun("resnet18_cifar10_long", {**run.trained, "config": long_cfg}, run.metrics,
                            run.history, run.folder)
-    shown = page.parameters_html(params, [run, long_run])
+    shown = parameters_html(params, [run, long_run])
     for key, value in (("milestones", "[82, 123]"), ("gamma", "0.1"), ("trainable", "all")):
         assert f"<th>{key}</th>" in shown or f"{key} {value}" in shown, key
     assert "<td>[82, 123]</td>" in shown
