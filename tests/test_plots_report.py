@@ -22,8 +22,11 @@ import pytest
 import yaml
 from PIL import Image
 
-from cnnlab import config, plots, report
+from cnnlab import config
 from cnnlab.errors import CnnlabError
+from cnnlab.reporting import captions, experiment_figures, references, report, study_figures, tables
+from cnnlab.reporting.page import parameters_html
+from cnnlab.results import FinishedRun
 from synthetic import write_mirror
 
 REPO = Path(__file__).resolve().parents[1]
@@ -77,7 +80,7 @@ def study(tmp_path_factory):
 def test_every_experiment_gets_its_figures_at_150_dpi(study):
     for name in EXPERIMENTS:
         cfg = config.experiment_config(study["params"], name, overrides(name))
-        expected = plots.plot_names(cfg)
+        expected = experiment_figures.plot_names(cfg)
         made = sorted(p.stem for p in (study["results"] / name / "plots").glob("*.png"))
         assert made == sorted(expected), name
         assert ("permutation" in expected) == name.endswith("_permuted")
@@ -88,18 +91,18 @@ def test_every_experiment_gets_its_figures_at_150_dpi(study):
                 assert min(image.size) > 300
     # no VGG or ResNet-18 among EXPERIMENTS: their comparison is left out, not drawn empty
     made = sorted(p.stem for p in (study["results"] / "figures").glob("*.png"))
-    assert made == sorted(set(plots.STUDY_FIGURES) - {"vgg_vs_resnet"})
+    assert made == sorted(set(study_figures.STUDY_FIGURES) - {"vgg_vs_resnet"})
 
 
 def test_plot_refuses_results_of_other_parameters(study):
     cfg = config.experiment_config(study["params"], "mlp_mnist", [*overrides("mlp_mnist"), "lr=0.5"])
     with pytest.raises(CnnlabError, match="other parameters"):
-        plots.plot_experiment(cfg, study["results"] / "mlp_mnist")
+        experiment_figures.plot_experiment(cfg, study["results"] / "mlp_mnist")
 
 
 def test_summary_has_a_row_per_experiment_with_the_results_files_numbers(study):
     summary = pd.read_csv(study["results"] / "summary.csv")
-    assert list(summary.columns) == report.SUMMARY_COLUMNS
+    assert list(summary.columns) == tables.SUMMARY_COLUMNS
     assert list(summary["experiment"]) == list(EXPERIMENTS)
     for row in summary.itertuples():
         metrics = json.loads((study["results"] / row.experiment / "metrics.json").read_text())
@@ -114,30 +117,30 @@ def test_summary_has_a_row_per_experiment_with_the_results_files_numbers(study):
 
 def test_a_smoke_run_is_never_called_a_reproduction(study):
     table = pd.read_csv(study["results"] / "reproduction.csv")
-    assert list(table.columns) == report.REPRODUCTION_COLUMNS
+    assert list(table.columns) == tables.REPRODUCTION_COLUMNS
     assert set(table["experiment"]) == set(EXPERIMENTS)
     with_reference = table[table["experiment"] != "convnet_cifar10"]
     assert len(with_reference) == 12  # lab, source, lab's code here for each of E2 and E2b
-    assert (with_reference["verdict"] == report.NOT_COMPARABLE).all()
+    assert (with_reference["verdict"] == tables.NOT_COMPARABLE).all()
     assert with_reference["reason"].str.startswith("smoke scale").all()
-    assert table.loc[table["experiment"] == "convnet_cifar10", "verdict"].tolist() == [report.NO_REFERENCE]
+    assert table.loc[table["experiment"] == "convnet_cifar10", "verdict"].tolist() == [tables.NO_REFERENCE]
 
 
-def full_scale_run(study, name: str, test_acc: float, epochs: int | None = None) -> report.Run:
+def full_scale_run(study, name: str, test_acc: float, epochs: int | None = None) -> FinishedRun:
     """A real run's files, relabelled as the full-scale recipe with another accuracy: the verdict
     logic on numbers a smoke run cannot reach."""
     run = report.load_runs(study["params"], study["results"])[list(EXPERIMENTS).index(name)]
     cfg = config.experiment_config(study["params"], name, [f"epochs={epochs}"] if epochs else [])
-    return report.Run(name, {**run.trained, "config": cfg, "epochs": cfg["epochs"]},
-                      {**run.metrics, "test_acc": test_acc}, run.history, run.folder)
+    return FinishedRun(name, {**run.trained, "config": cfg, "epochs": cfg["epochs"]},
+                       {**run.metrics, "test_acc": test_acc}, run.history, run.folder)
 
 
 @pytest.mark.parametrize("test_acc, verdict", [(0.888, "reproduced"), (0.87, "reproduced"),
                                                (0.86, "below"), (0.92, "above")])
 def test_verdict_against_the_tolerance(study, test_acc, verdict):
     run = full_scale_run(study, "mlp_mnist", test_acc)
-    references = report.load_references(REPO / "references.yaml", study["params"])
-    table = report.reproduction_table(study["params"], [run], references)
+    known = references.load_references(REPO / "references.yaml", study["params"])
+    table = tables.reproduction_table(study["params"], [run], known)
     here = table[table["kind"] == "lab_code_here"].iloc[0]
     assert (here["reference"], here["verdict"]) == (0.888, verdict)
     assert here["difference"] == pytest.approx(test_acc - 0.888)
@@ -146,21 +149,21 @@ def test_verdict_against_the_tolerance(study, test_acc, verdict):
 def test_changed_recipe_or_fewer_epochs_are_not_comparable(study):
     params = study["params"]
     two_epochs = full_scale_run(study, "convnet_cifar10", 0.5, epochs=2)
-    assert report.incomparability(params, two_epochs, 20) == (
+    assert tables.incomparability(params, two_epochs, 20) == (
         "the reference is after 20 epochs, this run trained 2")
     changed = full_scale_run(study, "mlp_mnist", 0.888)
     changed.trained["config"] = {**changed.cfg, "lr": 0.1}
-    assert report.incomparability(params, changed, 1).startswith("recipe differs from params.yaml: lr")
-    assert "does not state" in report.incomparability(params, full_scale_run(study, "mlp_mnist", 0.9), None)
+    assert tables.incomparability(params, changed, 1).startswith("recipe differs from params.yaml: lr")
+    assert "does not state" in tables.incomparability(params, full_scale_run(study, "mlp_mnist", 0.9), None)
 
 
 def test_a_reference_after_fewer_epochs_reads_that_epoch_of_the_history(study):
     run = full_scale_run(study, "convnet_cifar10", 0.5, epochs=2)
     entry = {"kind": "lab_code_here", "value": 0.30, "epochs": 1}
-    row = report.compare(study["params"], run, entry, tolerance=0.02)
+    row = tables.compare(study["params"], run, entry, tolerance=0.02)
     assert row["ours"] == pytest.approx(run.history.loc[0, "test_acc"])
     assert row["ours_measure"] == "test accuracy after epoch 1 (history.csv)"
-    floor = report.compare(study["params"], run, {**entry, "epochs": 2, "at_least": True, "value": 0.4}, 0.02)
+    floor = tables.compare(study["params"], run, {**entry, "epochs": 2, "at_least": True, "value": 0.4}, 0.02)
     assert floor["verdict"] == "reproduced"  # 0.5 is above a "40%+" claim: that is no miss
 
 
@@ -174,19 +177,43 @@ def test_report_is_one_self_contained_file(study):
     assert "<script" not in page and "<link" not in page
     assert not re.search(r"""(src|href)=["']?(https?:|//|file:)""", page)
     images = re.findall(r'<img src="data:image/png;base64,([^"]+)"', page)
-    figures = sum(len(plots.plot_names(config.experiment_config(study["params"], n, overrides(n))))
+    figures = sum(len(experiment_figures.plot_names(config.experiment_config(study["params"], n,
+                                                                             overrides(n))))
                   for n in EXPERIMENTS)
-    assert len(images) == figures + len(plots.STUDY_FIGURES) - 1  # no VGG-vs-ResNet-18 figure
+    assert len(images) == figures + len(study_figures.STUDY_FIGURES) - 1  # no VGG-vs-ResNet-18 figure
     assert all(base64.b64decode(data)[:8] == b"\x89PNG\r\n\x1a\n" for data in images)
     assert len(re.findall(r"<figcaption>.+?</figcaption>", page)) == len(images)
     assert "smoke scale are in this report" in page  # the reader is told these are no results
 
 
-def test_rst_captions_match_the_reports(study):
-    for name, text in report.rst_captions().items():
-        path = REPO / "workflow" / "report" / name
-        assert path.is_file() and path.read_text() == text, (
-            f"{path} is out of date: run python -c 'import cnnlab.report as r; r.write_rst_captions()'")
+def test_rst_captions_are_made_from_the_declarations():
+    """workflow/report/ holds the captions made from the figures' declarations and the tables'
+    notes, none out of date, and no .rst file that the workflow does not name."""
+    folder = REPO / "workflow" / "report"
+    for name, text in captions.rst_captions().items():
+        assert (folder / name).read_text() == text, (
+            f"{folder / name} is out of date: run `python -m cnnlab.reporting.captions`")
+    rules = [REPO / "Snakefile", *(REPO / "workflow" / "rules").glob("*.smk")]
+    workflow = "".join(path.read_text() for path in rules)
+    unused = [p.name for p in folder.glob("*.rst") if f"report/{p.name}" not in workflow]
+    assert unused == [], f"{folder} holds captions no rule uses: {unused}"
+
+
+def test_parameters_show_every_key_of_the_schema(study):
+    """The report's parameters are the schema's experiment keys: E4-long's milestones show."""
+    params = study["params"]
+    page_text = (study["results"] / "report.html").read_text()
+    section = page_text.split('<h2 id="parameters">')[1].split('<h2 id="environment">')[0]
+    for key in config.schema()["$defs"]["experiment"]["properties"]:
+        assert f"{key} " in section or f"<th>{key}</th>" in section, key
+    run = full_scale_run(study, "mlp_mnist", 0.9)
+    long_cfg = config.experiment_config(params, "resnet18_cifar10_long")
+    long_run = FinishedRun("resnet18_cifar10_long", {**run.trained, "config": long_cfg}, run.metrics,
+                           run.history, run.folder)
+    shown = parameters_html(params, [run, long_run])
+    for key, value in (("milestones", "[82, 123]"), ("gamma", "0.1"), ("trainable", "all")):
+        assert f"<th>{key}</th>" in shown or f"{key} {value}" in shown, key
+    assert "<td>[82, 123]</td>" in shown
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install chromium); "

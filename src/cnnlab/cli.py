@@ -133,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"{args.dataset}: from {record['source']} (verified: {str(record['verified']).lower()})")
         return 0
     if args.command == "report":
-        from cnnlab.report import build_report
+        from cnnlab.reporting.report import build_report
 
         print(build_report(params, args.results))
         return 0
@@ -160,7 +160,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"{cfg['name']}: test accuracy {metrics['test_acc']:.4f} (epoch {metrics['best_epoch']}, "
               f"chosen {chosen}); labs' best-on-test {metrics['labs_best_test_acc']:.4f}")
     elif args.command == "plot":
-        from cnnlab.plots import plot_experiment
+        from cnnlab.reporting.experiment_figures import plot_experiment
 
         for path in plot_experiment(cfg, out):
             print(path)

@@ -6,6 +6,7 @@ loaded with `weights_only=True`: they may hold tensors and plain values, never c
 
 import json
 import pickle
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -139,3 +140,45 @@ def load_model_state(model: torch.nn.Module, path: Path, cfg: dict, fix: str) ->
     except (RuntimeError, TypeError, ValueError, KeyError, AttributeError) as err:
         raise CnnlabError(f"{path} does not fit the model {cfg['model']} ({first_line(err)}); "
                           f"{fix}") from None
+
+
+# ----------------------------------------------------------------------------- a finished run
+
+PER_CLASS_COLUMNS = ["class", "correct", "total", "accuracy"]  # what `cnnlab evaluate` writes
+PREDICTION_COLUMNS = ["index", "actual", "predicted"]
+
+
+@dataclass
+class FinishedRun:
+    """An evaluated experiment, as its results folder describes it (what the figures and the report read)."""
+
+    name: str
+    trained: dict  # train.json
+    metrics: dict  # metrics.json
+    history: pd.DataFrame  # history.csv
+    folder: Path
+
+    @property
+    def cfg(self) -> dict:
+        return self.trained["config"]
+
+
+def read_finished_run(folder: Path, name: str, fix: str, cfg: dict | None = None) -> FinishedRun:
+    """train.json, metrics.json and history.csv of `folder`; with `cfg`, train.json must record
+    `cfg`'s experiment trained with `cfg`'s parameters."""
+    trained = (read_json(folder / "train.json", TRAIN_RECORD_KEYS, fix) if cfg is None
+               else read_train_record(folder, cfg, fix))
+    return FinishedRun(name, trained, read_json(folder / "metrics.json", METRICS_KEYS, fix),
+                       read_csv(folder / "history.csv", HISTORY_COLUMNS, fix, numeric=True), folder)
+
+
+def read_evaluation_tables(folder: Path, fix: str) -> dict[str, pd.DataFrame]:
+    """per_class.csv, confusion.csv (indexed by the actual class) and predictions.csv."""
+    # class names stay text: MNIST's "0".."9" must not turn into numbers
+    return {
+        "per_class": read_csv(folder / "per_class.csv", PER_CLASS_COLUMNS, fix, dtype={"class": str}),
+        "confusion": read_csv(folder / "confusion.csv", ["actual"], fix,
+                              dtype={"actual": str}).set_index("actual"),
+        "predictions": read_csv(folder / "predictions.csv", PREDICTION_COLUMNS, fix,
+                                dtype={"actual": str, "predicted": str}),
+    }

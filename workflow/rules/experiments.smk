@@ -19,6 +19,7 @@ COMPUTE_CODE = [
     "src/cnnlab/train.py",
     *sorted(glob.glob("src/cnnlab/models/*.py")),
 ]
+REPORTING_CODE = sorted(glob.glob("src/cnnlab/reporting/*.py"))  # the figures and the report
 
 RECIPE_FILE = ".snakemake/cnnlab/recipes/{exp}.json"  # Snakemake's, beside its own record
 for _exp, _settings in RECIPES.items():
@@ -79,7 +80,7 @@ rule plot:
         rules.train.output.history,
         rules.train.output.record,
         rules.evaluate.output,
-        code="src/cnnlab/plots.py",
+        code=REPORTING_CODE,
     output:
         report(
             directory("results/{exp}/plots"),

@@ -1,0 +1,18 @@
+"""The reporting wing: what the study shows of its results.
+
+- gallery.py: how a figure is declared (name, caption, when it applies), once.
+- style.py: what every figure shares (look, image grids, saving at DPI).
+- experiment_figures.py: `cnnlab plot EXP`, one experiment's figures.
+- study_figures.py: the comparisons across experiments.
+- references.py: references.yaml, the published numbers.
+- tables.py: summary.csv and reproduction.csv (the verdicts).
+- page.py: results/report.html.
+- report.py: `cnnlab report`, which makes the tables, the study figures and the page.
+- captions.py: the captions of `snakemake --report` (workflow/report/*.rst), made from the declarations.
+
+Results are read through cnnlab.results (the results contract), never by hand.
+"""
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: never needs a display

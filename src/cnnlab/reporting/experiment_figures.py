@@ -1,0 +1,213 @@
+"""`cnnlab plot EXP`: one evaluated experiment's figures, into results/EXP/plots/<name>.png.
+
+Each figure is declared once, by `@FIGURES.figure(name, caption, applies)` on its drawing function;
+`plot_names(cfg)` lists those that apply to an experiment, in report order.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import seaborn as sns
+import torch
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from cnnlab import transforms
+from cnnlab.batches import CROP_PADDING, StudyData, load_study_data
+from cnnlab.errors import CnnlabError
+from cnnlab.io import held_folder
+from cnnlab.reporting.gallery import Gallery
+from cnnlab.reporting.style import DATASET_TITLES, SAMPLE_COLUMNS, few_points, image_grid, save, styled
+from cnnlab.results import FinishedRun, read_evaluation_tables, read_finished_run
+
+SPLITS = ("train", "val", "test")
+SPLIT_NAMES = {"train": "train", "val": "validation", "test": "test"}
+FIRST_IMAGES = 16  # the sample grid shows the first test images ...
+FIRST_MISTAKES = 16  # ... and the first misclassified ones
+MIXUP_ALPHA, CUTMIX_ALPHA = 0.2, 1.0  # the companion tutorial's values (STUDY.md)
+
+FIGURES = Gallery()  # an experiment's figures; `applies` gets the experiment's config
+
+
+@dataclass
+class FigureInputs:
+    """What one experiment's figures are drawn from."""
+
+    run: FinishedRun
+    tables: dict[str, pd.DataFrame]  # per_class, confusion, predictions (cnnlab.results)
+    data: StudyData
+    title: str  # "name: model on dataset"
+
+
+def plot_names(cfg: dict) -> list[str]:
+    """The figures `plot_experiment` makes for `cfg` (file stems under plots/), in report order."""
+    return FIGURES.names_for(cfg)
+
+
+def plot_experiment(cfg: dict, out_dir: Path) -> list[Path]:
+    """Draw one evaluated experiment's figures into `out_dir`/plots/; returns their paths."""
+    out_dir = Path(out_dir)
+    if not (out_dir / "metrics.json").is_file():
+        raise CnnlabError(f"{out_dir}/metrics.json is missing; run `cnnlab evaluate {cfg['name']}` first")
+    with held_folder(out_dir, also_clean=("plots",)):
+        inputs = read_inputs(cfg, out_dir)
+        return [save(FIGURES[name].draw(inputs), out_dir / "plots" / f"{name}.png")
+                for name in plot_names(cfg)]
+
+
+def read_inputs(cfg: dict, out_dir: Path) -> FigureInputs:
+    """The files `cnnlab train` and `cnnlab evaluate` wrote, checked to belong to `cfg`, and its data."""
+    fix = f"run `cnnlab train {cfg['name']}` and `cnnlab evaluate {cfg['name']}` again (same --set values)"
+    run = read_finished_run(out_dir, cfg["name"], fix, cfg)
+    tables = read_evaluation_tables(out_dir, fix)
+    data = load_study_data(cfg)
+    if len(tables["predictions"]) != len(data.test_y):
+        raise CnnlabError(f"{out_dir}/predictions.csv has {len(tables['predictions'])} rows but the test "
+                          f"set has {len(data.test_y)} images; run `cnnlab evaluate {cfg['name']}` again")
+    title = f"{cfg['name']}: {cfg['model']} on {DATASET_TITLES[cfg['dataset']]}"
+    return FigureInputs(run, tables, data, title)
+
+
+@FIGURES.figure("curves", caption=(
+    "Loss and accuracy per epoch on the training split (averaged over the epoch's batches, "
+    "while the model still learned), the validation split held out of the training set, and "
+    "the test split (both measured at the end of the epoch). The dotted line marks the epoch "
+    "whose checkpoint was kept: the best on validation."))
+def curves_figure(inputs: FigureInputs) -> Figure:
+    """Loss and accuracy per epoch on the three splits; the validation-selected epoch marked."""
+    history, best_epoch = inputs.run.history, inputs.run.trained["best_epoch"]
+    long = history.melt(id_vars="epoch", value_vars=[f"{s}_{m}" for s in SPLITS for m in ("loss", "acc")])
+    long[["split", "metric"]] = long["variable"].str.split("_", expand=True)
+    long["split"] = long["split"].map(SPLIT_NAMES)
+    long.loc[long["metric"] == "acc", "value"] *= 100
+    with styled():
+        fig = Figure(figsize=(11, 4.2), layout="constrained")
+        axes = fig.subplots(1, 2)
+        for ax, metric, label in zip(axes, ("loss", "acc"),
+                                     ("loss (mean cross-entropy per image, nats)", "accuracy (%)")):
+            sns.lineplot(data=long[long["metric"] == metric], x="epoch", y="value", hue="split",
+                         style="split", markers=few_points(history), dashes=False, ax=ax)
+            ax.axvline(best_epoch, color="0.4", linestyle=":", linewidth=1.2,
+                       label=f"selected on validation (epoch {best_epoch})")
+            ax.set(xlabel="epoch", ylabel=label)
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+            ax.set_xlim(0.5, history["epoch"].max() + 0.5)
+            ax.get_legend().remove()
+        axes[0].set_title("loss")
+        axes[1].set_title("accuracy")
+        fig.legend(*axes[1].get_legend_handles_labels(), loc="outside lower center", ncols=4)
+        fig.suptitle(f"{inputs.title}: training curves")
+    return fig
+
+
+@FIGURES.figure("per_class", caption=(
+    "Test accuracy of the kept checkpoint for each class; each bar is labelled with correct /"
+    " test images of that class, the dashed line is the accuracy over all classes."))
+def per_class_figure(inputs: FigureInputs) -> Figure:
+    """Horizontal bars (long class names stay readable), each labelled correct/total."""
+    per_class, test_acc = inputs.tables["per_class"], inputs.run.metrics["test_acc"]
+    frame = per_class.assign(percent=per_class["accuracy"] * 100)
+    with styled():
+        fig = Figure(figsize=(8, 0.38 * len(frame) + 1.6), layout="constrained")
+        ax = fig.subplots()
+        sns.barplot(data=frame, y="class", x="percent", orient="h", color=sns.color_palette()[0], ax=ax)
+        ax.bar_label(ax.containers[0], labels=[f" {c}/{t}" for c, t in zip(frame["correct"], frame["total"])],
+                     fontsize="small",
+                     bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 0.5})
+        ax.axvline(test_acc * 100, color="0.3", linestyle="--", linewidth=1, zorder=1)
+        ax.set(xlim=(0, 112), xlabel="test accuracy (%)  [labels: correct / test images of the class]",
+               ylabel="class")
+        ax.set_title(f"{inputs.title}\nper-class test accuracy (dashed line: all classes, {test_acc:.2%})")
+    return fig
+
+
+@FIGURES.figure("confusion", caption=(
+    "Confusion matrix of the kept checkpoint on the test set: rows are the actual classes, "
+    "columns the predicted ones. Numbers are image counts; the colour is the share of the "
+    "row, so rare and common classes read alike. The diagonal is what was right."))
+def confusion_figure(inputs: FigureInputs) -> Figure:
+    """Colour = share of the actual class (row-normalised), text = image count."""
+    confusion = inputs.tables["confusion"]
+    totals = confusion.sum(axis=1).replace(0, np.nan)
+    shares = confusion.div(totals, axis=0).fillna(0)
+    with styled("white"):
+        fig = Figure(figsize=(8.5, 7), layout="constrained")
+        ax = fig.subplots()
+        sns.heatmap(shares * 100, annot=confusion.to_numpy(), fmt="d", cmap="Blues", vmin=0, vmax=100,
+                    square=True, linewidths=0.5, linecolor="white", annot_kws={"fontsize": 8},
+                    cbar_kws={"label": "share of the actual class (%)", "shrink": 0.8}, ax=ax)
+        ax.set(xlabel="predicted class", ylabel="actual class")
+        if max(map(len, confusion.columns)) > 3:  # long class names would overlap side by side
+            ax.tick_params(axis="x", labelrotation=45)
+        ax.tick_params(axis="y", labelrotation=0)
+        ax.set_title(f"{inputs.title}\nconfusion matrix on the test set (counts; colour row-normalised)")
+    return fig
+
+
+@FIGURES.figure("samples", caption=(
+    "Test images with their true and predicted class: the first 16 of the test set and the "
+    "first 16 misclassified ones, in test order (#n is the test index). Misclassified images "
+    "are framed and titled in red. Images are shown as stored, before normalisation (and "
+    "before any pixel permutation)."))
+def samples_figure(inputs: FigureInputs) -> Figure:
+    """The first test images and the first misclassified ones, in test order; mistakes in red."""
+    predictions = inputs.tables["predictions"]
+    wrong = predictions[predictions["actual"] != predictions["predicted"]]
+    chosen = sorted(set(predictions.index[:FIRST_IMAGES]) | set(wrong.index[:FIRST_MISTAKES]))
+    rows = predictions.loc[chosen]
+    captions = [f"#{r.index}\ntrue: {r.actual}\npred: {r.predicted}" for r in rows.itertuples()]
+    mistakes = (rows["actual"] != rows["predicted"]).tolist()
+    fig = image_grid(inputs.data.test_x[torch.tensor(rows["index"].tolist())], captions, mistakes)
+    fig.suptitle(f"{inputs.title}: test images, true and predicted class\n"
+                 f"(the first {FIRST_IMAGES} and the first {FIRST_MISTAKES} misclassified; "
+                 f"misclassified in red, {sum(mistakes)} shown of {len(wrong)} in the test set)")
+    return fig
+
+
+@FIGURES.figure("permutation", applies=lambda cfg: cfg["permute"], caption=(
+    "The same test images as stored (top) and as this experiment's model sees them (bottom): "
+    "every image's pixel positions shuffled by one fixed, seeded permutation. Nothing of the "
+    "content is lost for an MLP, but neighbouring pixels are no longer neighbours, which is "
+    "all a convolution relies on."))
+def permutation_figure(inputs: FigureInputs) -> Figure:
+    """The same test images as the model sees them: original pixel order above, permuted below."""
+    data, seed = inputs.data, inputs.run.cfg["seed"]
+    x = data.test_x[:SAMPLE_COLUMNS]
+    permuted = transforms.permute_pixels(x, transforms.pixel_permutation(seed, x[0, 0].numel()))
+    labels = [data.info.classes[i] for i in data.test_y[:SAMPLE_COLUMNS].tolist()]
+    fig = image_grid(torch.cat([x, permuted]), labels * 2, row_labels=["original", "permuted"])
+    fig.suptitle(f"{inputs.title}: the same test images before (top) and after (bottom)\n"
+                 f"the fixed pixel permutation (seed {seed}) applied to every image")
+    return fig
+
+
+# Drawn for every CIFAR-10 experiment (with augment: none too): the augmentations its recipes can use.
+@FIGURES.figure("augmentation", applies=lambda cfg: cfg["dataset"] == "cifar10", caption=(
+    "The CIFAR augmentations on real training images: random 32x32 crop of the image padded "
+    "by 4 pixels plus a random horizontal flip (the labs' recipe); MixUp blends two images "
+    "and their labels with one weight lambda; CutMix pastes a box of a partner image and "
+    "weights the labels by area."))
+def augmentation_figure(inputs: FigureInputs) -> Figure:
+    """Real training images under each augmentation the CIFAR recipes can use."""
+    data, seed, classes = inputs.data, inputs.run.cfg["seed"], inputs.data.info.classes
+    x, y = data.train_x[:SAMPLE_COLUMNS], data.train_y[:SAMPLE_COLUMNS]
+    generator = torch.Generator().manual_seed(seed)
+    names = [classes[i] for i in y.tolist()]
+    cropped = transforms.random_crop_flip(x, CROP_PADDING, generator)
+    mixed, _, partner, lam = transforms.mixup(transforms.to_float(x), y, MIXUP_ALPHA, generator)
+    cut, _, cut_partner, cut_lam = transforms.cutmix(x, y, CUTMIX_ALPHA, generator)
+    captions = (
+        names * 2
+        + [f"{lam:.2f} {n}\n+ {1 - lam:.2f} {classes[p]}" for n, p in zip(names, partner.tolist())]
+        + [f"{cut_lam:.2f} {n}\n+ {1 - cut_lam:.2f} {classes[p]}"
+           for n, p in zip(names, cut_partner.tolist())]
+    )
+    images = torch.cat([x, cropped, (mixed * 255).round().to(torch.uint8), cut])
+    fig = image_grid(images, captions, row_labels=[
+        "original", f"random crop\n(padding {CROP_PADDING})\n+ flip",
+        f"MixUp\n(alpha {MIXUP_ALPHA})", f"CutMix\n(alpha {CUTMIX_ALPHA})"])
+    fig.suptitle(f"{inputs.title}: augmentations on real training images\n"
+                 "(MixUp and CutMix: each image's label weight = the share of the image it contributes)")
+    return fig

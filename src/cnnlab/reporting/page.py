@@ -1,0 +1,210 @@
+"""results/report.html: the study's tables, every figure with its caption, the parameters and the
+environment, on one self-contained page (figures as base64 data URIs, inline CSS, no scripts, no
+external resources), so it can be handed in or mailed as one file."""
+
+import base64
+import html
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from cnnlab import config
+from cnnlab.reporting.experiment_figures import FIGURES, plot_names
+from cnnlab.reporting.references import REFERENCE_KINDS
+from cnnlab.reporting.study_figures import STUDY_FIGURES
+from cnnlab.reporting.style import DATASET_TITLES
+from cnnlab.reporting.tables import REPRODUCTION_NOTE, SUMMARY_NOTE, reduced_scale
+from cnnlab.results import FinishedRun
+
+CSS = """
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 2rem auto;
+       max-width: 1200px; padding: 0 1rem; color: #222; line-height: 1.45; }
+h1 { margin-bottom: 0.2rem; }
+h2 { border-bottom: 2px solid #ddd; padding-bottom: 0.2rem; margin-top: 2.5rem; }
+.scroll { overflow-x: auto; }
+table { border-collapse: collapse; margin: 0.8rem 0; font-size: 0.85rem; }
+th, td { border: 1px solid #ccc; padding: 0.25rem 0.5rem; vertical-align: top; }
+th { background: #f3f3f3; text-align: left; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+.small { font-size: 0.8rem; color: #555; }
+.verdict { font-weight: 600; white-space: nowrap; }
+.reproduced { color: #1e7b34; } .below, .above { color: #b03a2e; }
+.not-comparable, .no-reference { color: #777; }
+.banner { background: #fff4d6; border: 1px solid #e0b84c; padding: 0.6rem 1rem; margin: 1rem 0; }
+figure { margin: 1.2rem 0 2rem; } figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
+figcaption { font-size: 0.9rem; color: #333; max-width: 60rem; }
+pre { background: #f7f7f7; padding: 0.8rem; overflow-x: auto; font-size: 0.8rem; }
+"""
+
+
+def render_html(params, runs, summary, reproduction, tolerance, figures) -> str:
+    smoke = sorted({r.cfg["scale"] for r in runs if reduced_scale(params, r.cfg)})
+    banner = "" if not smoke else (
+        f'<p class="banner">Runs at {", ".join(smoke)} scale are in this report: they train on small '
+        "subsets for few epochs to check that the pipeline works. Their numbers are not results and "
+        "are never counted as reproductions.</p>")
+    run_names = [r.name for r in runs]
+    chosen = config.study_experiments(params)
+    not_run = [n for n in chosen if n not in run_names]
+    left_out = [n for n in params["experiments"] if n not in chosen]
+    parts = [
+        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        "<title>cnnlab: the CNN week as one reproducible study</title>", f"<style>{CSS}</style></head><body>",
+        "<h1>cnnlab: the CNN week as one reproducible study</h1>",
+        f'<p class="small">{len(runs)} experiments evaluated: {esc(", ".join(run_names))}.'
+        + (f" Not run: {esc(', '.join(not_run))}." if not_run else "")
+        + (f" Left out of the study by <code>datasets</code> in params.yaml: {esc(', '.join(left_out))}."
+           if left_out else "") + "</p>",
+        banner,
+        '<nav><a href="#summary">Summary</a> · <a href="#reproduction">Reproduction</a> · '
+        '<a href="#study-figures">Study figures</a> · <a href="#experiments">Experiments</a> · '
+        '<a href="#parameters">Parameters</a> · <a href="#environment">Environment</a></nav>',
+        '<h2 id="summary">Summary</h2>', summary_html(summary),
+        '<h2 id="reproduction">Reproduction</h2>', reproduction_html(reproduction, summary, tolerance),
+        '<h2 id="study-figures">Study figures</h2>',
+        *(figure_html(path, STUDY_FIGURES[name].caption) for name, path in figures.items()),
+        '<h2 id="experiments">Experiments</h2>',
+        *(experiment_html(run) for run in runs),
+        '<h2 id="parameters">Parameters</h2>', parameters_html(params, runs),
+        '<h2 id="environment">Environment</h2>', environment_html(runs),
+        "</body></html>",
+    ]
+    return "\n".join(p for p in parts if p) + "\n"
+
+
+def esc(value) -> str:
+    return html.escape(str(value))
+
+
+def table_html(headers: list[str], rows: list[list[str]], numeric: set[int] = frozenset(),
+               table_id: str = "") -> str:
+    """Cells are HTML already (escape text with esc); `numeric` columns are right-aligned."""
+    head = "".join(f"<th>{h}</th>" for h in headers)
+    body = "".join(
+        "<tr>" + "".join(f'<td class="num">{c}</td>' if i in numeric else f"<td>{c}</td>"
+                         for i, c in enumerate(row)) + "</tr>"
+        for row in rows)
+    ident = f' id="{table_id}"' if table_id else ""
+    return (f'<div class="scroll"><table{ident}><thead><tr>{head}</tr></thead>'
+            f"<tbody>{body}</tbody></table></div>")
+
+
+def pct(fraction) -> str:
+    return "–" if fraction is None or pd.isna(fraction) else f"{fraction * 100:.2f} %"
+
+
+def flops(n: float) -> str:
+    return f"{n / 1e9:.2f} G" if n >= 1e9 else f"{n / 1e6:.2f} M"
+
+
+def summary_html(summary: pd.DataFrame) -> str:
+    headers = ["experiment", "dataset", "model", "scale", "parameters", "FLOPs / image", "epochs",
+               "test acc. (chosen on validation)", "test acc. (best epoch on test, the labs' way)",
+               "training time", "images / s", "peak memory"]
+    rows = [[esc(r.experiment), esc(r.dataset), esc(r.model), esc(r.scale), f"{r.parameters:,}",
+             flops(r.flops_per_image), str(r.epochs), f"{pct(r.test_acc)}{epoch_note(r.best_epoch)}",
+             f"{pct(r.labs_best_test_acc)}{epoch_note(r.labs_best_epoch)}", f"{r.train_seconds:,.1f} s",
+             f"{r.images_per_sec:,.0f}", f"{r.peak_memory_mb:,.0f} MB"]
+            for r in summary.itertuples()]
+    return (table_html(headers, rows, numeric={4, 5, 6, 7, 8, 9, 10, 11}, table_id="summary-table")
+            + f'<p class="small">{esc(SUMMARY_NOTE)} Device, precision and data verification: see '
+              '<a href="#environment">Environment</a>.</p>')
+
+
+def epoch_note(epoch: int) -> str:
+    return f'<br><span class="small">epoch {epoch}</span>'
+
+
+def reproduction_html(reproduction: pd.DataFrame, summary: pd.DataFrame, tolerance: float) -> str:
+    """One row per experiment: ours, then each kind of reference with its difference and verdict."""
+    headers = ["experiment", "scale, epochs", "ours (test acc.)", *REFERENCE_KINDS.values(), "verdicts"]
+    selected = summary.set_index("experiment")["test_acc"]
+    rows = []
+    for name, group in reproduction.groupby("experiment", sort=False):
+        first = group.iloc[0]
+        cells = [esc(name), esc(f"{first.scale}, {first.epochs}"), pct(selected[name])]
+        for kind in REFERENCE_KINDS:
+            entries = group[group["kind"] == kind]
+            cells.append("<br>".join(reference_cell(e, selected[name]) for e in entries.itertuples()) or "–")
+        counts = group["verdict"].value_counts()
+        cells.append("<br>".join(f'<span class="verdict {css_class(v)}">{esc(v)}</span>'
+                                 + (f" ({n})" if len(group) > 1 else "") for v, n in counts.items()))
+        rows.append(cells)
+    legend = REPRODUCTION_NOTE.format(
+        tolerance=f" (±{tolerance * 100:.1f} percentage points of test accuracy)")
+    return table_html(headers, rows, table_id="reproduction-table") + f'<p class="small">{esc(legend)}</p>'
+
+
+def reference_cell(entry, selected_acc: float) -> str:
+    value = pct(entry.reference) + ("+" if entry.at_least else "")
+    epochs = "epochs unknown" if pd.isna(entry.reference_epochs) else f"{int(entry.reference_epochs)} ep."
+    # a reference after fewer epochs is compared with the same run at that epoch: say so
+    ours = "" if entry.ours == selected_acc else (
+        f'<br><span class="small">ours: {pct(entry.ours)}, {esc(entry.ours_measure)}</span>')
+    return (f'{value} <span class="small">({epochs})</span>{ours}<br>'
+            f'Δ {entry.difference * 100:+.2f} pp · <span class="verdict {css_class(entry.verdict)}">'
+            f'{esc(entry.verdict)}</span><br><span class="small" title="{esc(entry.reason)}">'
+            f"{esc(entry.note)}</span>")
+
+
+def css_class(verdict: str) -> str:
+    return verdict.replace(" ", "-")
+
+
+def figure_html(path: Path, caption: str, alt: str = "") -> str:
+    path = Path(path)
+    if not path.is_file():
+        return f'<p class="banner">Missing figure {esc(path)}: run the pipeline\'s plot step.</p>'
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return (f'<figure><img src="data:image/png;base64,{data}" alt="{esc(alt or path.stem)}">'
+            f"<figcaption>{esc(caption)}</figcaption></figure>")
+
+
+def experiment_html(run: FinishedRun) -> str:
+    cfg, m = run.cfg, run.metrics
+    head = (f'<h3 id="{esc(run.name)}">{esc(run.name)}</h3><p class="small">{esc(cfg["model"])} on '
+            f'{esc(DATASET_TITLES[cfg["dataset"]])}, {esc(cfg["scale"])} scale, '
+            f'{run.trained["epochs"]} epochs; test accuracy {pct(m["test_acc"])} '
+            f'(epoch {m["best_epoch"]}, chosen on validation).</p>')
+    figures = [figure_html(run.folder / "plots" / f"{name}.png", FIGURES[name].caption, f"{run.name} {name}")
+               for name in plot_names(cfg)]
+    return head + "\n".join(figures)
+
+
+def recipe_keys() -> list[str]:
+    """An experiment's keys, as the schema declares them, and the validation split's size."""
+    return [*config.schema()["$defs"]["experiment"]["properties"], "val_size"]
+
+
+def parameters_html(params: dict, runs: list[FinishedRun]) -> str:
+    """The recipe keys as the runs used them: shared values once, the differing ones in a table."""
+    keys = recipe_keys()
+    values = {k: [r.cfg.get(k, "") for r in runs] for k in keys}
+    shared = {k: v[0] for k, v in values.items() if all(x == v[0] for x in v)}
+    differing = [k for k in keys if k not in shared]
+    rows = [[esc(r.name), *(esc(values[k][i]) for k in differing)] for i, r in enumerate(runs)]
+    study = {k: params.get(k) for k in (*config.STUDY_KEYS, "datasets")} | {"data": params["data"]}
+    return ("<p>Each run's settings as recorded in its train.json (params.yaml, the scale and any "
+            "<code>--set</code> overrides applied). The same in every run: "
+            + esc(", ".join(f"{k} {v}" for k, v in shared.items()) or "nothing") + ".</p>"
+            + (table_html(["experiment", *differing], rows) if differing else "")
+            + "<details><summary>params.yaml (study-wide settings and scales)</summary><pre>"
+            + esc(yaml.safe_dump({**study, "scales": params["scales"]}, sort_keys=False))
+            + "</pre></details>")
+
+
+def environment_html(runs: list[FinishedRun]) -> str:
+    version_keys = ["python", "torch", "torchvision", "numpy", "cnnlab"]
+    headers = ["experiment", "device", "precision", "threads", "deterministic", "data verified",
+               *version_keys]
+    rows = [[esc(r.name), esc(r.trained["device"]), esc(r.trained["precision"]),
+             esc(r.trained.get("threads", "")), esc(r.cfg.get("deterministic")),
+             "yes" if r.trained["data_verified"] else "<b>no</b>",
+             *(esc(r.trained["versions"].get(k, "")) for k in version_keys)] for r in runs]
+    platforms = sorted({r.trained["versions"].get("platform", "?") for r in runs})
+    return (table_html(headers, rows)
+            + f'<p class="small">Platform: {esc("; ".join(platforms))}. "data verified: no" means the '
+              "dataset files are not the canonical ones (their digests were not checked or did not "
+              "match).</p>")

@@ -1,0 +1,47 @@
+"""`cnnlab report`: summary.csv, reproduction.csv, figures/*.png and report.html in the results folder."""
+
+from pathlib import Path
+
+from cnnlab import config
+from cnnlab.errors import CnnlabError
+from cnnlab.io import atomic_write_text, atomic_write_with, held_folder
+from cnnlab.reporting.page import render_html
+from cnnlab.reporting.references import REFERENCES, load_references
+from cnnlab.reporting.study_figures import StudyInputs, plot_study
+from cnnlab.reporting.tables import reproduction_table, summary_table
+from cnnlab.results import FinishedRun, read_finished_run
+
+
+def build_report(params: dict, results_dir: Path, references_path: Path = REFERENCES) -> Path:
+    """Write summary.csv, reproduction.csv, figures/*.png and report.html into `results_dir`."""
+    results_dir = Path(results_dir)
+    if not results_dir.is_dir():
+        raise CnnlabError(f"{results_dir}: no such folder; run `cnnlab train EXP` and `cnnlab evaluate EXP` "
+                          "first (or point --results at the results folder)")
+    with held_folder(results_dir, also_clean=("figures",)):
+        runs = load_runs(params, results_dir)
+        references = load_references(references_path, params)
+        summary = summary_table(runs)
+        reproduction = reproduction_table(params, runs, references)
+        atomic_write_with(results_dir / "summary.csv", lambda p: summary.to_csv(p, index=False))
+        atomic_write_with(results_dir / "reproduction.csv", lambda p: reproduction.to_csv(p, index=False))
+        figures = plot_study(StudyInputs(summary, reproduction, {r.name: r.history for r in runs}),
+                             results_dir / "figures")
+        page = render_html(params, runs, summary, reproduction, references["tolerance"], figures)
+        report = results_dir / "report.html"
+        atomic_write_text(report, page)
+    return report
+
+
+def load_runs(params: dict, results_dir: Path) -> list[FinishedRun]:
+    """The evaluated experiments of the study (those with metrics.json), in catalog order."""
+    runs = []
+    for name in config.study_experiments(params):
+        folder = results_dir / name
+        if (folder / "metrics.json").is_file():
+            fix = f"run `cnnlab train {name}` and `cnnlab evaluate {name}` again"
+            runs.append(read_finished_run(folder, name, fix))
+    if not runs:
+        raise CnnlabError(f"{results_dir} holds no evaluated experiment; run `cnnlab train EXP` and "
+                          f"`cnnlab evaluate EXP` first (or point --results at the results folder)")
+    return runs

@@ -1,0 +1,69 @@
+"""What every figure shares: seaborn's look, image grids, dataset titles, and saving a PNG.
+
+Figures are matplotlib `Figure` objects (no pyplot state to leak between figures), each written
+atomically at DPI dots per inch.
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pandas as pd
+import seaborn as sns
+import torch
+from matplotlib.figure import Figure
+
+from cnnlab.io import atomic_write_with
+
+DPI = 150
+SAMPLE_COLUMNS = 8  # images per row in the image grids
+WRONG = "#c0392b"  # misclassified images are framed and titled in this red
+# How figures and the report name each dataset, and its marker in the study's scatter plots.
+DATASET_TITLES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST", "cifar10": "CIFAR-10"}
+DATASET_MARKERS = {"mnist": "o", "fashion_mnist": "s", "cifar10": "^"}
+
+
+def save(fig: Figure, path: Path) -> Path:
+    atomic_write_with(path, lambda tmp: fig.savefig(tmp, dpi=DPI))
+    return path
+
+
+@contextmanager
+def styled(style: str = "whitegrid") -> Iterator[None]:
+    """seaborn's look for the axes made inside, without changing matplotlib's global settings."""
+    with sns.axes_style(style), sns.plotting_context("notebook", font_scale=0.9):
+        yield
+
+
+def few_points(history: pd.DataFrame) -> bool:
+    """Mark every epoch while the markers stay apart (and a one-epoch run still shows a point)."""
+    return len(history) <= 30
+
+
+def image_grid(images: torch.Tensor, captions: list[str], marked: list[bool] | None = None,
+               row_labels: list[str] | None = None) -> Figure:
+    """uint8 images [N, C, H, W] in rows of SAMPLE_COLUMNS; `marked` ones framed and titled in red."""
+    marked = marked or [False] * len(images)
+    rows = -(-len(images) // SAMPLE_COLUMNS)
+    lines = max(c.count("\n") for c in captions) + 1
+    fig = Figure(figsize=(SAMPLE_COLUMNS * 1.6, rows * (1.5 + 0.17 * lines) + 0.9), layout="constrained")
+    axes = fig.subplots(rows, SAMPLE_COLUMNS, squeeze=False).ravel()
+    for ax in axes:
+        ax.set_axis_off()
+    for ax, image, caption, is_marked in zip(axes, images, captions, marked):
+        if image.shape[0] == 1:
+            ax.imshow(image[0].numpy(), cmap="gray", vmin=0, vmax=255)
+        else:
+            ax.imshow(image.permute(1, 2, 0).numpy())
+        ax.set_axis_on()
+        ax.set_xticks([])
+        ax.set_yticks([])
+        color = WRONG if is_marked else "0.8"
+        for spine in ax.spines.values():
+            spine.set_edgecolor(color)
+            spine.set_linewidth(3 if is_marked else 0.5)
+        ax.set_title(caption, fontsize=8, color=WRONG if is_marked else "black",
+                     fontweight="bold" if is_marked else "normal")
+    for row, label in enumerate(row_labels or []):
+        axes[row * SAMPLE_COLUMNS].set_ylabel(label, fontsize=10, rotation=0, ha="right", va="center")
+    return fig
