@@ -44,9 +44,10 @@ from PIL import Image
 from torch import nn
 from torchvision import transforms as T
 
-from cnnlab import config, datasets, engine, runtime
+from cnnlab import config, engine, runtime
 from cnnlab import train as cnnlab_train
-from cnnlab.batches import StudyData, load_study_data
+from cnnlab.data.batches import StudyData, load_study_data
+from cnnlab.data.catalog import DATASETS, DatasetInfo, dataset_dir
 from cnnlab.models import create_model
 from cnnlab.random_streams import stand_in_data_generator
 
@@ -87,7 +88,7 @@ class PILImages(torch.utils.data.Dataset):
         return self.transform(Image.fromarray(self.images[index])), int(self.labels[index])
 
 
-def labs_transform(cfg: dict, info: datasets.DatasetInfo):
+def labs_transform(cfg: dict, info: DatasetInfo):
     steps = [T.RandomCrop(info.size, padding=4), T.RandomHorizontalFlip()] if cfg["augment"] != "none" else []
     steps.append(T.ToTensor())
     if cfg["normalize"]:
@@ -177,8 +178,8 @@ def cnnlab_loop(cfg: dict, data: StudyData, steps: int, eval_images: int,
 
 def study_data(cfg: dict, n_train: int | None = None) -> tuple[StudyData, str]:
     """The experiment's data from the data root ("files"), else random images of the real shape."""
-    info = datasets.DATASETS[cfg["dataset"]]
-    if datasets.dataset_dir(cfg["dataset"], cfg["data"]["root"]).is_dir():
+    info = DATASETS[cfg["dataset"]]
+    if dataset_dir(cfg["dataset"], cfg["data"]["root"]).is_dir():
         return load_study_data(cfg), "files"
     sizes = FULL_SIZES[cfg["dataset"]]
     n_train = n_train or sizes[0]

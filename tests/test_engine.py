@@ -5,18 +5,15 @@ from pathlib import Path
 
 import torch
 
-from cnnlab import random_streams, transforms
+from cnnlab import random_streams
+from cnnlab.data import transforms
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "cnnlab"
 # cnnlab.train is the training loop only; what a run sets up is cnnlab.engine's. The drivers of a
 # training run import it: the CLI, and the calibration of `cnnlab plan`.
-TRAIN_IMPORTERS = {"cli.py", "calibrate.py",
-                   # They take HISTORY_COLUMNS through cnnlab.train until the reporting wing reads
-                   # it from cnnlab.results (issue 10): take them off when that lands.
-                   "plots.py", "report.py"}
+TRAIN_IMPORTERS = {"cli.py", "calibrate.py"}
 # Where random numbers may be seeded: the named streams, and runtime.seed_everything's global seed.
-SEEDERS = {"random_streams.py", "runtime.py",
-           "plots.py"}  # until its augmentation figure calls random_streams.augmentation_figure_generator
+SEEDERS = {"random_streams.py", "runtime.py"}
 
 
 def modules():

@@ -8,7 +8,9 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from cnnlab import datasets, engine, runtime
+from cnnlab import engine, runtime
+from cnnlab.data.catalog import DATASETS
+from cnnlab.data.fetch import fetch
 from cnnlab.errors import CnnlabError
 from synthetic import write_mirror
 
@@ -67,7 +69,7 @@ def test_models_and_batches_are_channels_last(model):
     assert all(c.weight.is_contiguous(memory_format=torch.channels_last) for c in convs)
     assert not convs[-1].weight.is_contiguous()  # wide enough for the layouts to differ
     params = {"normalize": True, "augment": "none", "permute": False, "seed": 0}
-    prepare = engine.make_preparer(params, SimpleNamespace(info=datasets.DATASETS["cifar10"]))
+    prepare = engine.make_preparer(params, SimpleNamespace(info=DATASETS["cifar10"]))
     batch = prepare(torch.zeros(2, 3, 32, 32, dtype=torch.uint8), train=False)
     assert batch.is_contiguous(memory_format=torch.channels_last) and not batch.is_contiguous()
 
@@ -77,7 +79,7 @@ def data_root(tmp_path_factory):
     """Synthetic MNIST on disk; CIFAR-10 left out, so the benchmark's random-image fallback runs."""
     tmp = tmp_path_factory.mktemp("bench")
     mirror = write_mirror(tmp / "mirror", datasets=("mnist",), n_train=700, n_test=200)
-    datasets.fetch("mnist", tmp / "raw", mirror=mirror, verify=False)
+    fetch("mnist", tmp / "raw", mirror=mirror, verify=False)
     return tmp / "raw"
 
 
@@ -102,10 +104,10 @@ def test_bench_runs_both_loops_and_writes_the_tables(data_root, tmp_path):
 def test_bench_labs_loop_uses_the_labs_transforms(data_root):
     args = bench.parse_args(["--root", str(data_root)])
     cfg = bench.experiment_cfg(args, "vgg_cifar10")
-    names = [type(t).__name__ for t in bench.labs_transform(cfg, datasets.DATASETS["cifar10"]).transforms]
+    names = [type(t).__name__ for t in bench.labs_transform(cfg, DATASETS["cifar10"]).transforms]
     assert names == ["RandomCrop", "RandomHorizontalFlip", "ToTensor", "Normalize"]
     cfg = bench.experiment_cfg(args, "convnet_cifar10")
-    assert [type(t).__name__ for t in bench.labs_transform(cfg, datasets.DATASETS["cifar10"]).transforms] \
+    assert [type(t).__name__ for t in bench.labs_transform(cfg, DATASETS["cifar10"]).transforms] \
         == ["ToTensor"]
 
 

@@ -23,7 +23,8 @@ import pytest
 import torch
 import yaml
 
-from cnnlab import config, datasets, runtime
+from cnnlab import config, runtime
+from cnnlab.data.fetch import fetch
 from cnnlab.evaluate import evaluate
 from cnnlab.models import create_model
 from cnnlab.train import train
@@ -54,7 +55,7 @@ def project(tmp_path_factory):
     params["data"].update(root=str(tmp / "raw"), mirror=str(mirror), verify=False, val_size=50)
     params["datasets"] = ["mnist"]
     (tmp / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    datasets.fetch("mnist", tmp / "raw", mirror=mirror, verify=False)
+    fetch("mnist", tmp / "raw", mirror=mirror, verify=False)
     cfg = config.experiment_config(config.load_params(tmp / "params.yaml"), EXPERIMENT)
     train(cfg, tmp / "trained")
     evaluate(cfg, tmp / "trained")

@@ -11,7 +11,8 @@ import pytest
 import torch
 import yaml
 
-from cnnlab import config, datasets
+from cnnlab import config
+from cnnlab.data.fetch import fetch
 from cnnlab.evaluate import evaluate
 from cnnlab.results import HISTORY_COLUMNS
 from cnnlab.train import TrainingDiverged, train
@@ -31,7 +32,7 @@ def project(tmp_path_factory):
     params["data"].update(root=str(tmp / "raw"), mirror=str(mirror), verify=False, val_size=100)
     (tmp / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     for name in ("mnist", "cifar10"):
-        datasets.fetch(name, tmp / "raw", mirror=mirror, verify=False)
+        fetch(name, tmp / "raw", mirror=mirror, verify=False)
     return tmp
 
 
@@ -158,7 +159,7 @@ def real_mnist_params(tmp_path_factory):
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     params["data"].update(root=str(tmp / "raw"), mirror=str(REAL_MIRROR))
     (tmp / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    datasets.fetch("mnist", tmp / "raw", mirror=REAL_MIRROR)
+    fetch("mnist", tmp / "raw", mirror=REAL_MIRROR)
     return tmp
 
 

@@ -28,7 +28,7 @@ DATASET_SIZES = {"mnist": (60_000, 10_000), "fashion_mnist": (60_000, 10_000), "
 
 
 def split_sizes(cfg: dict) -> tuple[int, int, int]:
-    """Images trained, validated and tested per epoch, as cnnlab.batches.load_study_data splits them."""
+    """Images trained, validated and tested per epoch, as cnnlab.data.batches.load_study_data splits them."""
     train, test = DATASET_SIZES[cfg["dataset"]]
     train -= cfg["val_size"]
     return (min(train, cfg["limit_train"] or train), cfg["val_size"], min(test, cfg["limit_test"] or test))
@@ -83,8 +83,8 @@ def random_study_data(cfg: dict):
     """Random uint8 images and labels in the dataset's shape and the run's split sizes."""
     import torch
 
-    from cnnlab.batches import StudyData
-    from cnnlab.datasets import DATASETS
+    from cnnlab.data.batches import StudyData
+    from cnnlab.data.catalog import DATASETS
     from cnnlab.random_streams import stand_in_data_generator
 
     info = DATASETS[cfg["dataset"]]
@@ -101,7 +101,7 @@ def random_study_data(cfg: dict):
 
 def first(data, n: int):
     """The first `n` training images (a view: no copy, so the whole dataset stays the memory held)."""
-    from cnnlab.batches import StudyData
+    from cnnlab.data.batches import StudyData
 
     return StudyData(data.train_x[:n], data.train_y[:n], data.val_x, data.val_y, data.test_x,
                      data.test_y, data.info, data.verified)

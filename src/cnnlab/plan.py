@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
-from cnnlab import calibrate, config, datasets
+from cnnlab import calibrate, config
+from cnnlab.data.catalog import DATASETS, DatasetInfo, dataset_dir
 
 CONNECT_TIMEOUT = 3.0  # seconds for one TCP connection to a download host
 ADVICE = ("run it on a GPU (device: cuda) or a cluster (`snakemake --executor ...`), or make it smaller: "
@@ -69,7 +70,7 @@ def study_jobs(params: dict, overrides: list[str]) -> list[Job]:
             cfg = {**recipe, "seed": seed}
             device = runtime.pick_device(cfg["device"])  # refuses cuda where there is none
             cfg.update(device=device.type, precision=runtime.pick_precision(cfg["precision"], device))
-            model = create_model(cfg["model"], len(datasets.DATASETS[cfg["dataset"]].classes))
+            model = create_model(cfg["model"], len(DATASETS[cfg["dataset"]].classes))
             jobs.append(Job(cfg, flops=flops_per_image(model, cfg["model"], torch.device("cpu"))))
     return jobs
 
@@ -131,13 +132,14 @@ def data_sources(params: dict, names: list[str]) -> list[tuple[str, str, bool]]:
     mirror = os.environ.get(MIRROR_VARIABLE) or params["data"]["mirror"]
     rows = []
     for name in names:
-        places = [("already in", datasets.dataset_dir(name, params["data"]["root"]))]
+        info = DATASETS[name]
+        places = [("already in", dataset_dir(name, params["data"]["root"]))]
         if mirror:
-            places += [("offline mirror", Path(mirror) / sub) for sub in mirror_subfolders(name)]
-        if name == "fashion_mnist":
-            places.append(("Debian package", datasets.FASHION_MNIST_DEBIAN_DIR))
-        found = next((f"{label} {folder}" for label, folder in places if has_copy(name, folder)), None)
-        url = None if found else download_url(name)
+            places += [("offline mirror", Path(mirror) / sub) for sub in info.mirror_subfolders]
+        if info.package:
+            places.append(("Debian package", info.package.folder))
+        found = next((f"{label} {folder}" for label, folder in places if has_copy(info, folder)), None)
+        url = None if found else download_url(info)
         if url and reachable(url):
             found = f"the internet ({url})"
         if found is None:
@@ -145,34 +147,28 @@ def data_sources(params: dict, names: list[str]) -> list[tuple[str, str, bool]]:
                      f"no internet ({urlparse(url).hostname} not reachable)"]
             if not mirror:
                 tried.insert(1, f"no offline mirror set (${MIRROR_VARIABLE} or data.mirror)")
-            if name == "fashion_mnist":
-                tried.insert(1, "apt-get install dataset-fashion-mnist would provide it")
+            if info.package:
+                tried.insert(1, f"apt-get install {info.package.name} would provide it")
             found = "cannot be had: " + "; ".join(tried)
         rows.append((name, found, not found.startswith("cannot")))
     return rows
 
 
-def mirror_subfolders(name: str) -> tuple[str, ...]:
-    """Where an offline mirror may keep the dataset, as `cnnlab fetch` looks (a private table of
-    cnnlab.datasets, read here so that the two cannot disagree)."""
-    return datasets._STORAGE[name].mirror_subfolders
+def has_copy(info: DatasetInfo, folder: Path) -> bool:
+    """`folder` holds the dataset's files as `cnnlab fetch` reads them (digests are checked then):
+    unpacked (raw, .gz or .xz), or the declared archive."""
+    for candidate in (folder, folder / info.folder, folder / info.subdir):
+        if all(any((candidate / (file + suffix)).is_file() for suffix in ("", ".gz", ".xz"))
+               for file in info.digests):
+            return True
+    return info.archive is not None and (folder / info.archive.name).is_file()
 
 
-def has_copy(name: str, folder: Path) -> bool:
-    """`folder` holds the dataset's files as `cnnlab fetch` reads them (digests are checked then)."""
-    if name == "cifar10":
-        unpacked = folder if folder.name == "cifar-10-batches-py" else folder / "cifar-10-batches-py"
-        return (all((unpacked / file).is_file() for file in datasets.CIFAR10_MD5)
-                or (folder / datasets.CIFAR10_ARCHIVE).is_file())
-    folder = folder / "raw" if (folder / "raw").is_dir() else folder  # data/raw/mnist/MNIST/raw
-    return all(any((folder / (file + suffix)).is_file() for suffix in ("", ".gz", ".xz"))
-               for file in datasets.MNIST_SHA256)  # Fashion-MNIST's files have the same names
+def download_url(info: DatasetInfo) -> str:
+    import torchvision.datasets
 
-
-def download_url(name: str) -> str:
-    from torchvision.datasets import CIFAR10, MNIST, FashionMNIST
-
-    return {"mnist": MNIST.mirrors[0], "fashion_mnist": FashionMNIST.mirrors[0], "cifar10": CIFAR10.url}[name]
+    downloader = getattr(torchvision.datasets, info.download)
+    return downloader.mirrors[0] if hasattr(downloader, "mirrors") else downloader.url
 
 
 def reachable(url: str) -> bool:

@@ -14,8 +14,9 @@ import torch
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from cnnlab import transforms
-from cnnlab.batches import CROP_PADDING, StudyData, load_study_data
+from cnnlab import random_streams
+from cnnlab.data import transforms
+from cnnlab.data.batches import CROP_PADDING, StudyData, load_study_data
 from cnnlab.errors import CnnlabError
 from cnnlab.io import held_folder
 from cnnlab.reporting.gallery import Gallery
@@ -193,7 +194,7 @@ def augmentation_figure(inputs: FigureInputs) -> Figure:
     """Real training images under each augmentation the CIFAR recipes can use."""
     data, seed, classes = inputs.data, inputs.run.cfg["seed"], inputs.data.info.classes
     x, y = data.train_x[:SAMPLE_COLUMNS], data.train_y[:SAMPLE_COLUMNS]
-    generator = torch.Generator().manual_seed(seed)
+    generator = random_streams.augmentation_figure_generator(seed)
     names = [classes[i] for i in y.tolist()]
     cropped = transforms.random_crop_flip(x, CROP_PADDING, generator)
     mixed, _, partner, lam = transforms.mixup(transforms.to_float(x), y, MIXUP_ALPHA, generator)

@@ -13,14 +13,16 @@ import seaborn as sns
 import torch
 from matplotlib.figure import Figure
 
+from cnnlab.data.catalog import DATASETS
 from cnnlab.io import atomic_write_with
 
 DPI = 150
 SAMPLE_COLUMNS = 8  # images per row in the image grids
 WRONG = "#c0392b"  # misclassified images are framed and titled in this red
 # How figures and the report name each dataset, and its marker in the study's scatter plots.
-DATASET_TITLES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST", "cifar10": "CIFAR-10"}
-DATASET_MARKERS = {"mnist": "o", "fashion_mnist": "s", "cifar10": "^"}
+# From the datasets' declarations (cnnlab.data.catalog).
+DATASET_TITLES = {name: info.title for name, info in DATASETS.items()}
+DATASET_MARKERS = {name: info.marker for name, info in DATASETS.items()}
 
 
 def save(fig: Figure, path: Path) -> Path:
