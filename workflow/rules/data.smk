@@ -4,7 +4,7 @@
 
 rule fetch:
     input:
-        "src/cnnlab/datasets.py",
+        code=code_files("fetch"),
     output:
         directory(f"{DATA_ROOT}/{{dataset}}"),
     conda:
