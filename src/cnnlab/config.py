@@ -1,7 +1,8 @@
 """params.yaml: read it strictly, validate it against the schema, resolve one experiment's settings.
 
-cnnlab and the Snakefile read params.yaml with `load_params`, and every `--set` value goes through
-`parse_override`: both use `read_yaml`, PyYAML's safe loader made strict.
+cnnlab reads params.yaml with `load_params` (the Snakefile with `read_params`, then `completed`),
+and every `--set` value goes through `parse_override`: both use `read_yaml`, PyYAML's safe loader
+made strict. Each experiment is completed with `defaults:` and the schema's defaults, then checked.
 """
 
 import copy
@@ -17,7 +18,6 @@ import yaml
 from cnnlab.errors import CnnlabError
 
 STUDY_KEYS = ("seed", "device", "precision", "deterministic", "compile", "scale")
-OWN_KEYS = ("dataset", "model", "seed")  # each experiment's own: not in `defaults` (the schema says so too)
 
 MAX_FILE_BYTES = 100_000  # the real catalog is ~7 KB; bigger files take seconds to read and check
 MAX_DEPTH = 20  # the real catalog nests 4 deep; Python's recursion gives out at ~1000
@@ -214,7 +214,8 @@ def _explain(error: jsonschema.ValidationError) -> str:
         return f"unknown key {shown(unknown)}; {_choices(unknown, sorted(allowed))}"
     if error.validator == "required":
         missing = next(k for k in error.validator_value if k not in value)
-        shared = missing in experiment_keys() and missing not in OWN_KEYS
+        own_keys = schema()["properties"]["defaults"]["propertyNames"]["not"]["enum"]  # not in defaults
+        shared = missing in experiment_keys() and missing not in own_keys
         where = "to the experiment or to `defaults` " if shared else ""
         return f"the key {missing!r} is missing; add it {where}(see src/cnnlab/params.schema.yaml)"
     if error.validator == "not" and "description" in s:  # a key in the wrong place
