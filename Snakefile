@@ -2,33 +2,16 @@
 # Every rule runs one `cnnlab` command, the same one that dvc.yaml's stage of the same name runs;
 # params.yaml is the catalog for both. After each run, what Snakemake built is recorded in dvc.lock.
 
-from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version
-
-from cnnlab.config import load_params
-from cnnlab.errors import CnnlabError
 
 min_version("9.0")
 
 
-def checked(function, *args, **kwargs):
-    """function(*args, **kwargs); a problem cnnlab finds stops Snakemake with cnnlab's one-line
-    message (as the `cnnlab` command prints it) and no traceback of cnnlab's."""
-    try:
-        return function(*args, **kwargs)
-    except CnnlabError as err:
-        raise WorkflowError(f"cnnlab: error: {err}") from None
+report: "workflow/report/workflow.rst"
 
 
-# cnnlab's strict reader checks params.yaml first (duplicate keys, aliases, nesting, size, types),
-# so that Snakemake's own parse below only ever sees a file that cnnlab accepts.
-PARAMS_FILE = checked(load_params, "params.yaml")  # what cnnlab itself reads in every job
-
-
-configfile: "params.yaml"
-
-
-include: "workflow/rules/common.smk"
+include: "workflow/rules/common.smk"  # reads and checks params.yaml (the `configfile`)
+include: "workflow/rules/dvc.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/experiments.smk"
 include: "workflow/rules/study.smk"
@@ -40,6 +23,7 @@ localrules:
 
 
 rule all:
+    default_target: True
     input:
         expand("results/{exp}/metrics.json", exp=STUDY),
         expand("results/{exp}/plots", exp=STUDY),

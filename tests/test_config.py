@@ -1,3 +1,4 @@
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -133,3 +134,59 @@ def test_largest_seed_is_accepted_and_one_more_is_refused():
     assert config.experiment_config(params, "lenet5_mnist", [f"seed={2**32 - 1}"])["seed"] == 2**32 - 1
     with pytest.raises(CnnlabError, match="out of range; allowed: a value >= 0 and <= 4294967295"):
         config.experiment_config(params, "lenet5_mnist", [f"seed={2**32}"])
+
+
+def test_every_experiment_resolves_as_before_the_defaults_layer():
+    """tests/resolved_experiments.json: every experiment's settings at both scales, taken from the
+    catalog as it was before `defaults:` (each experiment spelled out in full). A deliberate
+    recipe change updates it."""
+    params = config.load_params(PARAMS)
+    stored = json.loads((REPO / "tests" / "resolved_experiments.json").read_text())
+    for scale, experiments in stored.items():
+        resolved = {name: config.experiment_config(params, name, [f"scale={scale}"]) for name in EXPERIMENTS}
+        assert resolved == experiments
+
+
+def catalog_with(tmp_path, old: str, new: str) -> Path:
+    """A copy of params.yaml with its first `old` replaced by `new`."""
+    text = PARAMS.read_text()
+    assert old in text
+    path = tmp_path / "params.yaml"
+    path.write_text(text.replace(old, new, 1))
+    return path
+
+
+def test_defaults_reach_every_experiment_that_does_not_set_the_key(tmp_path):
+    params = config.load_params(catalog_with(tmp_path, "\n  epochs: 10\n", "\n  epochs: 7\n"))
+    before = config.load_params(PARAMS)
+    changed = [name for name in EXPERIMENTS
+               if config.experiment_config(params, name) != config.experiment_config(before, name)]
+    assert changed == [name for name in EXPERIMENTS if before["experiments"][name]["epochs"] == 10]
+    assert all(params["experiments"][name]["epochs"] == 7 for name in changed)
+    assert params["experiments"]["cnn_bn_mnist"]["epochs"] == 5  # an experiment's own value wins
+
+
+@pytest.mark.parametrize("old, new, words", [
+    ("\n  lr: 0.01\n", "\n", "experiments.mlp_mnist: the key 'lr' is missing; add it to the experiment "
+                             "or to `defaults`"),
+    ("\n  lr: 0.01\n", "\n  lr: 0.01\n  dataset: mnist\n", "defaults: 'dataset' is not allowed here: each "
+                                                          "experiment names its own"),
+    ("\n  lr: 0.01\n", "\n  lr: 0.01\n  seed: 1\n", "defaults: 'seed' is not allowed here"),
+    ("\n  lr: 0.01\n", "\n  lr: 0\n", "defaults.lr: 0 is out of range; allowed: a value > 0"),
+    ("\n  lr: 0.01\n", "\n  lr: 0.01\n  learning_rate: 1\n", "defaults: unknown key 'learning_rate'"),
+    ("    model: lenet5\n", "", "experiments.lenet5_mnist: the key 'model' is missing; add it (see"),
+])
+def test_bad_defaults_are_one_line_naming_the_key(tmp_path, old, new, words):
+    path = catalog_with(tmp_path, old, new)
+    result = run_cli("--params", str(path), "list")
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.startswith(f"cnnlab: error: {path}: {words}")
+    assert len(result.stderr.splitlines()) == 1
+
+
+def test_schema_names_the_datasets_cnnlab_knows():
+    from cnnlab.data.catalog import DATASETS
+
+    assert config.schema()["$defs"]["dataset"]["enum"] == list(DATASETS)
+    assert config.schema()["properties"]["datasets"]["items"] == {"$ref": "#/$defs/dataset"}
+    assert config.experiment_keys()["dataset"] == {"$ref": "#/$defs/dataset"}

@@ -207,6 +207,24 @@ def test_parameter_change_reruns_one_experiment_in_dvc(study):
     assert json.loads(run(["dvc", "status", "--json"], project, env)) == {}
 
 
+def test_a_change_in_defaults_reruns_every_experiment_that_takes_it(study):
+    """`defaults:` is merged under every experiment: both tools see a change there (a dry run)."""
+    project, env, _ = study
+    catalog = (project / "params.yaml").read_text()
+    params = yaml.safe_load(catalog)
+    assert all("weight_decay" not in params["experiments"][name] for name in KEPT)
+    params["defaults"]["weight_decay"] = 0.0001
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    planned = run([*SNAKEMAKE_ALL, "--dry-run"], project, env)
+    each = len(KEPT)
+    assert job_counts(planned) == {"all": 1, "train": each, "evaluate": each, "plot": each, "report": 1}
+    changed = json.loads(run(["dvc", "status", "--json"], project, env))
+    assert set(changed) == {f"{step}@{name}" for step in ("train", "evaluate") for name in KEPT}
+    (project / "params.yaml").write_text(catalog)
+    assert job_counts(run([*SNAKEMAKE_ALL, "--dry-run"], project, env)) == {}
+    assert json.loads(run(["dvc", "status", "--json"], project, env)) == {}
+
+
 def project_without_cifar10(folder: Path) -> tuple[Path, dict]:
     """A git+DVC project of KEPT whose mirror lacks CIFAR-10, as offline on the course's machines."""
     write_mirror(folder / "mirror", datasets=("mnist", "fashion_mnist"), n_train=600, n_test=200)

@@ -1,11 +1,13 @@
 """params.yaml: read it strictly, validate it against the schema, resolve one experiment's settings.
 
-cnnlab and the Snakefile read params.yaml with `load_params`, and every `--set` value goes through
-`parse_override`: both use `read_yaml`, PyYAML's safe loader made strict.
+cnnlab reads params.yaml with `load_params` (the Snakefile with `read_params`, then `completed`),
+and every `--set` value goes through `parse_override`: both use `read_yaml`, PyYAML's safe loader
+made strict. Each experiment is completed with `defaults:` and the schema's defaults, then checked.
 """
 
 import copy
 import difflib
+import functools
 import math
 from importlib import resources
 from pathlib import Path
@@ -124,17 +126,29 @@ def read_text(path: Path) -> str:
                           "save the file as UTF-8") from None
 
 
+@functools.cache  # read once; no caller changes it
 def schema() -> dict:
     return yaml.safe_load(resources.files("cnnlab").joinpath("params.schema.yaml").read_text())
 
 
-def load_params(path: str | Path = "params.yaml") -> dict:
-    """Read params.yaml strictly and validate it; fill in the schema's defaults."""
+def read_params(path: str | Path = "params.yaml"):
+    """params.yaml as written, read strictly but not yet validated."""
     path = Path(path)
     if not path.is_file():
         raise CnnlabError(f"{path}: no such file; run from the project folder or pass --params")
-    params = read_yaml(read_text(path), source=str(path))
-    validate(params, source=str(path))
+    return read_yaml(read_text(path), source=str(path))
+
+
+def load_params(path: str | Path = "params.yaml") -> dict:
+    """Read params.yaml strictly and validate it; each experiment completed with `defaults` and
+    the schema's defaults."""
+    return completed(read_params(path), source=str(path))
+
+
+def completed(params, source: str) -> dict:
+    """A validated copy of `params` (as read by `read_params`), its experiments completed."""
+    params = copy.deepcopy(params)
+    validate(params, source)
     return params
 
 
@@ -147,20 +161,35 @@ _TYPES = jsonschema.Draft202012Validator.TYPE_CHECKER.redefine_many({
 StrictValidator = jsonschema.validators.extend(jsonschema.Draft202012Validator, type_checker=_TYPES)
 
 
+def experiment_keys() -> dict:
+    """The keys an experiment may set, each with its schema."""
+    return schema()["$defs"]["experiment"]["properties"]
+
+
 def validate(params, source: str = "params.yaml") -> None:
-    """Raise one CnnlabError naming the first offending key and what is allowed."""
+    """Check `params` against the schema, then complete each experiment in place: `defaults`,
+    then the schema's defaults, merged under it. Raises one CnnlabError naming the first
+    offending key and what is allowed."""
     sch = schema()
-    error = jsonschema.exceptions.best_match(StrictValidator(sch).iter_errors(params))
-    if error is not None:
-        key = ".".join(cut(str(p)) for p in error.absolute_path) or "(top level)"
-        raise CnnlabError(f"{source}: {key}: {_explain(error)}")
+    _check(StrictValidator(sch), params, source)
     if params["scale"] not in params["scales"]:
         raise CnnlabError(f"{source}: scale: {shown(params['scale'])} is not defined; "
                           f"allowed: {sorted(params['scales'])}")
-    for spec in params["experiments"].values():
-        for key, prop in sch["$defs"]["experiment"]["properties"].items():
-            if key not in spec and "default" in prop:
-                spec[key] = copy.deepcopy(prop["default"])
+    schema_defaults = {key: prop["default"] for key, prop in experiment_keys().items() if "default" in prop}
+    complete = StrictValidator({"$ref": "#/$defs/resolved_experiment", "$defs": sch["$defs"]})
+    for name, spec in params["experiments"].items():
+        for layer in (params.get("defaults", {}), schema_defaults):
+            for key, value in layer.items():
+                spec.setdefault(key, copy.deepcopy(value))
+        _check(complete, spec, source, where=["experiments", name])
+
+
+def _check(validator, instance, source: str, where=()) -> None:
+    """Raise one CnnlabError for the most relevant schema violation of `instance`, if any."""
+    error = jsonschema.exceptions.best_match(validator.iter_errors(instance))
+    if error is not None:
+        key = ".".join(cut(str(p)) for p in [*where, *error.absolute_path]) or "(top level)"
+        raise CnnlabError(f"{source}: {key}: {_explain(error)}")
 
 
 def study_experiments(params: dict) -> list[str]:
@@ -185,7 +214,12 @@ def _explain(error: jsonschema.ValidationError) -> str:
         return f"unknown key {shown(unknown)}; {_choices(unknown, sorted(allowed))}"
     if error.validator == "required":
         missing = next(k for k in error.validator_value if k not in value)
-        return f"the key {missing!r} is missing; add it (see src/cnnlab/params.schema.yaml)"
+        own_keys = schema()["properties"]["defaults"]["propertyNames"]["not"]["enum"]  # not in defaults
+        shared = missing in experiment_keys() and missing not in own_keys
+        where = "to the experiment or to `defaults` " if shared else ""
+        return f"the key {missing!r} is missing; add it {where}(see src/cnnlab/params.schema.yaml)"
+    if error.validator == "not" and "description" in s:  # a key in the wrong place
+        return f"{shown(value)} is not allowed here: {s['description']}"
     if error.validator == "enum":
         return f"{shown(value)} is not allowed; choose one of {s['enum']}"
     if error.validator in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
@@ -234,8 +268,7 @@ def parse_override(text: str) -> tuple[str, object]:
 
 def override_keys(params: dict) -> list[str]:
     """The keys --set takes: an experiment's, the study-wide ones, data.KEY."""
-    experiment_keys = schema()["$defs"]["experiment"]["properties"]
-    return sorted({*experiment_keys, *STUDY_KEYS}) + [f"data.{k}" for k in params["data"]]
+    return sorted({*experiment_keys(), *STUDY_KEYS}) + [f"data.{k}" for k in params["data"]]
 
 
 def experiment_config(params: dict, name: str, overrides=()) -> dict:
@@ -244,11 +277,11 @@ def experiment_config(params: dict, name: str, overrides=()) -> dict:
         known = _choices(name, list(params["experiments"]), "known")
         raise CnnlabError(f"unknown experiment {shown(name)}; {known} (see `cnnlab list`)")
     params = copy.deepcopy(params)
-    experiment_keys = schema()["$defs"]["experiment"]["properties"]
+    recipe_keys = experiment_keys()
     recipe_overrides = {}
     for text in overrides:
         key, value = parse_override(text)
-        if key in experiment_keys:
+        if key in recipe_keys:
             params["experiments"][name][key] = value
             recipe_overrides[key] = value
         elif key in STUDY_KEYS:
@@ -258,7 +291,8 @@ def experiment_config(params: dict, name: str, overrides=()) -> dict:
         else:
             allowed = _choices(key, override_keys(params))
             raise CnnlabError(f"--set {cut(text)}: unknown key {shown(key)}; {allowed}")
-    validate(params, source=f"params.yaml with --set {cut(' '.join(overrides))}")
+    if overrides:  # `params` itself was validated when it was loaded
+        validate(params, source=f"params.yaml with --set {cut(' '.join(overrides))}")
 
     cfg = {key: params.get(key) for key in STUDY_KEYS}
     cfg["compile"] = bool(params.get("compile", False))

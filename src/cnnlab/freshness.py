@@ -4,7 +4,7 @@ Snakemake reruns a job when an input is newer than the job's outputs, or when th
 differ from those it recorded the last time it ran the job itself. Both fail for results that DVC
 made (`dvc repro` leaves Snakemake's record behind) or brought (`dvc pull` writes files in any
 order, later than the git checkout of the code and of metrics.json). The workflow uses these two
-rules instead (workflow/rules/common.smk, experiments.smk):
+rules instead (workflow/rules/dvc.smk, experiments.smk):
 
 - `write_recipe`: each experiment's recipe is a file that its train and evaluate jobs take as input,
   rewritten only when the recipe changes, and then dated to the epoch when the results on disk were

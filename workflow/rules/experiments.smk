@@ -7,19 +7,9 @@
 # A dataset is an `ancient` input: its content is checked against known digests when it is
 # fetched, and its time says nothing (DVC restores it at `dvc pull` time).
 
-from cnnlab.freshness import write_recipe
+from pathlib import Path
 
-# The modules that compute results (cli.py, config.py and io.py only pass things along);
-# dvc.yaml lists the same ones.
-COMPUTE_CODE = [
-    *sorted(glob.glob("src/cnnlab/data/**/*.py", recursive=True)),
-    "src/cnnlab/engine.py",
-    "src/cnnlab/random_streams.py",
-    "src/cnnlab/runtime.py",
-    "src/cnnlab/train.py",
-    *sorted(glob.glob("src/cnnlab/models/*.py")),
-]
-REPORTING_CODE = sorted(glob.glob("src/cnnlab/reporting/*.py"))  # the figures and the report
+from cnnlab.freshness import write_recipe
 
 RECIPE_FILE = ".snakemake/cnnlab/recipes/{exp}.json"  # Snakemake's, beside its own record
 for _exp, _settings in RECIPES.items():
@@ -30,14 +20,14 @@ rule train:
     input:
         fetched=lambda wc: ancient(fetched(wc.exp)),
         recipe=RECIPE_FILE,
-        code=COMPUTE_CODE,
+        code=code_files("train"),
     output:
         model="results/{exp}/model.pt",
         last="results/{exp}/last.pt",
         history="results/{exp}/history.csv",
         record="results/{exp}/train.json",
     params:
-        options=lambda wc: set_options(wc.exp),
+        options=lambda wc: cnnlab_options(wc.exp),
     threads: 4  # torch gains little beyond a few threads here; Snakemake lowers it to --cores
     resources:
         gpu=GPUS,
@@ -56,14 +46,14 @@ rule evaluate:
         rules.train.output.record,
         fetched=lambda wc: ancient(fetched(wc.exp)),
         recipe=RECIPE_FILE,
-        code=[*COMPUTE_CODE, "src/cnnlab/evaluate.py"],
+        code=code_files("evaluate"),
     output:
         metrics="results/{exp}/metrics.json",
         per_class="results/{exp}/per_class.csv",
         confusion="results/{exp}/confusion.csv",
         predictions="results/{exp}/predictions.csv",
     params:
-        options=lambda wc: set_options(wc.exp),
+        options=lambda wc: cnnlab_options(wc.exp),
     threads: 4
     resources:
         gpu=GPUS,
@@ -80,7 +70,7 @@ rule plot:
         rules.train.output.history,
         rules.train.output.record,
         rules.evaluate.output,
-        code=REPORTING_CODE,
+        code=code_files("plot"),
     output:
         report(
             directory("results/{exp}/plots"),
@@ -91,7 +81,7 @@ rule plot:
             labels={"experiment": "{exp}", "figure": "{name}"},
         ),
     params:
-        options=lambda wc: set_options(wc.exp),
+        options=lambda wc: cnnlab_options(wc.exp),
     conda:
         "../envs/cnnlab.yaml"
     log:

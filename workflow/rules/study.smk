@@ -6,7 +6,7 @@ rule report:
         expand("results/{exp}/metrics.json", exp=STUDY),
         expand("results/{exp}/plots", exp=STUDY),
         references="references.yaml",
-        code=REPORTING_CODE,
+        code=code_files("report"),
     output:
         # report(): what `snakemake --report report.html` shows, with captions from workflow/report/
         summary=report("results/summary.csv", caption="../report/summary.rst", category="Study"),

@@ -4,19 +4,25 @@
     model = create_model("lenet5", num_classes=10)
     init_weights(model, "xavier_uniform")
 
-Each model lives in a small file of its own and registers itself with ``@register_model``;
-importing the files below fills ``MODELS``.
+Each model lives in a small file of its own in this folder and registers itself with
+``@register_model``; importing every module of the folder (below) fills ``MODELS``. A new model is
+a new file here, and its name in the schema's ``model`` enum (tests/test_models.py checks both).
 """
 
+import importlib
 import inspect
+import pkgutil
 
 from torch import nn
 
 from ..errors import CnnlabError
-from . import cnn_bn, convnet, heads, lenet, resnet, small_mnist, transfer, vgg  # noqa: F401
-from .heads import linear_as_conv1x1
-from .registry import MODEL_INPUT_SHAPES, MODELS, register_model
-from .transfer import WeightsUnavailable
+
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")
+
+from .heads import linear_as_conv1x1  # noqa: E402
+from .registry import MODEL_INPUT_SHAPES, MODELS, register_model  # noqa: E402
+from .transfer import WeightsUnavailable  # noqa: E402
 
 __all__ = [
     "INIT_SCHEMES",

@@ -1,0 +1,147 @@
+"""What the Snakemake workflow (Snakefile, workflow/rules/) asks of cnnlab: the parameters it runs,
+the experiments `all` can build, whether jobs get a GPU, the `--set` options for `snakemake
+--config`, the code each step depends on, and the DVC stage of each job.
+
+Free of torch: every `snakemake` start imports this module, and importing torch takes seconds.
+"""
+
+import glob
+import json
+import os
+import shlex
+import shutil
+import subprocess
+
+from cnnlab.config import STUDY_KEYS, completed, study_experiments
+from cnnlab.errors import CnnlabError
+
+# The source that each step's results depend on, from the project folder (a folder stands for its
+# Python files). cli.py, config.py, errors.py, io.py and results.py only pass things along or check
+# them. dvc.yaml's stages list the same (tests/test_workflow_support.py checks).
+TRAIN_CODE = [
+    "src/cnnlab/data",
+    "src/cnnlab/engine.py",
+    "src/cnnlab/models",
+    "src/cnnlab/random_streams.py",
+    "src/cnnlab/runtime.py",
+    "src/cnnlab/train.py",
+]
+ENGINE_CODE = [path for path in TRAIN_CODE if path != "src/cnnlab/train.py"]
+STEP_CODE = {
+    # Not batches.py or transforms.py: a change there must not delete and fetch a dataset again.
+    "fetch": ["src/cnnlab/data/catalog.py", "src/cnnlab/data/fetch.py", "src/cnnlab/data/formats",
+              "src/cnnlab/data/load.py"],
+    "train": TRAIN_CODE,
+    "evaluate": [*ENGINE_CODE, "src/cnnlab/evaluate.py"],
+    "plot": ["src/cnnlab/reporting"],
+    "report": ["src/cnnlab/reporting"],
+}
+
+# cnnlab reads these from params.yaml alone, never from `snakemake --config`.
+FILE_ONLY_KEYS = ("data", "scales", "datasets")
+
+# torchvision's ImageNet ResNet-18 weights in torch's cache (cnnlab.models.transfer; a test checks).
+IMAGENET_WEIGHTS = "resnet18-*.pth"
+
+# The order of DVC's stages in the pipeline (the report's files are not DVC outputs).
+PIPELINE_STEPS = ["fetch", "train", "evaluate", "plot"]
+
+
+def code_files(step: str) -> list[str]:
+    """STEP_CODE[step] as files (Snakemake's inputs), each folder replaced by its Python files."""
+    files = []
+    for path in STEP_CODE[step]:
+        files += sorted(glob.glob(f"{path}/**/*.py", recursive=True)) if os.path.isdir(path) else [path]
+    return files
+
+
+def workflow_params(config: dict, params_file: dict) -> dict:
+    """Snakemake's `config` (params.yaml with any `--config` values) checked and completed as cnnlab
+    completes params.yaml; `params_file` is params.yaml itself, as cnnlab reads it."""
+    params = completed(config, source="params.yaml with snakemake --config")
+    for key in FILE_ONLY_KEYS:
+        if params.get(key) != params_file.get(key):
+            raise CnnlabError(f"--config {key}: edit it in params.yaml; --config reaches cnnlab only for "
+                              f"the top-level keys ({', '.join(STUDY_KEYS)}), defaults and experiments")
+    return params
+
+
+def set_options(params: dict, params_file: dict, experiment: str) -> str:
+    """` --set KEY=VALUE` options for what `params` changes from `params_file` in `experiment`.
+
+    Empty when nothing changed, so that the command is the very one that dvc.yaml runs.
+    """
+    wanted, on_disk = cnnlab_keys(params, experiment), cnnlab_keys(params_file, experiment)
+    options = ""
+    for key, value in wanted.items():
+        if on_disk.get(key) != value:
+            text = value if isinstance(value, str) else json.dumps(value)  # JSON is YAML
+            options += f" --set {shlex.quote(f'{key}={text}')}"
+    return options
+
+
+def cnnlab_keys(params: dict, experiment: str) -> dict:
+    """The keys `cnnlab --set` takes, with their values in `params` for `experiment`."""
+    keys = {key: params.get(key) for key in STUDY_KEYS}
+    keys.update(params["experiments"][experiment])  # the experiment's own seed beats the study's
+    return keys
+
+
+def torch_home() -> str:
+    """torch.hub's folder, found as torch finds it, without importing torch."""
+    cache = os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache"))
+    return os.environ.get("TORCH_HOME", os.path.join(cache, "torch"))
+
+
+def imagenet_weights_cached() -> bool:
+    """torch's cache holds the ImageNet ResNet-18 weights."""
+    return bool(glob.glob(os.path.join(torch_home(), "hub", "checkpoints", IMAGENET_WEIGHTS)))
+
+
+def buildable_study(params: dict) -> tuple[list[str], list[str]]:
+    """The experiments that `all` builds, and those it leaves out.
+
+    The study's experiments (`datasets`), less those that fine-tune pretrained weights while the
+    weights are not in torch's cache: only the internet has them, and a missing download would
+    fail the study hours in. `snakemake --cores 1 results/EXP/metrics.json` runs one anyway.
+    """
+    chosen = study_experiments(params)
+    if imagenet_weights_cached():
+        return chosen, []
+    left_out = [name for name in chosen if params["experiments"][name]["pretrained"]]
+    return [name for name in chosen if name not in left_out], left_out
+
+
+def gpu_visible() -> bool:
+    """A cheap stand-in for torch.cuda.is_available()."""
+    hidden = os.environ.get("CUDA_VISIBLE_DEVICES") in ("", "-1")
+    return shutil.which("nvidia-smi") is not None and not hidden
+
+
+def slurm_offers_gpus() -> bool:
+    """The SLURM cluster that `sinfo` reaches has nodes with GPUs (generic resource `gpu`): jobs
+    sent there with `--executor slurm` can have one, although this login machine has none."""
+    if shutil.which("sinfo") is None:
+        return False
+    try:
+        listed = subprocess.run(["sinfo", "--noheader", "--format", "%G"], capture_output=True,
+                                text=True, timeout=10)
+    except subprocess.TimeoutExpired:
+        return False
+    return any(gres.startswith("gpu") for gres in listed.stdout.replace(",", " ").split())
+
+
+def gpus_per_job(device: str) -> int:
+    """The resource `gpu` that train and evaluate jobs ask for: 1 where they would run on one."""
+    if device == "cuda":
+        return 1
+    return int(device == "auto" and (gpu_visible() or slurm_offers_gpus()))
+
+
+def dvc_stage(rule: str, wildcards: dict) -> str:
+    """The dvc.yaml stage that runs the same command as the Snakemake job (same names, same keys)."""
+    if rule == "fetch":
+        return f"fetch@{wildcards['dataset']}"
+    if "exp" in wildcards:
+        return f"{rule}@{wildcards['exp']}"
+    return rule
