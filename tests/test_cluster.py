@@ -14,6 +14,7 @@ import subprocess
 import pytest
 import yaml
 
+from cnnlab import config
 from slurm_cluster import missing_programs, slurm_cluster
 from synthetic import write_mirror
 from test_pipeline import environment, job_counts, make_project, run
@@ -50,7 +51,7 @@ def project(tmp_path_factory, cluster):
     folder = tmp_path_factory.mktemp("cluster")
     write_mirror(folder / "mirror", datasets=("mnist",), n_train=600, n_test=200)
     project = make_project(folder, [EXPERIMENT])
-    params = yaml.safe_load((project / "params.yaml").read_text())
+    params = config.read_params(project / "params.yaml")
     params["datasets"] = ["mnist"]
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     return project, environment(folder, project) | {"SLURM_CONF": cluster["SLURM_CONF"]}

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from cnnlab import config
 from synthetic import write_mirror
 
 REPO = Path(__file__).resolve().parents[1]
@@ -44,10 +45,10 @@ def make_project(folder: Path, experiments=None) -> Path:
                             ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
         else:
             shutil.copy2(source, project / name)
-    params = yaml.safe_load((project / "params.yaml").read_text())
+    params = config.read_params(project / "params.yaml")
     if experiments is not None:
         params["experiments"] = {name: params["experiments"][name] for name in experiments}
-        references = yaml.safe_load((project / "references.yaml").read_text())
+        references = config.read_yaml((project / "references.yaml").read_text(), "references.yaml")
         references["experiments"] = {name: refs for name, refs in references["experiments"].items()
                                      if name in experiments}
         (project / "references.yaml").write_text(yaml.safe_dump(references, sort_keys=False))
@@ -99,7 +100,7 @@ def stages_run(dvc_output: str) -> set[str]:
 
 
 def set_learning_rate(project: Path, experiment: str, lr: float) -> None:
-    params = yaml.safe_load((project / "params.yaml").read_text())
+    params = config.read_params(project / "params.yaml")
     params["experiments"][experiment]["lr"] = lr
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
@@ -211,7 +212,7 @@ def test_a_change_in_defaults_reruns_every_experiment_that_takes_it(study):
     """`defaults:` is merged under every experiment: both tools see a change there (a dry run)."""
     project, env, _ = study
     catalog = (project / "params.yaml").read_text()
-    params = yaml.safe_load(catalog)
+    params = config.read_yaml(catalog, "params.yaml")
     assert all("weight_decay" not in params["experiments"][name] for name in KEPT)
     params["defaults"]["weight_decay"] = 0.0001
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
@@ -236,7 +237,7 @@ def project_without_cifar10(folder: Path) -> tuple[Path, dict]:
 
 
 def leave_out_cifar10(project: Path) -> None:
-    params = yaml.safe_load((project / "params.yaml").read_text())
+    params = config.read_params(project / "params.yaml")
     params["datasets"] = ["mnist", "fashion_mnist"]
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
@@ -281,7 +282,7 @@ def test_dvc_study_without_a_dataset_builds_its_report(tmp_path):
 def test_invalid_params_stop_snakemake_before_any_job(tmp_path):
     project = make_project(tmp_path)
     env = environment(tmp_path, project)
-    params = yaml.safe_load((project / "params.yaml").read_text())
+    params = config.read_params(project / "params.yaml")
     params["experiments"]["lenet5_mnist"]["lr"] = -1
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     output = run(["snakemake", "--cores", "1", "--dry-run", "all"], project, env, ok=False)
@@ -354,7 +355,7 @@ def test_snakemake_and_dvc_cover_the_same_experiments_and_outputs(tmp_path, weig
         (checkpoints / "resnet18-f37072fd.pth").write_bytes(b"")
     jobs = snakemake_jobs(project, env)
     stages = dvc_stages(project)
-    catalog = yaml.safe_load((REPO / "params.yaml").read_text())["experiments"]
+    catalog = config.read_params(REPO / "params.yaml")["experiments"]
     pretrained = {name for name, spec in catalog.items() if spec.get("pretrained")}
     assert pretrained == {"resnet18_transfer_cifar10"}
 

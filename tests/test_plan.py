@@ -13,6 +13,7 @@ import subprocess
 import pytest
 import yaml
 
+from cnnlab import config
 from synthetic import write_mirror
 from test_pipeline import environment, make_project
 
@@ -126,7 +127,7 @@ def test_status_is_what_snakemake_would_run(tmp_path):
                           text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     assert row(cnnlab(project, env, *plan).stdout, "cnn_mnist")[6] == "up to date"
-    params = yaml.safe_load((project / "params.yaml").read_text())
+    params = config.read_params(project / "params.yaml")
     params["experiments"]["cnn_mnist"]["lr"] = 0.05
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     assert row(cnnlab(project, env, *plan).stdout, "cnn_mnist")[6] == "to run"

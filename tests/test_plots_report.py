@@ -58,7 +58,7 @@ def cli_calls(params: Path, results: Path) -> list[list[str]]:
 def study(tmp_path_factory):
     folder = tmp_path_factory.mktemp("study")
     mirror = write_mirror(folder / "mirror", datasets=("mnist", "cifar10"), n_train=800, n_test=300)
-    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params = config.read_params(REPO / "params.yaml")
     params["data"].update(root=str(folder / "data"), mirror=str(mirror))
     params_path = folder / "params.yaml"
     params_path.write_text(yaml.safe_dump(params, sort_keys=False))

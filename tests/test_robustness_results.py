@@ -51,7 +51,7 @@ def project(tmp_path_factory):
     """params.yaml over synthetic MNIST, and one trained and evaluated EXPERIMENT in trained/."""
     tmp = tmp_path_factory.mktemp("project")
     mirror = write_mirror(tmp / "mirror", datasets=("mnist",), n_train=300, n_test=100)
-    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params = config.read_params(REPO / "params.yaml")
     params["data"].update(root=str(tmp / "raw"), mirror=str(mirror), verify=False, val_size=50)
     params["datasets"] = ["mnist"]
     (tmp / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))

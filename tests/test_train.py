@@ -28,7 +28,7 @@ def project(tmp_path_factory):
     """A params.yaml whose data root holds synthetic MNIST and CIFAR-10 (small, learnable)."""
     tmp = tmp_path_factory.mktemp("project")
     mirror = write_mirror(tmp / "mirror", datasets=("mnist", "cifar10"), n_train=700, n_test=200)
-    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params = config.read_params(REPO / "params.yaml")
     params["data"].update(root=str(tmp / "raw"), mirror=str(mirror), verify=False, val_size=100)
     (tmp / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     for name in ("mnist", "cifar10"):
@@ -156,7 +156,7 @@ def test_cli_trains_evaluates_and_reports_unverified_data(project, tmp_path):
 @pytest.fixture(scope="module")
 def real_mnist_params(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("real")
-    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params = config.read_params(REPO / "params.yaml")
     params["data"].update(root=str(tmp / "raw"), mirror=str(REAL_MIRROR))
     (tmp / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     fetch("mnist", tmp / "raw", mirror=REAL_MIRROR)

@@ -2,8 +2,7 @@
 
 from pathlib import Path
 
-import yaml
-
+from cnnlab.config import read_text, read_yaml
 from cnnlab.errors import CnnlabError
 from cnnlab.results import require_keys
 
@@ -16,10 +15,7 @@ def load_references(path: Path, params: dict) -> dict:
     path = Path(path)
     if not path.is_file():
         raise CnnlabError(f"{path}: no such file; run `cnnlab report` from the project folder")
-    try:
-        references = yaml.safe_load(path.read_text())
-    except (UnicodeDecodeError, yaml.YAMLError) as err:
-        raise CnnlabError(f"{path}: not valid YAML: {err}".replace("\n", " ")) from None
+    references = read_yaml(read_text(path), source=str(path))  # as strictly as params.yaml
     fix = "see the comments at its top for the format"
     require_keys(references, ("tolerance", "experiments"), path, fix)
     if not is_number(references["tolerance"]) or references["tolerance"] < 0:
