@@ -9,6 +9,7 @@ the tests run as root (chmod does not stop root), else a chmod and a file-size l
 import fcntl
 import hashlib
 import os
+import pickle
 import random
 import resource
 import shutil
@@ -116,6 +117,20 @@ def test_a_checkpoint_with_code_in_it_is_refused_and_the_code_never_runs(project
     result = cnnlab(project, command[0], EXPERIMENT, "--out", str(results), *command[1:])
     assert_refused(result, str(results / checkpoint), "nothing in it ran")
     assert not marker.exists()
+    assert snapshot(results) == before
+
+
+@pytest.mark.parametrize("command, checkpoint", CHECKPOINT_READERS)
+def test_a_plain_pickle_in_place_of_a_checkpoint_is_refused_in_one_line(project, results, tmp_path,
+                                                                       command, checkpoint):
+    """A pickle.dumps file, not torch's format: torch warns about its protocol; no warning reaches
+    the user, only the one line."""
+    marker = tmp_path / "MARKER"
+    (results / checkpoint).write_bytes(pickle.dumps(RunsCode(marker), protocol=4))
+    before = snapshot(results)
+    result = cnnlab(project, command[0], EXPERIMENT, "--out", str(results), *command[1:])
+    assert_refused(result, str(results / checkpoint), "nothing in it ran")
+    assert not marker.exists() and "Warning" not in result.stderr
     assert snapshot(results) == before
 
 

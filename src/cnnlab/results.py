@@ -6,6 +6,7 @@ loaded with `weights_only=True`: they may hold tensors and plain values, never c
 
 import json
 import pickle
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -118,11 +119,15 @@ def load_checkpoint(path: Path, fix: str, device: str | torch.device = "cpu"):
     if not path.is_file():
         raise CnnlabError(f"{path} is missing; {fix}")
     try:
-        return torch.load(path, map_location=device, weights_only=True)
+        with warnings.catch_warnings():  # torch warns about a foreign pickle's protocol on stderr
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location=device, weights_only=True)
     except pickle.UnpicklingError as err:
-        # torch's message is a page long; the line naming what was refused is the one to show
-        reason = next((line.strip()[:200] for line in str(err).splitlines()
-                       if "GLOBAL" in line or "Unpickler error" in line), "damaged")
+        # torch's message is a page long; what it refused stands between its preamble and its
+        # pointer to the documentation ("... unsupported GLOBAL posix.system ...")
+        refused = str(err).partition("trusted source.")[2].partition("Check the documentation")[0]
+        refused = refused.rpartition("Unpickler error:")[2] or refused
+        reason = " ".join(refused.split())[:200] or "damaged"
         raise CnnlabError(f"{path} holds more than tensors and plain values ({reason}); it was not "
                           f"loaded and nothing in it ran; {fix}") from None
     except Exception as err:  # whatever the damaged bytes make torch.load raise (OSError EINVAL too)
