@@ -270,6 +270,8 @@ def test_dvc_study_without_a_dataset_builds_its_report(tmp_path):
     project, env = project_without_cifar10(tmp_path)
     output = run(["dvc", "repro", "--keep-going"], project, env, ok=False)
     assert "could not fetch cifar10" in output
+    # the advice is DVC's own way, the one this test follows
+    assert "`dvc repro --keep-going`" in output and "`dvc repro --single-item report`" in output
     assert (project / "results" / "cnn_mnist" / "plots").is_dir()
     assert not (project / "results" / "report.html").exists()  # it waits for every experiment
     run(["dvc", "repro", "--single-item", "report"], project, env)

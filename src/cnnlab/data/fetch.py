@@ -189,8 +189,18 @@ def _fill_from_first_source(info: DatasetInfo, files_dir: Path, scratch: Path,
             return fill(files_dir, scratch)
         except Unavailable as missing:
             tried.append(f"({number}) {label}: {missing}")
-    raise CnnlabError(f"could not fetch {info.name}; tried {'; '.join(tried)}. {MIRROR_HELP} To run "
-                      f"the study without {info.name}, leave it out of `datasets` in params.yaml.")
+    raise CnnlabError(f"could not fetch {info.name}; tried {'; '.join(tried)}. {MIRROR_HELP} "
+                      f"{without(info.name)}")
+
+
+def without(name: str) -> str:
+    """How to go on without dataset `name`, for the tool that ran this fetch."""
+    if os.environ.get("DVC_STAGE"):  # DVC sets it for every stage's command
+        # DVC's graph is all of dvc.yaml: `datasets` cannot take stages out of it
+        return (f"To go on without {name} in DVC: `dvc repro --keep-going` runs every stage that "
+                "does not need it, then `dvc repro --single-item report` builds the report over "
+                "`datasets` in params.yaml (leave it out there).")
+    return f"To run the study without {name}, leave it out of `datasets` in params.yaml."
 
 
 def _from_mirror(info: DatasetInfo, mirror: str | Path | None, files_dir: Path, scratch: Path) -> str:
