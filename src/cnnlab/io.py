@@ -90,24 +90,39 @@ def held_folder(folder: str | Path, create: bool = False, also_clean: tuple[str,
     created = create and not folder.is_dir()
     if create:
         folder.mkdir(parents=True, exist_ok=True)
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+
+    def refuse():
+        raise CnnlabError(f"{folder} is in use by {lock_holder(folder)}; wait until it ends "
+                          "(or stop it), then run this again")
+
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise CnnlabError(f"{folder} is in use by {lock_holder(folder)}; wait until it ends "
-                              "(or stop it), then run this again") from None
-        for sub in (folder, *(folder / name for name in also_clean)):
-            remove_stale_temps(sub)
-        check_writable(folder)
-        yield folder
+        with flocked(folder, when_busy=refuse):
+            for sub in (folder, *(folder / name for name in also_clean)):
+                remove_stale_temps(sub)
+            check_writable(folder)
+            yield folder
     except BaseException:
         if created:
             with suppress(OSError):  # not empty: it holds what the command wrote before failing
                 folder.rmdir()
         raise
+
+
+@contextmanager
+def flocked(folder: Path, when_busy: Callable[[], None]):
+    """An exclusive flock on `folder` itself (no lock file; the kernel releases it when the process
+    ends, however it ends). When another process holds it, `when_busy()` is called first: it raises
+    to refuse, or returns to wait for the lock."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            when_busy()
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
     finally:
-        os.close(fd)
+        os.close(fd)  # releases the lock
 
 
 def remove_stale_temps(folder: Path) -> None:

@@ -8,7 +8,6 @@ and it first removes what fetches killed midway left there.
 """
 
 import errno
-import fcntl
 import json
 import os
 import shutil
@@ -22,7 +21,7 @@ from cnnlab.data.catalog import PROVENANCE_FILE, DatasetInfo, dataset_dir, datas
 from cnnlab.data.formats import Unavailable, file_digest, format_of
 from cnnlab.data.load import read_files
 from cnnlab.errors import CnnlabError
-from cnnlab.io import atomic_write_json
+from cnnlab.io import atomic_write_json, flocked
 
 # Write failures that mean the disk (or the quota, or the file size limit) is full.
 _NO_SPACE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
@@ -78,16 +77,9 @@ def _locked(root: Path, name: str) -> Iterator[None]:
     `root` is created if needed, and stays (a fetch waiting on it would fail if it were removed).
     """
     root.mkdir(parents=True, exist_ok=True)
-    folder = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        try:
-            fcntl.flock(folder, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            print(f"{name}: another fetch is using {root}; waiting for it to finish", flush=True)
-            fcntl.flock(folder, fcntl.LOCK_EX)
+    with flocked(root, when_busy=lambda: print(f"{name}: another fetch is using {root}; waiting for it "
+                                                "to finish", flush=True)):
         yield
-    finally:
-        os.close(folder)  # releases the lock
 
 
 def _remove_stale_staging(name: str, root: Path) -> None:
