@@ -52,7 +52,7 @@ def recipe(exp):
     """Everything that decides `exp`'s results: its jobs rerun when this changes.
 
     Sorted, so that reordering params.yaml changes nothing; without the data locations, which
-    do not change results (as in cnnlab.train.same_recipe).
+    do not change results (as in cnnlab.results.recipe_differences).
     """
     settings = experiment_config(PARAMS, exp)
     del settings["data"]
