@@ -105,10 +105,9 @@ def set_learning_rate(project: Path, experiment: str, lr: float) -> None:
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
 
-@pytest.fixture(scope="module")
-def study(tmp_path_factory):
-    """The copy after `snakemake all` and a git commit of its metrics and dvc.lock."""
-    folder = tmp_path_factory.mktemp("pipeline")
+def committed_study(folder: Path) -> tuple[Path, dict, str]:
+    """A git+DVC copy of the project in `folder` after `snakemake all`, committed (its metrics and
+    dvc.lock); returns the copy, its environment and Snakemake's output."""
     write_mirror(folder / "mirror", n_train=800, n_test=300)
     project = make_project(folder, KEPT)
     env = environment(folder, project)
@@ -119,6 +118,11 @@ def study(tmp_path_factory):
     run(["git", "add", "-A"], project, env)
     run(["git", "commit", "-q", "-m", "the study at smoke scale"], project, env)
     return project, env, output
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    return committed_study(tmp_path_factory.mktemp("pipeline"))
 
 
 def test_all_builds_every_result(study):

@@ -11,14 +11,13 @@ import time
 import pytest
 
 from cnnlab.freshness import date_in_order, drop_stale_mark, recipe_text, write_recipe
-from synthetic import write_mirror
 from test_pipeline import (
     CHANGED,
     KEPT,
     SNAKEMAKE_ALL,
+    committed_study,
     environment,
     job_counts,
-    make_project,
     run,
     set_learning_rate,
     stages_run,
@@ -29,14 +28,7 @@ from test_pipeline import (
 def study(tmp_path_factory):
     """A git+DVC copy of the project after `snakemake all`, committed."""
     folder = tmp_path_factory.mktemp("sharing")
-    write_mirror(folder / "mirror", n_train=800, n_test=300)
-    project = make_project(folder, KEPT)
-    env = environment(folder, project)
-    run(["git", "init", "-q"], project, env)
-    run(["dvc", "init", "-q"], project, env)
-    run(SNAKEMAKE_ALL, project, env)
-    run(["git", "add", "-A"], project, env)
-    run(["git", "commit", "-q", "-m", "the study at smoke scale"], project, env)
+    project, env, _ = committed_study(folder)
     return folder, project, env
 
 
