@@ -1,5 +1,6 @@
 # The study as a Snakemake workflow: `snakemake --cores 1 all` (see README.md).
-# Every rule runs one `cnnlab` command, the same one that dvc.yaml's stage of the same name runs;
+# Every rule runs one `cnnlab` command, the one that dvc.yaml's stage of the same name runs (train and
+# evaluate: for one seed; DVC's `runs` stage runs both for each seed of an experiment);
 # params.yaml is the catalog for both. After each run, what Snakemake built is recorded in dvc.lock.
 
 from snakemake.utils import min_version
@@ -25,7 +26,7 @@ localrules:
 rule all:
     default_target: True
     input:
-        expand("results/{exp}/metrics.json", exp=STUDY),
+        expand("results/{exp}/summary.json", exp=STUDY),
         expand("results/{exp}/plots", exp=STUDY),
         "results/report.html",
 

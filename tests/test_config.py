@@ -31,10 +31,11 @@ def test_schema_file_is_shared_with_snakemake():
 def test_experiment_config_merges_study_recipe_scale_and_overrides():
     params = config.load_params(PARAMS)
     cfg = config.experiment_config(params, "resnet18_cifar10_long")
-    assert cfg["seed"] == 42 and cfg["milestones"] == [82, 123] and cfg["epochs"] == 150
+    assert cfg["seeds"] == [42, 43, 44, 45, 46] and cfg["milestones"] == [82, 123] and cfg["epochs"] == 150
     assert cfg["mix"] == "none" and cfg["limit_train"] == 0  # schema defaults filled in
     smoke = config.experiment_config(params, "lenet5_mnist", ["scale=smoke", "lr=1e-4"])
     assert smoke["epochs"] == 1 and smoke["limit_train"] == 512 and smoke["lr"] == 1e-4
+    assert smoke["seeds"] == [0, 1]  # the scale's seeds beat the study's
     explicit = config.experiment_config(params, "lenet5_mnist", ["scale=smoke", "epochs=3"])
     assert explicit["epochs"] == 3  # an explicit --set beats the scale
     assert config.experiment_config(params, "lenet5_mnist", ["data.val_size=10"])["val_size"] == 10
@@ -131,9 +132,28 @@ def test_study_numbers_are_no_part_of_any_recipe(tmp_path):
 def test_largest_seed_is_accepted_and_one_more_is_refused():
     """2**32 - 1: NumPy's largest seed; seed * 100_003 + epoch stays inside torch's 64 bits."""
     params = config.load_params(PARAMS)
-    assert config.experiment_config(params, "lenet5_mnist", [f"seed={2**32 - 1}"])["seed"] == 2**32 - 1
+    cfg = config.experiment_config(params, "lenet5_mnist", [f"seeds=[{2**32 - 1}]"])
+    assert config.run_config(cfg, 2**32 - 1)["seed"] == 2**32 - 1
     with pytest.raises(CnnlabError, match="out of range; allowed: a value >= 0 and <= 4294967295"):
-        config.experiment_config(params, "lenet5_mnist", [f"seed={2**32}"])
+        config.experiment_config(params, "lenet5_mnist", [f"seeds=[{2**32}]"])
+
+
+def test_a_run_has_its_seed_and_not_the_list():
+    """The list of seeds is no part of a run's recipe: one more seed in it changes no run."""
+    params = config.load_params(PARAMS)
+    cfg = config.experiment_config(params, "lenet5_mnist")
+    assert cfg["seeds"] == [0, 1, 2, 3, 4]
+    more = config.experiment_config(params, "lenet5_mnist", ["seeds=[0, 1, 2, 3, 4, 5]"])
+    assert config.run_config(cfg, 3) == config.run_config(more, 3)
+    assert config.run_config(cfg, 3)["seed"] == 3 and "seeds" not in config.run_config(cfg, 3)
+    with pytest.raises(CnnlabError, match=r"--seed 7: lenet5_mnist runs at the seeds \[0, 1, 2, 3, 4\]"):
+        config.run_config(cfg, 7)
+    for bad, words in [("seeds=[]", "[] has too few items; allowed: at least 1"),
+                       ("seeds=[1, 1]", "[1, 1] lists a value more than once"),
+                       ("seeds=3", "has the wrong type; allowed: array")]:
+        with pytest.raises(CnnlabError, match=None) as err:
+            config.experiment_config(params, "lenet5_mnist", [bad])
+        assert words in str(err.value)
 
 
 def test_every_experiment_resolves_as_before_the_defaults_layer():
@@ -171,7 +191,7 @@ def test_defaults_reach_every_experiment_that_does_not_set_the_key(tmp_path):
                              "or to `defaults`"),
     ("\n  lr: 0.01\n", "\n  lr: 0.01\n  dataset: mnist\n", "defaults: 'dataset' is not allowed here: each "
                                                           "experiment names its own"),
-    ("\n  lr: 0.01\n", "\n  lr: 0.01\n  seed: 1\n", "defaults: 'seed' is not allowed here"),
+    ("\n  lr: 0.01\n", "\n  lr: 0.01\n  seeds: [1]\n", "defaults: 'seeds' is not allowed here"),
     ("\n  lr: 0.01\n", "\n  lr: 0\n", "defaults.lr: 0 is out of range; allowed: a value > 0"),
     ("\n  lr: 0.01\n", "\n  lr: 0.01\n  learning_rate: 1\n", "defaults: unknown key 'learning_rate'"),
     ("    model: lenet5\n", "", "experiments.lenet5_mnist: the key 'model' is missing; add it (see"),

@@ -31,7 +31,8 @@ REPO = Path(__file__).resolve().parents[1]
 SRC = REPO / "src"
 # Modules that only pass things along or check them: editing them reruns nothing.
 PASS_ALONG = ["src/cnnlab/__init__.py", "src/cnnlab/cli.py", "src/cnnlab/config.py", "src/cnnlab/errors.py",
-              "src/cnnlab/io.py", "src/cnnlab/results.py"]
+              "src/cnnlab/io.py", "src/cnnlab/layout.py", "src/cnnlab/results.py",
+              "src/cnnlab/workflow_support.py"]
 
 
 def test_importing_it_does_not_import_torch():
@@ -126,9 +127,10 @@ def test_config_values_reach_cnnlab_as_set_options():
     same = workflow_params(params_with(), params_file)
     assert same == params_file and set_options(same, params_file, "lenet5_mnist") == ""
     defaults = dict(params_file["defaults"], epochs=3)
-    changed = workflow_params(params_with(seed=7, defaults=defaults), params_file)
-    assert set_options(changed, params_file, "lenet5_mnist") == " --set seed=7 --set epochs=3"
-    assert set_options(changed, params_file, "cnn_bn_mnist") == " --set seed=7"  # epochs: 5, its own
+    changed = workflow_params(params_with(seeds=[7], defaults=defaults), params_file)
+    assert set_options(changed, params_file, "lenet5_mnist") == " --set 'seeds=[7]' --set epochs=3"
+    assert set_options(changed, params_file, "cnn_bn_mnist") == " --set 'seeds=[7]'"  # epochs: 5, its own
+    assert set_options(changed, params_file, "resnet18_cifar10_long") == " --set epochs=3"  # its own seeds
 
 
 @pytest.mark.parametrize("key", ["data", "scales", "datasets"])
@@ -143,18 +145,23 @@ def test_config_may_not_change_what_cnnlab_reads_from_the_file_alone(key):
 def test_every_job_has_the_dvc_stage_of_the_same_command():
     stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
     assert dvc_stage("fetch", {"dataset": "mnist"}) == "fetch@mnist"
-    for rule in ("train", "evaluate", "plot"):
-        assert dvc_stage(rule, {"exp": "cnn_mnist"}) == f"{rule}@cnn_mnist"
-        assert "foreach" in stages[rule]
+    for rule, stage in [("train", "runs"), ("evaluate", "runs"), ("summarize", "summary"), ("plot", "plot")]:
+        assert dvc_stage(rule, {"exp": "cnn_mnist", "seed": "1"}) == f"{stage}@cnn_mnist"
+        assert "foreach" in stages[stage]
+        command = stages[stage]["do"]["cmd"]
+        assert f"cnnlab {rule} ${{key}}" in command  # Snakemake's job runs it with --seed
     assert dvc_stage("report", {}) == "report" and "cmd" in stages["report"]
     assert workflow_support.PIPELINE_STEPS == [name for name in stages if name != "report"]
 
 
 def test_dvc_yaml_lists_the_code_of_each_step():
     stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    stage_code = {}  # DVC's stage -> the code of the Snakemake steps it runs
     for step, code in STEP_CODE.items():
-        stage = stages[step].get("do", stages[step])
-        assert sorted(dep for dep in stage["deps"] if dep.startswith("src/")) == sorted(code), step
+        stage_code.setdefault(dvc_stage(step, {"exp": "x", "dataset": "x"}).split("@")[0], set()).update(code)
+    for stage, code in stage_code.items():
+        stage = stages[stage].get("do", stages[stage])
+        assert sorted(dep for dep in stage["deps"] if dep.startswith("src/")) == sorted(code), stage
 
 
 def test_code_files_are_the_python_files_of_each_folder(monkeypatch):

@@ -5,6 +5,7 @@ import os
 import sys
 from pathlib import Path
 
+from cnnlab import layout
 from cnnlab.data.catalog import DATASETS
 from cnnlab.errors import CnnlabError, describe_os_error
 
@@ -35,8 +36,13 @@ def _experiment_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("experiment", help="an experiment name from params.yaml (see `cnnlab list`)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="one-off override, e.g. --set epochs=1 --set lr=0.01 (like `dvc exp run -S`)")
-    p.add_argument("--out", type=Path, help="results folder (default: results/EXPERIMENT)")
+    p.add_argument("--out", type=Path, help="the experiment's results folder (default: results/EXPERIMENT)")
     p.add_argument("--threads", type=thread_count, help="CPU threads for torch (default: torch's choice)")
+
+
+def _seed_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--seed", type=seed_number,
+                   help="one of the experiment's seeds (default: each of them, into OUT/runs/seed<k>/)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -55,11 +61,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-verify", action="store_true",
                    help="accept copies whose digests are unknown (recorded as data_verified: false)")
 
-    p = sub.add_parser("train", help="train one experiment")
+    p = sub.add_parser("train", help="train one experiment, once per seed (a seed already trained with "
+                                     "the same recipe and code is kept)")
     _experiment_args(p)
-    p.add_argument("--resume", action="store_true", help="continue from results/EXPERIMENT/last.pt")
+    _seed_arg(p)
+    p.add_argument("--resume", action="store_true", help="continue each run from its last.pt")
 
-    p = sub.add_parser("evaluate", help="test the selected checkpoint: metrics, per-class, confusion")
+    p = sub.add_parser("evaluate", help="test each run's selected checkpoint: metrics, per-class, confusion")
+    _experiment_args(p)
+    _seed_arg(p)
+
+    p = sub.add_parser("summarize", help="an experiment's runs together: mean, SD and 95 %% interval "
+                                         "over its seeds (summary.json, seeds.csv)")
     _experiment_args(p)
 
     p = sub.add_parser("plot", help="figures of one experiment into results/EXPERIMENT/plots/")
@@ -80,6 +93,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--calibration-seconds", type=positive_number, default=3.0, metavar="SECONDS",
                    help="training time measured per setup (default: 3)")
     return parser
+
+
+def seed_number(text: str) -> int:
+    """--seed: a whole number >= 0."""
+    if not text.isdigit() or len(text) > 10:
+        raise argparse.ArgumentTypeError(f"{text[:60]!r} is not a seed; allowed: a whole number "
+                                         "from 0 to 4294967295, e.g. --seed 1")
+    return int(text)
 
 
 def positive_number(text: str) -> float:
@@ -145,26 +166,47 @@ def run(args: argparse.Namespace) -> int:
         return 0
 
     cfg = config.experiment_config(params, args.experiment, args.overrides)
-    out = args.out or Path("results") / args.experiment
+    out = args.out or layout.experiment_folder(args.experiment)
+    if args.command in ("train", "evaluate"):
+        runs = [config.run_config(cfg, seed) for seed in ([args.seed] if args.seed is not None else cfg["seeds"])]
     if args.command == "train":
-        from cnnlab.train import train
+        from cnnlab.train import train_unless_current
 
-        record = train(cfg, out, resume=args.resume, threads=args.threads)
-        print(f"{cfg['name']}: trained {record['epochs']} epochs in {record['wall_seconds']:.1f} s "
-              f"on {record['device']} ({record['precision']}); best epoch {record['best_epoch']}")
+        for run_cfg in runs:
+            record = train_unless_current(run_cfg, layout.run_folder(out, run_cfg["seed"]), resume=args.resume,
+                                          threads=args.threads)
+            if record is None:
+                print(f"{cfg['name']} seed {run_cfg['seed']}: already trained with this recipe and code; kept")
+            else:
+                print(f"{cfg['name']} seed {run_cfg['seed']}: trained {plural(record['epochs'], 'epoch')} in "
+                      f"{record['wall_seconds']:.1f} s on {record['device']} ({record['precision']}); "
+                      f"best epoch {record['best_epoch']}")
     elif args.command == "evaluate":
         from cnnlab.evaluate import evaluate
 
-        metrics = evaluate(cfg, out, threads=args.threads)
-        chosen = "on validation" if metrics["val_acc"] is not None else "the last; no validation split"
-        print(f"{cfg['name']}: test accuracy {metrics['test_acc']:.4f} (epoch {metrics['best_epoch']}, "
-              f"chosen {chosen}); labs' best-on-test {metrics['labs_best_test_acc']:.4f}")
+        for run_cfg in runs:
+            metrics = evaluate(run_cfg, layout.run_folder(out, run_cfg["seed"]), threads=args.threads)
+            chosen = "on validation" if metrics["val_acc"] is not None else "the last; no validation split"
+            print(f"{cfg['name']} seed {run_cfg['seed']}: test accuracy {metrics['test_acc']:.4f} (epoch "
+                  f"{metrics['best_epoch']}, chosen {chosen}); labs' best-on-test "
+                  f"{metrics['labs_best_test_acc']:.4f}")
+    elif args.command == "summarize":
+        from cnnlab.summary import summarize
+
+        summary = summarize(cfg, out)
+        test = summary["test_acc"]
+        spread = "" if test["sd"] is None else f" ± {test['sd']:.4f} SD, 95 % interval {test['ci_low']:.4f}-{test['ci_high']:.4f}"
+        print(f"{cfg['name']}: test accuracy {test['mean']:.4f}{spread} over {plural(test['n'], 'seed')}")
     elif args.command == "plot":
         from cnnlab.reporting.experiment_figures import plot_experiment
 
         for path in plot_experiment(cfg, out):
             print(path)
     return 0
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def print_catalog(params: dict) -> None:

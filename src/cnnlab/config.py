@@ -17,7 +17,7 @@ import yaml
 
 from cnnlab.errors import CnnlabError
 
-STUDY_KEYS = ("seed", "device", "precision", "deterministic", "compile", "scale")
+STUDY_KEYS = ("seeds", "device", "precision", "deterministic", "compile", "scale")
 
 MAX_FILE_BYTES = 100_000  # the real catalog is ~7 KB; bigger files take seconds to read and check
 MAX_DEPTH = 20  # the real catalog nests 4 deep; Python's recursion gives out at ~1000
@@ -227,6 +227,10 @@ def _explain(error: jsonschema.ValidationError) -> str:
         words = {"minimum": ">=", "exclusiveMinimum": ">", "maximum": "<=", "exclusiveMaximum": "<"}
         rule = " and ".join(f"{words[k]} {v}" for k, v in bounds.items())
         return f"{shown(value)} is out of range; allowed: a value {rule}"
+    if error.validator == "minItems":
+        return f"{shown(value)} has too few items; allowed: at least {error.validator_value}"
+    if error.validator == "uniqueItems":
+        return f"{shown(value)} lists a value more than once; allowed: each value once"
     if error.validator == "type":
         return _explain_type(value, s["type"], top_level=not error.absolute_path)
     return f"{shown(value)} is not allowed ({error.validator} {shown(error.validator_value)})"
@@ -303,3 +307,15 @@ def experiment_config(params: dict, name: str, overrides=()) -> dict:
     cfg.update(recipe_overrides)  # an explicit --set beats the scale
     cfg["name"] = name
     return cfg
+
+
+def run_config(cfg: dict, seed: int) -> dict:
+    """The settings of one run of `cfg`'s experiment: `seed` in place of the list of seeds.
+
+    The list is no part of a run's recipe: adding a seed to it changes no other run."""
+    if seed not in cfg["seeds"]:
+        raise CnnlabError(f"--seed {seed}: {cfg['name']} runs at the seeds {cfg['seeds']}; choose one of "
+                          f"them, or add {seed} to `seeds` in params.yaml")
+    run = {key: value for key, value in cfg.items() if key != "seeds"}
+    run["seed"] = seed
+    return run

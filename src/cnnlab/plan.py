@@ -51,11 +51,6 @@ class Job:
         return self.seconds(evaluate_only=self.status == "evaluate only")
 
 
-def seeds(cfg: dict) -> list[int]:
-    """The seeds an experiment runs at (one today; a list of seeds would add a job each)."""
-    return [cfg["seed"]]
-
-
 def study_jobs(params: dict, overrides: list[str]) -> list[Job]:
     import torch
 
@@ -66,8 +61,8 @@ def study_jobs(params: dict, overrides: list[str]) -> list[Job]:
     jobs = []
     for name in config.study_experiments(params):
         recipe = config.experiment_config(params, name, overrides)
-        for seed in seeds(recipe):
-            cfg = {**recipe, "seed": seed}
+        for seed in recipe["seeds"]:
+            cfg = config.run_config(recipe, seed)
             device = runtime.pick_device(cfg["device"])  # refuses cuda where there is none
             cfg.update(device=device.type, precision=runtime.pick_precision(cfg["precision"], device))
             model = create_model(cfg["model"], len(DATASETS[cfg["dataset"]].classes))
@@ -86,15 +81,15 @@ def snakemake_status(jobs: list[Job]) -> str:
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["no message"])[-1]
         return f"status unknown: `snakemake --summary all` failed ({last})"
-    pending = {}  # experiment -> rules whose outputs Snakemake would make again
+    pending = {}  # (experiment, seed) -> rules whose outputs Snakemake would make again
     for row in csv.DictReader(done.stdout.splitlines(), delimiter="\t"):
-        parts = Path(row["output_file"]).parts
-        if len(parts) == 3 and parts[0] == "results" and row["rule"] in ("train", "evaluate"):
-            rules = pending.setdefault(parts[1], set())
+        parts = Path(row["output_file"]).parts  # results/EXP/runs/seed<k>/FILE (cnnlab.layout)
+        if len(parts) == 5 and parts[0] == "results" and row["rule"] in ("train", "evaluate"):
+            rules = pending.setdefault((parts[1], parts[3]), set())
             if row["plan"] != "no update":
                 rules.add(row["rule"])
     for job in jobs:
-        rules = pending.get(job.cfg["name"])
+        rules = pending.get((job.cfg["name"], f"seed{job.cfg['seed']}"))
         if rules is None:
             job.status = "not in `all`"
         else:
@@ -237,7 +232,7 @@ def plan(params: dict, params_path: Path, overrides: list[str], threads: int, bu
     left_out = [job.cfg["name"] for job in jobs if job.status == "not in `all`"]
     if left_out:
         lines.append(f"not in `all`: {', '.join(left_out)} (needs ImageNet weights in torch's cache; "
-                     "`snakemake --cores 1 results/EXP/metrics.json` runs it, downloading them)")
+                     "`snakemake --cores 1 results/EXP/summary.json` runs it, downloading them)")
     lines += ["", "data:"]
     names = list(dict.fromkeys(job.cfg["dataset"] for job in jobs))  # in the study's order
     for name, source, available in data_sources(params, names):

@@ -7,7 +7,7 @@ loaded with `weights_only=True`: they may hold tensors and plain values, never c
 import json
 import pickle
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -162,6 +162,8 @@ class FinishedRun:
     metrics: dict  # metrics.json
     history: pd.DataFrame  # history.csv
     folder: Path
+    summary: dict | None = None  # an experiment's summary.json (None for a single run)
+    runs: list["FinishedRun"] = field(default_factory=list)  # an experiment's runs, one a seed
 
     @property
     def cfg(self) -> dict:
@@ -177,13 +179,38 @@ def read_finished_run(folder: Path, name: str, fix: str, cfg: dict | None = None
                        read_csv(folder / "history.csv", HISTORY_COLUMNS, fix, numeric=True), folder)
 
 
-def read_evaluation_tables(folder: Path, fix: str) -> dict[str, pd.DataFrame]:
-    """per_class.csv, confusion.csv (indexed by the actual class) and predictions.csv."""
+SUMMARY_KEYS = ("experiment", "seeds", "n", "test_acc", "val_acc", "labs_best_test_acc", "test_loss",
+                "test_size", "test_acc_binomial_se")
+
+
+def read_replicates(folder: Path, name: str, fix: str) -> FinishedRun:
+    """An experiment's folder as one FinishedRun: its summary.json, each of its seeds' runs (`runs`),
+    the means over the seeds as `metrics`, and the first seed's record and history."""
+    from cnnlab import layout
+
+    summary = read_json(folder / "summary.json", SUMMARY_KEYS, fix)
+    if summary["experiment"] != name or not isinstance(summary["seeds"], list) or not summary["seeds"]:
+        raise CnnlabError(f"{folder / 'summary.json'} is not a summary of {name}'s runs; {fix}")
+    runs = [read_finished_run(layout.run_folder(folder, seed), name, fix) for seed in summary["seeds"]]
+    for run in runs:
+        check_owner(run.folder, run.trained["experiment"], {"name": name})
+    first = runs[0]
+    means = {key: (summary[key] or {}).get("mean") for key in ("test_acc", "val_acc", "labs_best_test_acc",
+                                                                  "test_loss")}
+    metrics = {**first.metrics, **means}
+    return FinishedRun(cfg["name"], first.trained, metrics, first.history, folder, summary, runs)
+
+
+def read_evaluation_tables(folder: Path, fix: str, with_predictions: bool = True) -> dict[str, pd.DataFrame]:
+    """per_class.csv, confusion.csv (indexed by the actual class) and, with `with_predictions`,
+    predictions.csv. An experiment's folder has the first two, its runs' counts added up."""
     # class names stay text: MNIST's "0".."9" must not turn into numbers
-    return {
+    tables = {
         "per_class": read_csv(folder / "per_class.csv", PER_CLASS_COLUMNS, fix, dtype={"class": str}),
         "confusion": read_csv(folder / "confusion.csv", ["actual"], fix,
                               dtype={"actual": str}).set_index("actual"),
-        "predictions": read_csv(folder / "predictions.csv", PREDICTION_COLUMNS, fix,
-                                dtype={"actual": str, "predicted": str}),
     }
+    if with_predictions:
+        tables["predictions"] = read_csv(folder / "predictions.csv", PREDICTION_COLUMNS, fix,
+                                         dtype={"actual": str, "predicted": str})
+    return tables

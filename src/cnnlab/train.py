@@ -29,9 +29,11 @@ from cnnlab.results import (
     check_same_recipe,
     first_line,
     load_checkpoint,
+    read_train_record,
     recorded_experiment,
     require_keys,
 )
+from cnnlab.workflow_support import code_digest
 
 CHECKPOINT_KEYS = ("config", "epoch", "model", "optimizer", "scheduler", "scaler", "rng", "history",
                    "best_val", "best_epoch", "wall_seconds")  # what last.pt holds
@@ -40,6 +42,25 @@ CHECK_EVERY = 50  # steps between looks at the running loss (a look waits for th
 
 class TrainingDiverged(CnnlabError):
     pass
+
+
+def train_unless_current(cfg: dict, out_dir: Path, resume: bool = False, threads: int | None = None) -> dict | None:
+    """Train one run (cfg has its `seed`) into `out_dir`, unless the run there is finished with the
+    same recipe and the same training code: then None. So `cnnlab train EXP` after one more seed in
+    `seeds` trains that seed alone (DVC reruns the whole stage of an experiment)."""
+    if is_current(cfg, Path(out_dir)):
+        return None
+    out_dir = Path(out_dir)
+    return train(cfg, out_dir, resume=resume and (out_dir / "last.pt").is_file(), threads=threads)
+
+
+def is_current(cfg: dict, out_dir: Path) -> bool:
+    """`out_dir` holds a finished run of `cfg` made by this training code."""
+    try:
+        record = read_train_record(out_dir, cfg, "")
+    except CnnlabError:
+        return False
+    return record.get("code_sha256") == code_digest("train") and (out_dir / "model.pt").is_file()
 
 
 def train(cfg: dict, out_dir: Path, resume: bool = False, threads: int | None = None,
@@ -226,6 +247,7 @@ def train_record(session: TrainingSession, progress: Progress) -> dict:
         "peak_memory_mb": runtime.peak_memory_mb(session.device),
         "data_verified": data.verified, "best_epoch": progress.best_epoch, "epochs": cfg["epochs"],
         "train_size": len(data.train_y), "val_size": len(data.val_y), "test_size": len(data.test_y),
+        "code_sha256": code_digest("train"),
     }
 
 

@@ -6,6 +6,7 @@ Free of torch: every `snakemake` start imports this module, and importing torch 
 """
 
 import glob
+import hashlib
 import json
 import os
 import shlex
@@ -33,6 +34,7 @@ STEP_CODE = {
               "src/cnnlab/data/load.py"],
     "train": TRAIN_CODE,
     "evaluate": [*ENGINE_CODE, "src/cnnlab/evaluate.py"],
+    "summarize": ["src/cnnlab/statistics.py", "src/cnnlab/summary.py"],
     "plot": ["src/cnnlab/reporting"],
     "report": ["src/cnnlab/reporting"],
 }
@@ -44,7 +46,11 @@ FILE_ONLY_KEYS = ("data", "scales", "datasets")
 IMAGENET_WEIGHTS = "resnet18-*.pth"
 
 # The order of DVC's stages in the pipeline (the report's files are not DVC outputs).
-PIPELINE_STEPS = ["fetch", "train", "evaluate", "plot"]
+PIPELINE_STEPS = ["fetch", "runs", "summary", "plot"]
+# Snakemake's rule -> DVC's stage, where they differ: DVC cannot address an experiment's dataset
+# from a stage made per (experiment, seed) (a `matrix` yields only the experiment's name), so its
+# `runs` stage trains and evaluates every seed of one experiment (`cnnlab train` keeps current runs).
+DVC_STAGES = {"train": "runs", "evaluate": "runs", "summarize": "summary"}
 
 
 def code_files(step: str) -> list[str]:
@@ -53,6 +59,21 @@ def code_files(step: str) -> list[str]:
     for path in STEP_CODE[step]:
         files += sorted(glob.glob(f"{path}/**/*.py", recursive=True)) if os.path.isdir(path) else [path]
     return files
+
+
+def code_digest(step: str) -> str:
+    """SHA-256 over the source of STEP_CODE[step] as this installation of cnnlab has it: a run
+    records it, and a run made by other code is not kept as current (`cnnlab train`)."""
+    package = os.path.dirname(os.path.abspath(__file__))
+    digest = hashlib.sha256()
+    for path in STEP_CODE[step]:
+        local = os.path.join(package, os.path.relpath(path, "src/cnnlab"))
+        files = sorted(glob.glob(f"{local}/**/*.py", recursive=True)) if os.path.isdir(local) else [local]
+        for file in files:
+            digest.update(os.path.relpath(file, package).encode() + b"\0")
+            with open(file, "rb") as source:
+                digest.update(hashlib.sha256(source.read()).digest())
+    return digest.hexdigest()
 
 
 def workflow_params(config: dict, params_file: dict) -> dict:
@@ -83,7 +104,7 @@ def set_options(params: dict, params_file: dict, experiment: str) -> str:
 def cnnlab_keys(params: dict, experiment: str) -> dict:
     """The keys `cnnlab --set` takes, with their values in `params` for `experiment`."""
     keys = {key: params.get(key) for key in STUDY_KEYS}
-    keys.update(params["experiments"][experiment])  # the experiment's own seed beats the study's
+    keys.update(params["experiments"][experiment])  # the experiment's own seeds beat the study's
     return keys
 
 
@@ -143,5 +164,5 @@ def dvc_stage(rule: str, wildcards: dict) -> str:
     if rule == "fetch":
         return f"fetch@{wildcards['dataset']}"
     if "exp" in wildcards:
-        return f"{rule}@{wildcards['exp']}"
+        return f"{DVC_STAGES.get(rule, rule)}@{wildcards['exp']}"
     return rule

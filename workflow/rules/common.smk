@@ -5,8 +5,9 @@ import sys
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from cnnlab.config import completed, experiment_config, read_params
+from cnnlab.config import completed, experiment_config, read_params, run_config
 from cnnlab.errors import CnnlabError
+from cnnlab.layout import RUN
 from cnnlab.workflow_support import buildable_study, code_files, gpus_per_job, set_options, workflow_params
 
 
@@ -41,6 +42,7 @@ DATASETS = sorted({spec["dataset"] for spec in PARAMS["experiments"].values()})
 wildcard_constraints:
     exp="|".join(EXPERIMENTS),
     dataset="|".join(DATASETS),
+    seed=r"\d+",
 
 
 def fetched(exp):
@@ -48,18 +50,28 @@ def fetched(exp):
     return f"{DATA_ROOT}/{PARAMS['experiments'][exp]['dataset']}"
 
 
-def recipe(exp):
-    """Everything that decides `exp`'s results: its jobs rerun when this changes.
+# Each experiment's seeds: one train and one evaluate job a seed.
+SEEDS = {exp: checked(experiment_config, PARAMS, exp)["seeds"] for exp in EXPERIMENTS}
+
+
+def recipe(exp, seed):
+    """Everything that decides the results of `exp`'s run at `seed`: its jobs rerun when this changes.
 
     Sorted, so that reordering params.yaml changes nothing; without the data locations, which
-    do not change results (as in cnnlab.results.recipe_differences).
+    do not change results (as in cnnlab.results.recipe_differences), and without the list of
+    seeds: one more seed changes no other run.
     """
-    settings = experiment_config(PARAMS, exp)
+    settings = run_config(experiment_config(PARAMS, exp), seed)
     del settings["data"]
     return dict(sorted(settings.items()))
 
 
-RECIPES = {exp: recipe(exp) for exp in EXPERIMENTS}
+RECIPES = {(exp, seed): recipe(exp, seed) for exp in EXPERIMENTS for seed in SEEDS[exp]}
+
+
+def run_files(exp, name):
+    """`name` (metrics.json, history.csv, ...) of each of `exp`'s runs."""
+    return [f"results/{exp}/{RUN.format(seed=seed)}/{name}" for seed in SEEDS[exp]]
 
 
 def cnnlab_options(exp):

@@ -1,5 +1,7 @@
-# One experiment of params.yaml: train, evaluate, plot. Each job reruns when its recipe (the
-# experiment's resolved settings), its inputs or the code that computes it change.
+# One experiment of params.yaml: train and evaluate once per seed (results/{exp}/runs/seed{seed}/),
+# summarize the seeds, plot. Each job reruns when its recipe (the run's resolved settings), its
+# inputs or the code that computes it change; one more seed adds its two jobs and reruns the
+# experiment's summary and plots.
 #
 # The recipe reaches Snakemake as a file, not as params: Snakemake compares params with its own
 # record of its last run, which knows nothing of results made by `dvc repro` or brought by
@@ -11,9 +13,11 @@ from pathlib import Path
 
 from cnnlab.freshness import write_recipe
 
-RECIPE_FILE = ".snakemake/cnnlab/recipes/{exp}.json"  # Snakemake's, beside its own record
-for _exp, _settings in RECIPES.items():
-    write_recipe(Path(RECIPE_FILE.format(exp=_exp)), _settings, Path(f"results/{_exp}/train.json"))
+RUN_FOLDER = "results/{exp}/" + RUN  # cnnlab.layout
+RECIPE_FILE = ".snakemake/cnnlab/recipes/{exp}/seed{seed}.json"  # Snakemake's, beside its own record
+for (_exp, _seed), _settings in RECIPES.items():
+    write_recipe(Path(RECIPE_FILE.format(exp=_exp, seed=_seed)), _settings,
+                 Path(RUN_FOLDER.format(exp=_exp, seed=_seed)) / "train.json")
 
 
 rule train:
@@ -22,10 +26,10 @@ rule train:
         recipe=RECIPE_FILE,
         code=code_files("train"),
     output:
-        model="results/{exp}/model.pt",
-        last="results/{exp}/last.pt",
-        history="results/{exp}/history.csv",
-        record="results/{exp}/train.json",
+        model=RUN_FOLDER + "/model.pt",
+        last=RUN_FOLDER + "/last.pt",
+        history=RUN_FOLDER + "/history.csv",
+        record=RUN_FOLDER + "/train.json",
     params:
         options=lambda wc: cnnlab_options(wc.exp),
     threads: 4  # torch gains little beyond a few threads here; Snakemake lowers it to --cores
@@ -34,9 +38,9 @@ rule train:
     conda:
         "../envs/cnnlab.yaml"
     log:
-        "logs/train/{exp}.log",
+        "logs/train/{exp}/seed{seed}.log",
     shell:
-        "cnnlab train {wildcards.exp} --threads {threads}{params.options} 2>&1 | tee {log}"
+        "cnnlab train {wildcards.exp} --seed {wildcards.seed} --threads {threads}{params.options} 2>&1 | tee {log}"
 
 
 rule evaluate:
@@ -48,10 +52,10 @@ rule evaluate:
         recipe=RECIPE_FILE,
         code=code_files("evaluate"),
     output:
-        metrics="results/{exp}/metrics.json",
-        per_class="results/{exp}/per_class.csv",
-        confusion="results/{exp}/confusion.csv",
-        predictions="results/{exp}/predictions.csv",
+        metrics=RUN_FOLDER + "/metrics.json",
+        per_class=RUN_FOLDER + "/per_class.csv",
+        confusion=RUN_FOLDER + "/confusion.csv",
+        predictions=RUN_FOLDER + "/predictions.csv",
     params:
         options=lambda wc: cnnlab_options(wc.exp),
     threads: 4
@@ -60,16 +64,37 @@ rule evaluate:
     conda:
         "../envs/cnnlab.yaml"
     log:
-        "logs/evaluate/{exp}.log",
+        "logs/evaluate/{exp}/seed{seed}.log",
     shell:
-        "cnnlab evaluate {wildcards.exp} --threads {threads}{params.options} 2>&1 | tee {log}"
+        "cnnlab evaluate {wildcards.exp} --seed {wildcards.seed} --threads {threads}{params.options} 2>&1 | tee {log}"
+
+
+rule summarize:
+    input:
+        lambda wc: run_files(wc.exp, "metrics.json"),
+        lambda wc: run_files(wc.exp, "per_class.csv"),
+        lambda wc: run_files(wc.exp, "confusion.csv"),
+        code=code_files("summarize"),
+    output:
+        summary="results/{exp}/summary.json",
+        seeds="results/{exp}/seeds.csv",
+        per_class="results/{exp}/per_class.csv",
+        confusion="results/{exp}/confusion.csv",
+    params:
+        options=lambda wc: cnnlab_options(wc.exp),
+    conda:
+        "../envs/cnnlab.yaml"
+    log:
+        "logs/summarize/{exp}.log",
+    shell:
+        "cnnlab summarize {wildcards.exp}{params.options} 2>&1 | tee {log}"
 
 
 rule plot:
     input:
-        rules.train.output.history,
-        rules.train.output.record,
-        rules.evaluate.output,
+        lambda wc: run_files(wc.exp, "history.csv"),
+        lambda wc: run_files(wc.exp, "predictions.csv"),
+        rules.summarize.output,
         code=code_files("plot"),
     output:
         report(

@@ -3,7 +3,7 @@
 
 rule report:
     input:
-        expand("results/{exp}/metrics.json", exp=STUDY),
+        expand("results/{exp}/summary.json", exp=STUDY),
         expand("results/{exp}/plots", exp=STUDY),
         references="references.yaml",
         code=code_files("report"),

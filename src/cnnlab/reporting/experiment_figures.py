@@ -18,6 +18,8 @@ from cnnlab import random_streams
 from cnnlab.data import transforms
 from cnnlab.data.batches import CROP_PADDING, StudyData, load_study_data
 from cnnlab.errors import CnnlabError
+from cnnlab import layout
+from cnnlab.config import run_config
 from cnnlab.io import held_folder
 from cnnlab.reporting.gallery import Gallery
 from cnnlab.reporting.style import DATASET_TITLES, SAMPLE_COLUMNS, few_points, image_grid, save, styled
@@ -36,8 +38,9 @@ FIGURES = Gallery()  # an experiment's figures; `applies` gets the experiment's 
 class FigureInputs:
     """What one experiment's figures are drawn from."""
 
-    run: FinishedRun
-    tables: dict[str, pd.DataFrame]  # per_class, confusion, predictions (cnnlab.results)
+    run: FinishedRun  # the first seed's run (its samples, its permutation)
+    runs: list[FinishedRun]  # every seed's run
+    tables: dict[str, pd.DataFrame]  # per_class, confusion (all runs added up), predictions (the first run's)
     data: StudyData
     title: str  # "name: model on dataset"
 
@@ -50,8 +53,8 @@ def plot_names(cfg: dict) -> list[str]:
 def plot_experiment(cfg: dict, out_dir: Path) -> list[Path]:
     """Draw one evaluated experiment's figures into `out_dir`/plots/; returns their paths."""
     out_dir = Path(out_dir)
-    if not (out_dir / "metrics.json").is_file():
-        raise CnnlabError(f"{out_dir}/metrics.json is missing; run `cnnlab evaluate {cfg['name']}` first")
+    if not (out_dir / "summary.json").is_file():
+        raise CnnlabError(f"{out_dir}/summary.json is missing; run `cnnlab summarize {cfg['name']}` first")
     with held_folder(out_dir, also_clean=("plots",)):
         inputs = read_inputs(cfg, out_dir)
         return [save(FIGURES[name].draw(inputs), out_dir / "plots" / f"{name}.png")
@@ -59,16 +62,19 @@ def plot_experiment(cfg: dict, out_dir: Path) -> list[Path]:
 
 
 def read_inputs(cfg: dict, out_dir: Path) -> FigureInputs:
-    """The files `cnnlab train` and `cnnlab evaluate` wrote, checked to belong to `cfg`, and its data."""
-    fix = f"run `cnnlab train {cfg['name']}` and `cnnlab evaluate {cfg['name']}` again (same --set values)"
-    run = read_finished_run(out_dir, cfg["name"], fix, cfg)
-    tables = read_evaluation_tables(out_dir, fix)
-    data = load_study_data(cfg)
+    """The files `cnnlab train`, `evaluate` and `summarize` wrote, checked to belong to `cfg`, and its data."""
+    fix = (f"run `cnnlab train {cfg['name']}`, `cnnlab evaluate {cfg['name']}` and `cnnlab summarize "
+           f"{cfg['name']}` again (same --set values)")
+    runs = [read_finished_run(layout.run_folder(out_dir, seed), cfg["name"], fix, run_config(cfg, seed))
+            for seed in cfg["seeds"]]
+    first = runs[0]
+    tables = {**read_evaluation_tables(first.folder, fix), **read_evaluation_tables(out_dir, fix, with_predictions=False)}
+    data = load_study_data(first.cfg)
     if len(tables["predictions"]) != len(data.test_y):
-        raise CnnlabError(f"{out_dir}/predictions.csv has {len(tables['predictions'])} rows but the test "
-                          f"set has {len(data.test_y)} images; run `cnnlab evaluate {cfg['name']}` again")
+        raise CnnlabError(f"{first.folder}/predictions.csv has {len(tables['predictions'])} rows but the "
+                          f"test set has {len(data.test_y)} images; run `cnnlab evaluate {cfg['name']}` again")
     title = f"{cfg['name']}: {cfg['model']} on {DATASET_TITLES[cfg['dataset']]}"
-    return FigureInputs(run, tables, data, title)
+    return FigureInputs(first, runs, tables, data, title)
 
 
 @FIGURES.figure("curves", caption=(

@@ -9,7 +9,7 @@ from cnnlab.reporting.page import render_html
 from cnnlab.reporting.references import REFERENCES, load_references
 from cnnlab.reporting.study_figures import StudyInputs, plot_study
 from cnnlab.reporting.tables import reproduction_table, summary_table
-from cnnlab.results import FinishedRun, read_finished_run
+from cnnlab.results import FinishedRun, read_replicates
 
 
 def build_report(params: dict, results_dir: Path, references_path: Path = REFERENCES) -> Path:
@@ -34,13 +34,13 @@ def build_report(params: dict, results_dir: Path, references_path: Path = REFERE
 
 
 def load_runs(params: dict, results_dir: Path) -> list[FinishedRun]:
-    """The evaluated experiments of the study (those with metrics.json), in catalog order."""
+    """The evaluated experiments of the study (those with summary.json), in catalog order."""
     runs = []
     for name in config.study_experiments(params):
         folder = results_dir / name
-        if (folder / "metrics.json").is_file():
-            fix = f"run `cnnlab train {name}` and `cnnlab evaluate {name}` again"
-            runs.append(read_finished_run(folder, name, fix))
+        if (folder / "summary.json").is_file():
+            fix = f"run `cnnlab train {name}`, `cnnlab evaluate {name}` and `cnnlab summarize {name}` again"
+            runs.append(read_replicates(folder, name, fix))
     if not runs:
         raise CnnlabError(f"{results_dir} holds no evaluated experiment; run `cnnlab train EXP` and "
                           f"`cnnlab evaluate EXP` first (or point --results at the results folder)")

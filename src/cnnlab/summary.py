@@ -1,0 +1,68 @@
+"""`cnnlab summarize EXP`: an experiment's runs together, one row a seed, and their statistics.
+
+Writes into the experiment's folder: summary.json (what `dvc metrics diff` compares: for each
+measure n, mean, sample SD, 95 % interval of the mean, min, max), seeds.csv (one row a seed),
+per_class.csv and confusion.csv (the runs' counts added up: the same columns as one run's).
+"""
+
+from pathlib import Path
+
+import pandas as pd
+
+from cnnlab import layout
+from cnnlab.config import run_config
+from cnnlab.errors import CnnlabError
+from cnnlab.io import atomic_write_json, atomic_write_with, held_folder
+from cnnlab.results import PER_CLASS_COLUMNS, read_evaluation_tables, read_finished_run
+from cnnlab.statistics import binomial_se, describe
+
+# The measures of metrics.json that are summarised over seeds.
+MEASURES = ("test_acc", "val_acc", "labs_best_test_acc", "test_loss")
+
+
+def summarize(cfg: dict, out_dir: Path) -> dict:
+    out_dir = Path(out_dir)
+    with held_folder(out_dir):
+        seeds, per_class, confusion = read_runs(cfg, out_dir)
+        summary = summary_record(cfg, seeds)
+        atomic_write_with(out_dir / "seeds.csv", lambda p: seeds.to_csv(p, index=False))
+        atomic_write_with(out_dir / "per_class.csv", lambda p: per_class.to_csv(p, index=False))
+        atomic_write_with(out_dir / "confusion.csv", lambda p: confusion.to_csv(p))
+        atomic_write_json(out_dir / "summary.json", summary)  # last: its presence means all is written
+    return summary
+
+
+def read_runs(cfg: dict, out_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """seeds.csv's table, and the per-class and confusion counts of every run added up."""
+    rows, per_class, confusion = [], [], None
+    for seed in cfg["seeds"]:
+        folder = layout.run_folder(out_dir, seed)
+        fix = f"run `cnnlab train {cfg['name']} --seed {seed}` and `cnnlab evaluate {cfg['name']} --seed {seed}`"
+        run = read_finished_run(folder, cfg["name"], fix, run_config(cfg, seed))
+        tables = read_evaluation_tables(folder, fix)
+        rows.append({"seed": seed, **{m: run.metrics[m] for m in MEASURES}, "best_epoch": run.metrics["best_epoch"],
+                     "wall_seconds": round(run.trained["wall_seconds"], 2),
+                     "images_per_sec": round(run.trained["images_per_sec"], 1),
+                     "test_size": run.trained["test_size"]})
+        per_class.append(tables["per_class"])
+        confusion = tables["confusion"] if confusion is None else confusion + tables["confusion"]
+    counts = pd.concat(per_class).groupby("class", sort=False)[["correct", "total"]].sum().reset_index()
+    counts["accuracy"] = (counts["correct"] / counts["total"].where(counts["total"] > 0)).round(6)
+    spread = pd.concat(per_class).groupby("class", sort=False)["accuracy"].agg(["std", "min", "max"])
+    counts = counts.join(spread.add_prefix("accuracy_").round(6), on="class")
+    if list(counts.columns[:4]) != PER_CLASS_COLUMNS:
+        raise CnnlabError(f"{out_dir}: per_class.csv of the runs do not match; evaluate them again")
+    return pd.DataFrame(rows), counts, confusion
+
+
+def summary_record(cfg: dict, seeds: pd.DataFrame) -> dict:
+    """summary.json: the statistics of each measure over the seeds, and the test set's own error."""
+    summary = {"experiment": cfg["name"], "seeds": [int(s) for s in seeds["seed"]], "n": len(seeds)}
+    for measure in MEASURES:
+        values = seeds[measure].dropna()
+        stats = describe(values.tolist()) if len(values) else None
+        summary[measure] = stats and {k: round(v, 6) if isinstance(v, float) else v for k, v in stats.items()}
+    test_size = int(seeds["test_size"].iloc[0])
+    summary["test_size"] = test_size
+    summary["test_acc_binomial_se"] = round(binomial_se(summary["test_acc"]["mean"], test_size), 6)
+    return summary
