@@ -37,7 +37,9 @@ def project(tmp_path_factory):
 
 
 def cfg_for(project, name, *overrides):
-    return config.experiment_config(config.load_params(project / "params.yaml"), name, overrides)
+    """The settings of `name`'s run at its first seed."""
+    cfg = config.experiment_config(config.load_params(project / "params.yaml"), name, overrides)
+    return config.run_config(cfg, cfg["seeds"][0])
 
 
 def run(project, name, out, *overrides):
@@ -90,7 +92,7 @@ def test_same_parameters_give_byte_identical_results(project, tmp_path, name, ov
     assert result_bytes(tmp_path / "a") == result_bytes(tmp_path / "b")
     pd.testing.assert_frame_equal(non_timing(tmp_path / "a/history.csv"),
                                   non_timing(tmp_path / "b/history.csv"))
-    other_seed = run(project, name, tmp_path / "c", *overrides, "seed=1")
+    other_seed = run(project, name, tmp_path / "c", *overrides, "seeds=[1]")
     assert non_timing(tmp_path / "c/history.csv")["train_loss"].tolist() != \
         non_timing(tmp_path / "a/history.csv")["train_loss"].tolist(), other_seed
 

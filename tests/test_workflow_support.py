@@ -130,7 +130,7 @@ def test_config_values_reach_cnnlab_as_set_options():
     changed = workflow_params(params_with(seeds=[7], defaults=defaults), params_file)
     assert set_options(changed, params_file, "lenet5_mnist") == " --set 'seeds=[7]' --set epochs=3"
     assert set_options(changed, params_file, "cnn_bn_mnist") == " --set 'seeds=[7]'"  # epochs: 5, its own
-    assert set_options(changed, params_file, "resnet18_cifar10_long") == " --set epochs=3"  # its own seeds
+    assert set_options(changed, params_file, "resnet18_cifar10_long") == ""  # its own seeds and epochs
 
 
 @pytest.mark.parametrize("key", ["data", "scales", "datasets"])
