@@ -1,0 +1,123 @@
+"""The statistics of replicates: one experiment run over several seeds.
+
+Pure functions over plain sequences (lists, numpy arrays, pandas Series); every t quantile and test
+comes from scipy.stats. Accuracies are fractions (0.9911), not percents. Every result is a dict of
+plain floats and None (never NaN), ready for JSON.
+"""
+
+import math
+
+import numpy as np
+from scipy import stats
+
+CONFIDENCE = 0.95  # the one level of every interval and of the verdict rule
+
+
+def _finite_array(values) -> np.ndarray:
+    """The values as floats; the caller guarantees finite numbers, so anything else is a bug."""
+    array = np.asarray(values, dtype=float)
+    if array.size == 0 or not np.all(np.isfinite(array)):
+        raise ValueError(f"expected at least one finite number, got {list(array)}")
+    return array
+
+
+def _t_half_width(sd: float, n: int, spread_factor: float) -> float:
+    """Half the width of a two-sided Student-t interval with n - 1 degrees of freedom:
+    t(0.975, n-1) * sd * spread_factor (1/sqrt(n) for the mean, sqrt(1 + 1/n) for one new run)."""
+    return float(stats.t.ppf(0.5 + CONFIDENCE / 2, n - 1)) * sd * spread_factor
+
+
+def describe(values) -> dict:
+    """n, mean, sample SD (ddof=1), the 95 % t interval of the mean, min and max.
+    With one value sd, ci_low and ci_high are None."""
+    array = _finite_array(values)
+    n, mean = array.size, float(array.mean())
+    summary = {"n": n, "mean": mean, "sd": None, "ci_low": None, "ci_high": None,
+               "min": float(array.min()), "max": float(array.max())}
+    if n >= 2:
+        # equal values: exactly 0, not numpy's rounding noise of 1e-16 (sds and t_p rely on sd > 0)
+        sd = float(array.std(ddof=1)) if array.min() < array.max() else 0.0
+        half_width = _t_half_width(sd, n, 1 / math.sqrt(n))
+        summary.update(sd=sd, ci_low=mean - half_width, ci_high=mean + half_width)
+    return summary
+
+
+def paired(a: dict, b: dict) -> dict:
+    """A against B over the seeds both have (a and b map seed -> accuracy; a pandas Series indexed
+    by seed works too). differences[i] = a - b at seeds[i].
+
+    With fewer than 2 common seeds only n, seeds, differences, mean_diff and p_a_greater are given
+    (mean_diff and p_a_greater are None with no common seed) and the test fields are None.
+    t_p is None when the differences have no spread (all equal: the t statistic is undefined);
+    wilcoxon_p is None when all differences are zero (the signed-rank test has nothing to rank).
+    p_a_greater: the fraction of common seeds where A > B, a tie counting half.
+    """
+    seeds = sorted(set(a.keys()) & set(b.keys()))
+    n = len(seeds)
+    differences = _finite_array([a[seed] - b[seed] for seed in seeds]) if n else np.array([])
+    comparison = {"n": n, "seeds": seeds, "differences": [float(d) for d in differences],
+                  "mean_diff": None, "ci_low": None, "ci_high": None, "t_p": None, "wilcoxon_p": None,
+                  "p_a_greater": None}
+    if n == 0:
+        return comparison
+    wins = np.sum(differences > 0) + 0.5 * np.sum(differences == 0)
+    comparison.update(mean_diff=float(differences.mean()), p_a_greater=float(wins / n))
+    if n < 2:
+        return comparison
+    interval = describe(differences)
+    comparison.update(ci_low=interval["ci_low"], ci_high=interval["ci_high"])
+    if interval["sd"] > 0:
+        a_values, b_values = [a[seed] for seed in seeds], [b[seed] for seed in seeds]
+        comparison["t_p"] = float(stats.ttest_rel(a_values, b_values).pvalue)
+    if np.any(differences != 0):
+        comparison["wilcoxon_p"] = float(stats.wilcoxon(differences).pvalue)
+    return comparison
+
+
+def verdict(reference: float, values, rounding: float, floor: bool = False) -> dict:
+    """A published accuracy (`reference`) against our runs (`values`, one per seed).
+
+    Our 95 % prediction interval for one new run, mean ± t(0.975, n-1) * sd * sqrt(1 + 1/n), is
+    widened on each side by rounding / 2 (the published number's own rounding: 0.001 for "99.1 %").
+    The verdict says where OURS lies relative to the reference:
+      "reproduced"  the reference lies inside [low, high]
+      "ours above"  our whole interval lies above the reference (low > reference)
+      "ours below"  our whole interval lies below the reference (high < reference)
+      "one seed"    one run gives no interval; low, high and sds are None
+    floor=True: the reference is a floor ("98 %+"), reproduced when high >= reference, else "ours below".
+    sds = (our mean - reference) / our sd: positive when ours is above; None with one seed or sd 0.
+    """
+    if not math.isfinite(reference) or not rounding >= 0:
+        raise ValueError(f"expected a finite reference and rounding >= 0, got {reference}, {rounding}")
+    summary = describe(values)
+    n, mean, sd = summary["n"], summary["mean"], summary["sd"]
+    if n < 2:
+        return {"verdict": "one seed", "low": None, "high": None, "sds": None}
+    half_width = _t_half_width(sd, n, math.sqrt(1 + 1 / n)) + rounding / 2
+    low, high = mean - half_width, mean + half_width
+    if high < reference:
+        outcome = "ours below"
+    elif floor or low <= reference:
+        outcome = "reproduced"
+    else:
+        outcome = "ours above"
+    sds = (mean - reference) / sd if sd > 0 else None
+    return {"verdict": outcome, "low": low, "high": high, "sds": sds}
+
+
+def binomial_se(accuracy: float, n_images: int) -> float:
+    """The test set's own sampling error of an accuracy: sqrt(p (1 - p) / n)
+    (about 0.001 at p = 0.99 and 0.004 at p = 0.80 on 10,000 images)."""
+    if not 0 <= accuracy <= 1 or n_images < 1:
+        raise ValueError(f"expected 0 <= accuracy <= 1 and n_images >= 1, got {accuracy}, {n_images}")
+    return math.sqrt(accuracy * (1 - accuracy) / n_images)
+
+
+def rule_text() -> str:
+    """The verdict rule in words, for the report."""
+    level = f"{CONFIDENCE:.0%}"
+    return (f"A published accuracy counts as reproduced when it lies inside our {level} prediction interval "
+            f"for one new run (mean ± t({0.5 + CONFIDENCE / 2:g}, n−1) · SD · √(1 + 1/n) over our seeds), "
+            "widened on each side by half the published number's rounding; a published floor "
+            "(\"98 %+\") is reproduced when the interval's upper end reaches it. "
+            "One seed gives no interval, so only the number is shown.")
