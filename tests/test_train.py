@@ -144,15 +144,39 @@ def test_model_and_dataset_must_match(project, tmp_path):
         train(cfg_for(project, "convnet_cifar10", "model=lenet5"), tmp_path)
 
 
-def test_cli_trains_evaluates_and_reports_unverified_data(project, tmp_path):
+def test_cli_runs_each_seed_keeps_current_runs_and_summarizes(project, tmp_path):
+    """`cnnlab train` trains each seed into runs/seed<k>/; run again it keeps them; one more seed in
+    the list trains that seed alone; `summarize` puts the seeds together."""
     base = [sys.executable, "-m", "cnnlab", "--params", str(project / "params.yaml")]
-    for command in ("train", "evaluate"):
-        result = subprocess.run([*base, command, "mlp_mnist_permuted", "--out", str(tmp_path),
-                                 "--threads", "1"], capture_output=True, text=True)
-        assert result.returncode == 0, result.stderr
-    assert json.loads((tmp_path / "train.json").read_text())["data_verified"] is False
-    assert json.loads((tmp_path / "train.json").read_text())["threads"] == 1
-    assert 0 <= json.loads((tmp_path / "metrics.json").read_text())["test_acc"] <= 1
+
+    def cnnlab(command, seeds, *more):
+        return subprocess.run([*base, command, "mlp_mnist_permuted", "--out", str(tmp_path), "--threads", "1",
+                               "--set", f"seeds={seeds}", *more], capture_output=True, text=True)
+
+    assert cnnlab("train", "[0, 1]").returncode == 0
+    first = {seed: (tmp_path / f"runs/seed{seed}/model.pt").read_bytes() for seed in (0, 1)}
+    again = cnnlab("train", "[0, 1, 2]")
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.count("already trained with this recipe and code; kept") == 2
+    assert "seed 2: trained 1 epoch in" in again.stdout
+    assert all((tmp_path / f"runs/seed{seed}/model.pt").read_bytes() == first[seed] for seed in (0, 1))
+    assert first[0] != first[1]  # each seed its own run
+    assert cnnlab("evaluate", "[0, 1, 2]").returncode == 0
+    summarized = cnnlab("summarize", "[0, 1, 2]")
+    assert "over 3 seeds" in summarized.stdout, summarized.stderr
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    per_seed = pd.read_csv(tmp_path / "seeds.csv")
+    assert summary["seeds"] == [0, 1, 2] and list(per_seed["seed"]) == [0, 1, 2]
+    assert summary["test_acc"]["n"] == 3 and summary["test_acc"]["mean"] == pytest.approx(
+        per_seed["test_acc"].mean(), abs=1e-6)
+    assert summary["test_acc"]["ci_low"] <= summary["test_acc"]["mean"] <= summary["test_acc"]["ci_high"]
+    record = json.loads((tmp_path / "runs/seed2/train.json").read_text())
+    assert record["data_verified"] is False and record["threads"] == 1 and record["config"]["seed"] == 2
+    per_class = pd.read_csv(tmp_path / "per_class.csv", dtype={"class": str})
+    assert per_class["total"].sum() == 3 * 200  # the three runs' counts added up
+    refused = cnnlab("train", "[0, 1, 2]", "--seed", "5")
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1
+    assert "--seed 5: mlp_mnist_permuted runs at the seeds [0, 1, 2]" in refused.stderr
 
 
 @pytest.fixture(scope="module")
