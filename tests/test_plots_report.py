@@ -20,12 +20,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from matplotlib.text import Text
 from PIL import Image
 
 from cnnlab import config
 from cnnlab.errors import CnnlabError
 from cnnlab.reporting import captions, experiment_figures, references, report, study_figures, tables
-from cnnlab.reporting.page import parameters_html
+from cnnlab.reporting.page import CSS, parameters_html
 from cnnlab.results import FinishedRun
 from synthetic import write_mirror
 
@@ -214,6 +215,125 @@ def test_parameters_show_every_key_of_the_schema(study):
     for key, value in (("milestones", "[82, 123]"), ("gamma", "0.1"), ("trainable", "all")):
         assert f"<th>{key}</th>" in shown or f"{key} {value}" in shown, key
     assert "<td>[82, 123]</td>" in shown
+
+
+def inputs_of(study, name: str) -> experiment_figures.FigureInputs:
+    cfg = config.experiment_config(study["params"], name, overrides(name))
+    return experiment_figures.read_inputs(cfg, study["results"] / name)
+
+
+def study_inputs(study) -> study_figures.StudyInputs:
+    runs = report.load_runs(study["params"], study["results"])
+    return study_figures.StudyInputs(pd.read_csv(study["results"] / "summary.csv"),
+                                     pd.read_csv(study["results"] / "reproduction.csv"),
+                                     {r.name: r.history for r in runs})
+
+
+def titles(fig) -> list[str]:
+    """The figure's title and its panels' titles."""
+    return [t.get_text() for t in (fig._suptitle, *(ax.title for ax in fig.axes)) if t and t.get_text()]
+
+
+def points(ax, gid: str) -> list[tuple[float, float]]:
+    """(x, y) of the markers an axes drew with that gid."""
+    return [tuple(xy) for c in ax.collections if c.get_gid() == gid for xy in c.get_offsets()]
+
+
+def test_reproduction_figure_compares_like_with_like_and_draws_a_floor_as_a_floor(study):
+    """Each reference sits on its own line next to the number of ours the table compares it with
+    (after 1 epoch: the run's first epoch, not its last); a "50%+" floor is a band from 50 to 100 %."""
+    run = full_scale_run(study, "convnet_cifar10", 0.6, epochs=2)
+    known = {"tolerance": 0.02, "experiments": {"convnet_cifar10": [
+        {"kind": "lab", "value": 0.5, "at_least": True, "epochs": 2},
+        {"kind": "lab_code_here", "value": 0.3, "epochs": 1},
+        {"kind": "source", "value": 0.9, "epochs": None}]}}
+    table = tables.reproduction_table(study["params"], [run], known)
+    assert table.loc[1, "ours"] == pytest.approx(run.history.loc[0, "test_acc"]) != pytest.approx(0.6)
+    fig = study_figures.reproduction_figure(study_figures.StudyInputs(
+        tables.summary_table([run]), table, {run.name: run.history}))
+    ax = fig.axes[0]
+    ours = {y: x for x, y in points(ax, "ours")}
+    assert ours == pytest.approx({i: row.ours * 100 for i, row in table.iterrows()})
+    assert sorted(y for _, y in points(ax, "reference")) == [1, 2]  # the floor is no plain marker
+    (band,) = [p for p in ax.patches if p.get_gid() == "floor"]
+    assert (band.get_x(), band.get_x() + band.get_width()) == pytest.approx((50, 100))
+    assert band.get_y() < 0 < band.get_y() + band.get_height()  # on the floor's own line
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels[1] == "convnet_cifar10: the lab's code, run here, after 1 epoch"
+    assert labels[2].endswith("epochs not stated (not comparable)")
+
+
+def test_per_class_axis_is_zoomed_to_the_classes_and_says_so(study):
+    inputs = inputs_of(study, "cnn_mnist")
+    ax = experiment_figures.per_class_figure(inputs).axes[0]
+    assert ax.get_xlim()[0] == 0  # smoke accuracies: some class is below 50 %
+    per_class = inputs.tables["per_class"]
+    accuracy = [0.976 + 0.022 * i / (len(per_class) - 1) for i in range(len(per_class))]
+    inputs.tables["per_class"] = per_class.assign(accuracy=accuracy)
+    ax = experiment_figures.per_class_figure(inputs).axes[0]
+    start = ax.get_xlim()[0]
+    assert 90 < start < 97.6 and f"starts at {start:g} %, not at 0" in ax.get_xlabel()
+    assert not ax.containers  # dots: a bar's length from a cut axis would mean nothing
+
+
+def test_a_one_epoch_run_gets_no_curve_of_single_points(study):
+    one = experiment_figures.curves_figure(inputs_of(study, "cnn_mnist"))  # smoke: 1 epoch
+    assert all(len(line.get_xdata()) != 1 for ax in one.axes for line in ax.lines)
+    assert "only epoch" in titles(one)[0]
+    assert len(one.axes[1].containers) == 3  # train, validation, test
+    two = experiment_figures.curves_figure(inputs_of(study, "convnet_cifar10"))
+    assert any(len(line.get_xdata()) == 2 for line in two.axes[0].lines)
+
+
+@pytest.mark.parametrize("name", ["mlp_mnist_permuted", "cnn_mnist_permuted", "mlp_mnist"])
+def test_every_figure_of_a_permuted_run_says_the_pixels_were_shuffled(study, name):
+    inputs = inputs_of(study, name)
+    for figure in experiment_figures.plot_names(inputs.run.cfg):
+        said = any("shuffled pixels" in t for t in titles(experiment_figures.FIGURES[figure].draw(inputs)))
+        assert said == name.endswith("_permuted"), figure
+
+
+def test_accuracy_vs_cost_has_a_row_per_dataset_and_a_legend_of_experiments(study):
+    inputs = study_inputs(study)
+    fig = study_figures.cost_figure(inputs)
+    by_dataset = inputs.summary.groupby("dataset", sort=False)["experiment"].apply(list)
+    assert len(fig.axes) == 3 * len(by_dataset) and not fig.legends
+    legends = [[t.get_text() for t in ax.get_legend().get_texts()] for ax in fig.axes if ax.get_legend()]
+    assert legends == list(by_dataset)
+    for row, experiments in enumerate(by_dataset):  # each panel holds its row's dataset only
+        assert all(len(ax.collections) == len(experiments) for ax in fig.axes[3 * row:3 * row + 3])
+
+
+def test_no_caption_title_or_table_says_1_epochs(study):
+    page = (study["results"] / "report.html").read_text()
+    assert "1 epoch;" in page  # the smoke runs trained one epoch: the page says so, in the singular
+    texts = [page, *(kind.caption for kind in [*experiment_figures.FIGURES.values(),
+                                               *study_figures.STUDY_FIGURES.values()])]
+    inputs = study_inputs(study)
+    figures = [kind.draw(inputs) for kind in study_figures.STUDY_FIGURES.values()]
+    for name in EXPERIMENTS:
+        one = inputs_of(study, name)
+        figures += [experiment_figures.FIGURES[f].draw(one)
+                    for f in experiment_figures.plot_names(one.run.cfg)]
+    texts += [t.get_text() for fig in figures for t in fig.findobj(Text)]
+    assert not [t for t in texts if re.search(r"\b1 epochs\b", t)]
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install chromium); "
+                                             "CI installs it")
+def test_the_parameters_of_the_whole_catalog_fit_the_page(study, tmp_path):
+    """Every experiment of params.yaml (the most keys that differ): no table is wider than the page."""
+    run = full_scale_run(study, "mlp_mnist", 0.9)
+    runs = [FinishedRun(name, {**run.trained, "config": config.experiment_config(study["params"], name)},
+                        run.metrics, run.history, run.folder) for name in study["params"]["experiments"]]
+    page = tmp_path / "parameters.html"
+    page.write_text(f"<!DOCTYPE html><html><head><style>{CSS}</style></head><body>"
+                    f"{parameters_html(study['params'], runs)}</body></html>")
+    with Browser(tmp_path) as browser:
+        browser.open(page.as_uri())
+        widths = browser.evaluate("[...document.querySelectorAll('table')]"
+                                  ".map(t => [t.scrollWidth, t.parentElement.clientWidth])")
+    assert len(widths) > 1 and all(table <= page_width for table, page_width in widths), widths
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install chromium); "

@@ -4,6 +4,7 @@ Each figure is declared once, by `@FIGURES.figure(name, caption, applies)` on it
 `plot_names(cfg)` lists those that apply to an experiment, in report order.
 """
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,7 +43,7 @@ class FigureInputs:
     runs: list[FinishedRun]  # every seed's run
     tables: dict[str, pd.DataFrame]  # per_class, confusion (all runs added up), predictions (the first run's)
     data: StudyData
-    title: str  # "name: model on dataset"
+    title: str  # "name: model on dataset", and "with shuffled pixels" where it applies
 
 
 def plot_names(cfg: dict) -> list[str]:
@@ -74,6 +75,8 @@ def read_inputs(cfg: dict, out_dir: Path) -> FigureInputs:
         raise CnnlabError(f"{first.folder}/predictions.csv has {len(tables['predictions'])} rows but the "
                           f"test set has {len(data.test_y)} images; run `cnnlab evaluate {cfg['name']}` again")
     title = f"{cfg['name']}: {cfg['model']} on {DATASET_TITLES[cfg['dataset']]}"
+    if cfg["permute"]:  # every figure of such a run says so: its accuracy is not on MNIST as we see it
+        title += " with shuffled pixels"
     return FigureInputs(first, runs, tables, data, title)
 
 
@@ -81,10 +84,13 @@ def read_inputs(cfg: dict, out_dir: Path) -> FigureInputs:
     "Loss and accuracy per epoch on the training split (averaged over the epoch's batches, "
     "while the model still learned), the validation split held out of the training set, and "
     "the test split (both measured at the end of the epoch). The dotted line marks the epoch "
-    "whose checkpoint was kept: the best on validation."))
+    "whose checkpoint was kept: the best on validation. A run of one epoch has no curve: its "
+    "three losses and accuracies are shown as bars."))
 def curves_figure(inputs: FigureInputs) -> Figure:
     """Loss and accuracy per epoch on the three splits; the validation-selected epoch marked."""
     history, best_epoch = inputs.run.history, inputs.run.trained["best_epoch"]
+    if len(history) == 1:
+        return one_epoch_figure(inputs)
     long = history.melt(id_vars="epoch", value_vars=[f"{s}_{m}" for s in SPLITS for m in ("loss", "acc")])
     long[["split", "metric"]] = long["variable"].str.split("_", expand=True)
     long["split"] = long["split"].map(SPLIT_NAMES)
@@ -109,25 +115,64 @@ def curves_figure(inputs: FigureInputs) -> Figure:
     return fig
 
 
-@FIGURES.figure("per_class", caption=(
-    "Test accuracy of the kept checkpoint for each class; each bar is labelled with correct /"
-    " test images of that class, the dashed line is the accuracy over all classes."))
-def per_class_figure(inputs: FigureInputs) -> Figure:
-    """Horizontal bars (long class names stay readable), each labelled correct/total."""
-    per_class, test_acc = inputs.tables["per_class"], inputs.run.metrics["test_acc"]
-    frame = per_class.assign(percent=per_class["accuracy"] * 100)
+def one_epoch_figure(inputs: FigureInputs) -> Figure:
+    """A run of one epoch has no curve: its train, validation and test loss and accuracy as bars."""
+    last = inputs.run.history.iloc[-1]
+    frame = pd.DataFrame({"split": [SPLIT_NAMES[s] for s in SPLITS],
+                          "loss": [last[f"{s}_loss"] for s in SPLITS],
+                          "accuracy": [last[f"{s}_acc"] * 100 for s in SPLITS]})
     with styled():
-        fig = Figure(figsize=(8, 0.38 * len(frame) + 1.6), layout="constrained")
+        fig = Figure(figsize=(11, 4.6), layout="constrained")
+        axes = fig.subplots(1, 2)
+        for ax, metric, label, fmt in zip(axes, ("loss", "accuracy"),
+                                          ("loss (mean cross-entropy per image, nats)", "accuracy (%)"),
+                                          ("%.3f", "%.2f %%")):
+            sns.barplot(data=frame, x="split", y=metric, hue="split", ax=ax)
+            for bars in ax.containers:
+                ax.bar_label(bars, fmt=fmt, padding=2, fontsize="small")
+            ax.set(xlabel=None, ylabel=label, title=metric)
+        axes[1].set_ylim(0, 105)
+        fig.suptitle(f"{inputs.title}\nloss and accuracy after its only epoch (one epoch: no curve to draw)\n"
+                     "train: averaged over the epoch's batches; validation and test: measured at its end",
+                     fontsize="medium")
+    return fig
+
+
+@FIGURES.figure("per_class", caption=(
+    "Test accuracy of the kept checkpoint for each class (dots), labelled with correct / test "
+    "images of that class; the dashed line is the accuracy over all classes. When every class is "
+    "above 50 %, the axis starts just below the lowest class, not at 0, so that 97.6 % and 99.8 % "
+    "can be told apart: the x-axis label says where it starts."))
+def per_class_figure(inputs: FigureInputs) -> Figure:
+    """One dot per class on an axis zoomed to the classes' range (dots, not bars: a bar on an axis
+    that does not start at 0 would have a length that means nothing), each labelled correct/total."""
+    per_class, test_acc = inputs.tables["per_class"], inputs.run.metrics["test_acc"]
+    percent = per_class["accuracy"] * 100
+    start = accuracy_axis_start(percent.min())
+    rows = range(len(per_class))
+    with styled():
+        fig = Figure(figsize=(8, 0.38 * len(per_class) + 1.6), layout="constrained")
         ax = fig.subplots()
-        sns.barplot(data=frame, y="class", x="percent", orient="h", color=sns.color_palette()[0], ax=ax)
-        ax.bar_label(ax.containers[0], labels=[f" {c}/{t}" for c, t in zip(frame["correct"], frame["total"])],
-                     fontsize="small",
-                     bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 0.5})
+        ax.scatter(percent, rows, s=50, color=sns.color_palette()[0], zorder=3)
+        for row, correct, total in zip(rows, per_class["correct"], per_class["total"]):
+            ax.annotate(f"{correct}/{total}", xy=(1, row), xycoords=("axes fraction", "data"),
+                        xytext=(6, 0), textcoords="offset points", va="center", fontsize="small")
         ax.axvline(test_acc * 100, color="0.3", linestyle="--", linewidth=1, zorder=1)
-        ax.set(xlim=(0, 112), xlabel="test accuracy (%)  [labels: correct / test images of the class]",
+        ax.set_yticks(rows, per_class["class"])
+        ax.set_ylim(len(per_class) - 0.5, -0.5)
+        ax.set_xlim(start, 100 + (100 - start) * 0.02)
+        where = f"the axis starts at {start:g} %, not at 0" if start > 0 else "the axis starts at 0"
+        ax.set(xlabel=f"test accuracy (%); {where}  [right: correct / test images of the class]",
                ylabel="class")
         ax.set_title(f"{inputs.title}\nper-class test accuracy (dashed line: all classes, {test_acc:.2%})")
     return fig
+
+
+def accuracy_axis_start(lowest: float) -> float:
+    """0 while some class is at 50 % or below; above, a whole percent a little below the lowest class."""
+    if lowest <= 50:
+        return 0
+    return math.floor(lowest - 0.25 * (100 - lowest) - 0.5)
 
 
 @FIGURES.figure("confusion", caption=(
@@ -185,7 +230,7 @@ def permutation_figure(inputs: FigureInputs) -> Figure:
     permuted = transforms.permute_pixels(x, transforms.pixel_permutation(seed, x[0, 0].numel()))
     labels = [data.info.classes[i] for i in data.test_y[:SAMPLE_COLUMNS].tolist()]
     fig = image_grid(torch.cat([x, permuted]), labels * 2, row_labels=["original", "permuted"])
-    fig.suptitle(f"{inputs.title}: the same test images before (top) and after (bottom)\n"
+    fig.suptitle(f"{inputs.title}\nthe same test images before (top) and after (bottom) "
                  f"the fixed pixel permutation (seed {seed}) applied to every image")
     return fig
 

@@ -13,9 +13,11 @@ from cnnlab import config
 from cnnlab.reporting.experiment_figures import FIGURES, plot_names
 from cnnlab.reporting.references import REFERENCE_KINDS
 from cnnlab.reporting.study_figures import STUDY_FIGURES
-from cnnlab.reporting.style import DATASET_TITLES
+from cnnlab.reporting.style import DATASET_TITLES, count
 from cnnlab.reporting.tables import REPRODUCTION_NOTE, SUMMARY_NOTE, reduced_scale
 from cnnlab.results import FinishedRun
+
+PARAMETER_COLUMNS = 7  # settings per parameters table, so that each fits the page's width
 
 CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 2rem auto;
@@ -166,7 +168,7 @@ def experiment_html(run: FinishedRun) -> str:
     cfg, m = run.cfg, run.metrics
     head = (f'<h3 id="{esc(run.name)}">{esc(run.name)}</h3><p class="small">{esc(cfg["model"])} on '
             f'{esc(DATASET_TITLES[cfg["dataset"]])}, {esc(cfg["scale"])} scale, '
-            f'{run.trained["epochs"]} epochs; test accuracy {pct(m["test_acc"])} '
+            f'{count(run.trained["epochs"], "epoch")}; test accuracy {pct(m["test_acc"])} '
             f'(epoch {m["best_epoch"]}, chosen on validation).</p>')
     figures = [figure_html(run.folder / "plots" / f"{name}.png", FIGURES[name].caption, f"{run.name} {name}")
                for name in plot_names(cfg)]
@@ -184,12 +186,16 @@ def parameters_html(params: dict, runs: list[FinishedRun]) -> str:
     values = {k: [r.cfg.get(k, "") for r in runs] for k in keys}
     shared = {k: v[0] for k, v in values.items() if all(x == v[0] for x in v)}
     differing = [k for k in keys if k not in shared]
-    rows = [[esc(r.name), *(esc(values[k][i]) for k in differing)] for i, r in enumerate(runs)]
+    # the differing keys in several tables of PARAMETER_COLUMNS keys each: one would be wider than the page
+    parts = [differing[i:i + PARAMETER_COLUMNS] for i in range(0, len(differing), PARAMETER_COLUMNS)]
+    tables = [table_html(["experiment", *part], [[esc(r.name), *(esc(values[k][i]) for k in part)]
+                                                  for i, r in enumerate(runs)])
+              for part in parts]
     study = {k: params.get(k) for k in (*config.STUDY_KEYS, "datasets")} | {"data": params["data"]}
     return ("<p>Each run's settings as recorded in its train.json (params.yaml, the scale and any "
             "<code>--set</code> overrides applied). The same in every run: "
             + esc(", ".join(f"{k} {v}" for k, v in shared.items()) or "nothing") + ".</p>"
-            + (table_html(["experiment", *differing], rows) if differing else "")
+            + "".join(tables)
             + "<details><summary>params.yaml (study-wide settings and scales)</summary><pre>"
             + esc(yaml.safe_dump({**study, "scales": params["scales"]}, sort_keys=False))
             + "</pre></details>")

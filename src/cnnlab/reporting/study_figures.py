@@ -10,10 +10,12 @@ from pathlib import Path
 import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
 from cnnlab.reporting.gallery import Gallery
-from cnnlab.reporting.style import DATASET_MARKERS, few_points, save, styled
+from cnnlab.reporting.style import DATASET_MARKERS, DATASET_TITLES, count, few_points, save, styled
+from cnnlab.reporting.tables import NOT_COMPARABLE
 
 # The E2/E2b grid and the E3/E4 pair that the study figures compare.
 MLP_CNN_GRID = {("MLP", "original"): "mlp_mnist", ("CNN", "original"): "cnn_mnist",
@@ -58,47 +60,91 @@ def missing_note(wanted, present) -> str:
     return f"\n(not run yet: {', '.join(missing)})" if missing else ""
 
 
+# The published numbers' kinds (references.yaml): their marker and name in the reproduction figure.
+REFERENCE_MARKERS = {"lab": ("s", "the lab's text"), "source": ("^", "the original source"),
+                     "lab_code_here": ("D", "the lab's code, run here")}
+FLOOR_MARKER = "$\\geq$"  # a claimed floor ("98%+") is "at least" this value, not a measurement
+
+
 @STUDY_FIGURES.figure("reproduction", caption=(
-    "Our test accuracy (black dots; checkpoint chosen on validation) next to the published "
-    "numbers for the same experiment. Hollow markers are references this run cannot be "
-    "compared with (smoke scale, other epochs, or a changed recipe): the reproduction table "
-    "says why."))
+    "One line per comparison of the reproduction table: a published number (coloured marker) and "
+    "the number of ours it is compared with (black dot), joined by a line. Where a reference was "
+    "measured after fewer epochs than our run has, our dot is the same run after that epoch, so "
+    "every line compares like with like. A claimed floor (\"98%+\") is drawn as \u2265 with a band "
+    "shaded up to 100 %, not as a measurement. Hollow markers and grey labels are comparisons that "
+    "mean nothing (smoke scale, another recipe, more epochs than ours, or unstated epochs): the "
+    "reproduction table says why."))
 def reproduction_figure(inputs: StudyInputs) -> Figure:
-    """Our test accuracy next to every published number, one row per experiment; each kind of
-    number on its own line within the row so none hides another; hollow = not comparable."""
-    reproduction = inputs.reproduction
-    kinds = {"lab": ("s", "the lab's text"), "source": ("^", "the original source"),
-             "lab_code_here": ("D", "the lab's code, run here")}
-    offsets = dict(zip(["ours", *kinds], (-0.27, -0.09, 0.09, 0.27)))
-    experiments = list(dict.fromkeys(reproduction["experiment"]))
-    rows = {name: i for i, name in enumerate(experiments)}
-    palette = dict(zip(kinds, sns.color_palette("deep", 4)[1:]))
+    """Each (experiment, reference) row of reproduction.csv on its own line: the reference next to
+    the number of ours the table compares it with; floors as floors; not comparable ones hollow."""
+    rows = inputs.reproduction.reset_index(drop=True)
+    palette = dict(zip(REFERENCE_MARKERS, sns.color_palette("deep", 4)[1:]))
     with styled():
-        fig = Figure(figsize=(10, 0.6 * len(experiments) + 2.4), layout="constrained")
+        fig = Figure(figsize=(12, 0.38 * len(rows) + 2.4), layout="constrained")
         ax = fig.subplots()
-        ours = reproduction.drop_duplicates("experiment")
-        ax.scatter(ours["ours"] * 100, ours["experiment"].map(rows) + offsets["ours"], s=60, color="black",
-                   label="ours (test accuracy, checkpoint chosen on validation)")
-        refs = reproduction.dropna(subset=["reference"])
-        for kind, (marker, label) in kinds.items():
-            part = refs[refs["kind"] == kind]
-            comparable = part["verdict"] != "not comparable"
-            y = part["experiment"].map(rows) + offsets[kind]
-            for shown, style, suffix in ((comparable, {"color": palette[kind]}, ""),
-                                         (~comparable, {"facecolors": "none", "edgecolors": palette[kind]},
-                                          " (not comparable with this run)")):
-                if shown.any():  # no legend entry for markers that are not there
-                    ax.scatter(part["reference"][shown] * 100, y[shown], marker=marker, s=50,
-                               label=label + suffix, **style)
-        ax.set_yticks(range(len(experiments)), experiments)
-        for boundary in range(len(experiments) - 1):
-            ax.axhline(boundary + 0.5, color="0.85", linewidth=0.8)
+        for y, row in rows.iterrows():
+            draw_comparison(ax, y, row, palette)
+        ax.set_yticks(range(len(rows)), [comparison_label(row) for _, row in rows.iterrows()],
+                      fontsize="small")
+        for label, verdict in zip(ax.get_yticklabels(), rows["verdict"]):
+            if verdict == NOT_COMPARABLE:
+                label.set_color("0.45")
+        for y in rows.index[1:][rows["experiment"].to_numpy()[1:] != rows["experiment"].to_numpy()[:-1]]:
+            ax.axhline(y - 0.5, color="0.75", linewidth=0.8)  # between experiments
         ax.grid(axis="y", visible=False)
-        ax.set_ylim(len(experiments) - 0.5, -0.5)
+        ax.set_ylim(len(rows) - 0.5, -0.5)
         ax.set(xlabel="test accuracy (%)", ylabel=None)
-        fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncols=2, fontsize="small")
-        ax.set_title("our results next to the published numbers")
+        fig.legend(handles=reproduction_legend(rows, palette), loc="outside lower center", ncols=2,
+                   fontsize="small")
+        ax.set_title("our results next to the published numbers, one line per comparison")
     return fig
+
+
+def draw_comparison(ax, y: int, row: pd.Series, palette: dict) -> None:
+    """One reproduction.csv row on line `y`: ours (as the table measures it) and its reference."""
+    comparable = row["verdict"] != NOT_COMPARABLE
+    ours = row["ours"] * 100
+    ax.scatter([ours], [y], s=55, facecolors="black" if comparable else "none", edgecolors="black",
+               zorder=3, gid="ours")
+    if pd.isna(row["reference"]):
+        return
+    reference, color = row["reference"] * 100, palette[row["kind"]]
+    ax.plot([ours, reference], [y, y], color="0.55", linewidth=1, linestyle="-" if comparable else ":",
+            zorder=1)
+    if row["at_least"]:  # "98%+": everything from the floor up to 100 % fulfils the claim
+        ax.barh(y, 100 - reference, left=reference, height=0.55, color=color, alpha=0.25, linewidth=0,
+                gid="floor")
+        ax.scatter([reference], [y], marker=FLOOR_MARKER, s=110, color=color, zorder=2, gid="floor")
+    else:
+        ax.scatter([reference], [y], marker=REFERENCE_MARKERS[row["kind"]][0], s=50,
+                   facecolors=color if comparable else "none", edgecolors=color, zorder=2, gid="reference")
+
+
+def comparison_label(row: pd.Series) -> str:
+    """A line's label: the experiment, the reference's kind and after how many epochs."""
+    if pd.isna(row["reference"]):
+        return f"{row['experiment']}: no published number"
+    epochs = ("epochs not stated" if pd.isna(row["reference_epochs"])
+              else f"after {count(int(row['reference_epochs']), 'epoch')}")
+    label = f"{row['experiment']}: {REFERENCE_MARKERS[row['kind']][1]}, {epochs}"
+    return label + (" (not comparable)" if row["verdict"] == NOT_COMPARABLE else "")
+
+
+def reproduction_legend(rows: pd.DataFrame, palette: dict) -> list:
+    """Legend entries for what the figure shows, and nothing else."""
+    handles = [Line2D([], [], linestyle="none", marker="o", color="black",
+                      label="ours, as the table compares it (at the reference's epoch where ours has more)")]
+    references = rows.dropna(subset=["reference"])
+    for kind, (marker, name) in REFERENCE_MARKERS.items():
+        if (references["kind"][~references["at_least"].astype(bool)] == kind).any():
+            handles.append(Line2D([], [], linestyle="none", marker=marker, color=palette[kind], label=name))
+    if references["at_least"].astype(bool).any():
+        handles.append(Line2D([], [], linestyle="none", marker=FLOOR_MARKER, markersize=10, color="0.3",
+                              label='a claimed floor ("98%+"): at least this value, shaded up to 100 %'))
+    if (rows["verdict"] == NOT_COMPARABLE).any():
+        handles.append(Line2D([], [], linestyle="none", marker="o", markerfacecolor="none",
+                              markeredgecolor="black", label="hollow: not comparable (the table says why)"))
+    return handles
 
 
 @STUDY_FIGURES.figure("mlp_vs_cnn", applies=compares(MLP_CNN_GRID.values()), caption=(
@@ -166,24 +212,31 @@ def curve_pair_figure(inputs: StudyInputs) -> Figure:
 
 @STUDY_FIGURES.figure("accuracy_vs_cost", caption=(
     "Test accuracy against three costs: parameters, forward FLOPs per image (a multiply-add "
-    "counts 2), and wall-clock training time on this run's machine. Log scales; one colour "
-    "per experiment, one marker per dataset."))
+    "counts 2), and wall-clock training time on this run's machine. One row of panels per "
+    "dataset (accuracies on different datasets do not compare), one colour per experiment; "
+    "log scales, each column's cost axis shared across the rows."))
 def cost_figure(inputs: StudyInputs) -> Figure:
-    """Test accuracy against parameters, FLOPs per image and training time (log scales)."""
+    """Test accuracy against parameters, FLOPs per image and training time (log scales), a row per dataset."""
     costs = {"parameters": "parameters (count, log scale)",
              "flops_per_image": "forward FLOPs per image (log scale)",
              "train_seconds": "training time (s, log scale)"}
     frame = inputs.summary.assign(accuracy=inputs.summary["test_acc"] * 100)
+    datasets = list(dict.fromkeys(frame["dataset"]))  # in catalog order, as the summary lists them
     with styled():
-        fig = Figure(figsize=(14, 4.8), layout="constrained")
-        axes = fig.subplots(1, 3, sharey=True)
-        for ax, (column, label) in zip(axes, costs.items()):
-            sns.scatterplot(data=frame, x=column, y="accuracy", hue="experiment", style="dataset",
-                            markers=DATASET_MARKERS, s=80, ax=ax)
-            ax.set_xscale("log")
-            ax.set(xlabel=label, ylabel="test accuracy (%)")
-            ax.get_legend().remove()
-        fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=6,
-                   fontsize="small")
-        fig.suptitle("accuracy against cost (test accuracy of the checkpoint chosen on validation)")
+        fig = Figure(figsize=(15, 3.6 * len(datasets) + 0.8), layout="constrained")
+        grid = fig.subplots(len(datasets), 3, sharex="col", sharey="row", squeeze=False)
+        for axes, dataset in zip(grid, datasets):
+            part = frame[frame["dataset"] == dataset]
+            colors = dict(zip(part["experiment"], sns.color_palette("deep", len(part))))
+            for ax, column in zip(axes, costs):
+                for run in part.itertuples():
+                    ax.scatter(getattr(run, column), run.accuracy, s=80, color=colors[run.experiment],
+                               marker=DATASET_MARKERS[dataset], label=run.experiment)
+                ax.set_xscale("log")
+            axes[0].set_ylabel(f"{DATASET_TITLES[dataset]}\ntest accuracy (%)")
+            axes[-1].legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize="small")
+        for ax, label in zip(grid[-1], costs.values()):  # the cost axes are shared down each column
+            ax.set_xlabel(label)
+        fig.suptitle("accuracy against cost, one row per dataset "
+                     "(test accuracy of the checkpoint chosen on validation)")
     return fig

@@ -38,8 +38,13 @@ def styled(style: str = "whitegrid") -> Iterator[None]:
 
 
 def few_points(history: pd.DataFrame) -> bool:
-    """Mark every epoch while the markers stay apart (and a one-epoch run still shows a point)."""
+    """Mark every epoch while the markers stay apart."""
     return len(history) <= 30
+
+
+def count(number: int, noun: str) -> str:
+    """The number and the noun, plural unless the number is 1: "1 epoch", "2 epochs"."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
 def image_grid(images: torch.Tensor, captions: list[str], marked: list[bool] | None = None,
