@@ -121,3 +121,65 @@ def test_cli_trains_without_git(project, tmp_path):
     assert shutil.which("git", path=str(bin_dir)) is None
     machine = train_through_the_cli(project, tmp_path / "run", dict(os.environ, PATH=str(bin_dir)))
     assert machine["commit"] is None and machine["dirty"] is None and machine["cores"] == os.cpu_count()
+
+
+@pytest.fixture(scope="module")
+def evaluated(project, tmp_path_factory):
+    """results/mlp_mnist trained (smoke scale) and evaluated through the CLI."""
+    results = tmp_path_factory.mktemp("results")
+    for command in ("train", "evaluate"):
+        cnnlab(project, command, "mlp_mnist", "--set", "scale=smoke", "--out", str(results / "mlp_mnist"))
+    return results
+
+
+def cnnlab(project: Path, *args: str) -> None:
+    done = subprocess.run([sys.executable, "-m", "cnnlab", "--params", str(project / "params.yaml"), *args],
+                          cwd=REPO, capture_output=True, text=True)  # from the project: references.yaml
+    assert done.returncode == 0, done.stderr
+
+
+def report_of(project: Path, evaluated: Path, tmp_path: Path, edit=None) -> str:
+    """report.html of a copy of the results, after `edit` of its train.json's `machine`."""
+    results = tmp_path / "results"
+    shutil.copytree(evaluated, results)
+    if edit is not None:
+        record_path = results / "mlp_mnist" / "train.json"
+        record = json.loads(record_path.read_text())
+        edit(record)
+        record_path.write_text(json.dumps(record))
+    cnnlab(project, "report", "--results", str(results))
+    return (results / "report.html").read_text()
+
+
+def summary_section(page: str) -> str:
+    return page.split('<h2 id="summary">')[1].split('<h2 id="reproduction">')[0]
+
+
+def test_report_shows_the_machine_the_load_and_how_it_was_made(project, evaluated, tmp_path):
+    machine = json.loads((evaluated / "mlp_mnist" / "train.json").read_text())["machine"]
+    quiet = [0.1, 0.1, 0.1]  # as on a quiet machine: no caveat
+    page = report_of(project, evaluated, tmp_path,
+                     lambda r: r["machine"].update(load_average_start=quiet, load_average_end=quiet))
+    summary = summary_section(page)
+    assert f"{machine['cpu']} ({os.cpu_count()} cores)" in summary
+    assert f"load 0.1 → 0.1 on {os.cpu_count()} cores" in summary and "loaded machine" not in page
+    made = page.split('<h3 id="how-made">')[1].split("</ul>")[0]
+    assert machine["commit"] in made and machine["cpu"] in made
+    assert ", ".join(machine["cpu_flags"]) in made
+
+
+def test_report_warns_next_to_times_taken_on_a_loaded_machine(project, evaluated, tmp_path):
+    cores = os.cpu_count()
+    page = report_of(project, evaluated, tmp_path,
+                     lambda r: r["machine"].update(load_average_end=[cores + 1.1, 1.0, 1.0]))
+    caveat = (f"measured on a loaded machine: load {cores + 1.1:.1f} on {cores} cores; times are not "
+              "comparable")
+    assert caveat in summary_section(page)
+    assert summary_section(page).count("loaded machine") == 2  # the time and the images / s
+
+
+def test_a_train_json_from_before_the_machine_was_recorded_still_renders(project, evaluated, tmp_path):
+    page = report_of(project, evaluated, tmp_path, lambda r: r.pop("machine"))
+    assert "Times measured on (CPU, cores): not recorded" in page and "load not recorded" in page
+    made = page.split('<h3 id="how-made">')[1].split("</ul>")[0]
+    assert made.count("not recorded") == 3 and "loaded machine" not in page
