@@ -16,10 +16,14 @@ test: venv
 plan: venv
 	cnnlab plan
 
-venv: $(VENV)/.installed
+venv: $(VENV)/.installed .dvc/plots/offline.html
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install torch==2.14.1 torchvision==0.29.1
 	$(VENV)/bin/pip install -e '.[dev]'
 	touch $@
+
+# `dvc plots show`'s page with Vega inline (.dvc/config's plots.html_template), so it draws offline
+.dvc/plots/offline.html: $(VENV)/.installed src/cnnlab/offline_plots.py
+	$(VENV)/bin/python -m cnnlab.offline_plots $@

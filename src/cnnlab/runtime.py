@@ -1,11 +1,13 @@
-"""Where and how a run executes: device, precision, threads, seeds, determinism, versions."""
+"""Where and how a run executes: device, precision, threads, seeds, determinism, versions, machine."""
 
 import contextlib
 import os
 import platform
 import random
 import resource
+import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -21,18 +23,78 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def cpu_has_bf16(cpuinfo: str = "/proc/cpuinfo") -> bool:
+CPUINFO = "/proc/cpuinfo"
+# The CPU flags that decide how fast a model trains (vector width, native bf16/fp16/int8 units);
+# asimd, sve and bf16 are ARM's names.
+SPEED_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16",
+               "amx_int8", "asimd", "sve", "bf16")
+
+
+def cpuinfo_fields(cpuinfo: str = CPUINFO) -> dict[str, str]:
+    """The first processor's `key: value` lines of /proc/cpuinfo; {} where there is none (not Linux)."""
+    try:
+        with open(cpuinfo) as f:
+            first_processor = f.read().split("\n\n")[0]
+    except OSError:
+        return {}
+    fields = {}
+    for line in first_processor.splitlines():
+        key, colon, value = line.partition(":")
+        if colon:
+            fields.setdefault(key.strip(), value.strip())
+    return fields
+
+
+def cpu_flags(cpuinfo: str = CPUINFO) -> set[str]:
+    fields = cpuinfo_fields(cpuinfo)
+    return set((fields.get("flags") or fields.get("Features") or "").split())  # x86 or ARM
+
+
+def cpu_has_bf16(cpuinfo: str = CPUINFO) -> bool:
     """AVX-512 BF16 or AMX: the CPU multiplies bf16 natively, so autocast pays off.
 
     Without them bf16 is emulated and far slower than fp32 (on this project's AVX2-only CPU: a
     matmul at ~1 GFLOP/s against ~166 in fp32; LeNet-5 trains 7x slower; docs/performance.md).
     """
+    return bool({"avx512_bf16", "amx_bf16"} & cpu_flags(cpuinfo))
+
+
+def cpu_model(cpuinfo: str = CPUINFO) -> str | None:
+    """The CPU's name as Linux gives it, else what Python's platform module knows (macOS, Windows)."""
+    fields = cpuinfo_fields(cpuinfo)
+    return fields.get("model name") or fields.get("Hardware") or platform.processor() or None
+
+
+def load_average() -> list[float] | None:
+    """The 1-, 5- and 15-minute load averages (processes running or waiting for a CPU); None on Windows."""
     try:
-        with open(cpuinfo) as f:
-            flags = set(f.read().split())
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
+        return [round(load, 2) for load in os.getloadavg()]
+    except (OSError, AttributeError):
+        return None
+
+
+def code_commit(folder: Path) -> dict:
+    """The git commit checked out where `folder` lies, and whether `folder` differs from it
+    (uncommitted or untracked files); both None outside a git checkout or without git."""
+    def git(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["git", *args], cwd=folder, capture_output=True, text=True, timeout=30)
+
+    try:
+        head, status = git("rev-parse", "HEAD"), git("status", "--porcelain", "--", ".")
+    except (OSError, subprocess.SubprocessError):  # no git, or git hangs
+        return {"commit": None, "dirty": None}
+    if head.returncode or status.returncode:
+        return {"commit": None, "dirty": None}
+    return {"commit": head.stdout.strip(), "dirty": bool(status.stdout.strip())}
+
+
+def machine(cpuinfo: str = CPUINFO) -> dict:
+    """What a run's times depend on besides its recipe, taken as it starts: the code's commit, the
+    CPU, its flags and cores, and the load average (train.json's `machine`; no torch needed)."""
+    flags = cpu_flags(cpuinfo)
+    return {**code_commit(Path(__file__).parent), "cpu": cpu_model(cpuinfo),
+            "cpu_flags": [f for f in SPEED_FLAGS if f in flags], "cores": os.cpu_count(),
+            "load_average_start": load_average()}
 
 
 def pick_precision(name: str, device: torch.device) -> str:

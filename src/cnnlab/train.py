@@ -126,6 +126,7 @@ def restore(last_path: Path, session: TrainingSession) -> Progress:
 def train_epochs(session: TrainingSession, out_dir: Path, progress: Progress,
                  on_epoch_end: Callable[[int], None] | None) -> dict:
     """The epochs from `progress` on, saving the checkpoints and history after each, then train.json."""
+    machine = runtime.machine()
     for epoch in range(progress.next_epoch, session.cfg["epochs"] + 1):
         started = time.perf_counter()
         row = run_epoch(session, epoch)
@@ -140,7 +141,7 @@ def train_epochs(session: TrainingSession, out_dir: Path, progress: Progress,
         atomic_write_text(out_dir / "history.csv", history_csv(progress.history))
         if on_epoch_end is not None:
             on_epoch_end(epoch)
-    record = train_record(session, progress)
+    record = train_record(session, progress, machine)
     atomic_write_json(out_dir / "train.json", record)
     return record
 
@@ -235,8 +236,9 @@ def history_csv(rows: list[dict]) -> str:
     return out.getvalue()
 
 
-def train_record(session: TrainingSession, progress: Progress) -> dict:
-    """What train.json records: the run's settings, where it ran, its cost, and the chosen epoch."""
+def train_record(session: TrainingSession, progress: Progress, machine: dict) -> dict:
+    """What train.json records: the run's settings, where it ran, its cost, and the chosen epoch.
+    `machine` is runtime.machine() as training started; the load average at its end joins it."""
     cfg, data, history = session.cfg, session.data, progress.history
     return {
         "experiment": cfg["name"], "config": cfg, "dataset": cfg["dataset"], "model": cfg["model"],
@@ -248,7 +250,12 @@ def train_record(session: TrainingSession, progress: Progress) -> dict:
         "data_verified": data.verified, "best_epoch": progress.best_epoch, "epochs": cfg["epochs"],
         "train_size": len(data.train_y), "val_size": len(data.val_y), "test_size": len(data.test_y),
         "code_sha256": code_digest("train"),
+        "machine": {**machine, "load_average_end": runtime.load_average(), "gpu": gpu_name(session.device)},
     }
+
+
+def gpu_name(device: torch.device) -> str | None:
+    return torch.cuda.get_device_name(device) if device.type == "cuda" else None
 
 
 def _unwrap(model):

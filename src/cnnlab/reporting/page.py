@@ -33,6 +33,7 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .verdict { font-weight: 600; white-space: nowrap; }
 .reproduced { color: #1e7b34; } .below, .above { color: #b03a2e; }
 .not-comparable, .no-reference { color: #777; }
+.caveat { color: #b03a2e; font-size: 0.8rem; }
 .banner { background: #fff4d6; border: 1px solid #e0b84c; padding: 0.6rem 1rem; margin: 1rem 0; }
 figure { margin: 1.2rem 0 2rem; } figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
 figcaption { font-size: 0.9rem; color: #333; max-width: 60rem; }
@@ -63,7 +64,7 @@ def render_html(params, runs, summary, reproduction, tolerance, figures) -> str:
         '<nav><a href="#summary">Summary</a> · <a href="#reproduction">Reproduction</a> · '
         '<a href="#study-figures">Study figures</a> · <a href="#experiments">Experiments</a> · '
         '<a href="#parameters">Parameters</a> · <a href="#environment">Environment</a></nav>',
-        '<h2 id="summary">Summary</h2>', summary_html(summary),
+        '<h2 id="summary">Summary</h2>', summary_html(summary, runs),
         '<h2 id="reproduction">Reproduction</h2>', reproduction_html(reproduction, summary, tolerance),
         '<h2 id="study-figures">Study figures</h2>',
         *(figure_html(path, STUDY_FIGURES[name].caption) for name, path in figures.items()),
@@ -101,18 +102,101 @@ def flops(n: float) -> str:
     return f"{n / 1e9:.2f} G" if n >= 1e9 else f"{n / 1e6:.2f} M"
 
 
-def summary_html(summary: pd.DataFrame) -> str:
+def summary_html(summary: pd.DataFrame, runs: list[FinishedRun]) -> str:
     headers = ["experiment", "dataset", "model", "scale", "parameters", "FLOPs / image", "epochs",
                "test acc. (chosen on validation)", "test acc. (best epoch on test, the labs' way)",
                "training time", "images / s", "peak memory"]
+    machine = {r.name: machine_of(r) for r in runs}.get
     rows = [[esc(r.experiment), esc(r.dataset), esc(r.model), esc(r.scale), f"{r.parameters:,}",
              flops(r.flops_per_image), str(r.epochs), f"{pct(r.test_acc)}{epoch_note(r.best_epoch)}",
-             f"{pct(r.labs_best_test_acc)}{epoch_note(r.labs_best_epoch)}", f"{r.train_seconds:,.1f} s",
-             f"{r.images_per_sec:,.0f}", f"{r.peak_memory_mb:,.0f} MB"]
+             f"{pct(r.labs_best_test_acc)}{epoch_note(r.labs_best_epoch)}",
+             f"{r.train_seconds:,.1f} s{load_note(machine(r.experiment, {}))}",
+             f"{r.images_per_sec:,.0f}{loaded_mark(machine(r.experiment, {}))}",
+             f"{r.peak_memory_mb:,.0f} MB"]
             for r in summary.itertuples()]
     return (table_html(headers, rows, numeric={4, 5, 6, 7, 8, 9, 10, 11}, table_id="summary-table")
-            + f'<p class="small">{esc(SUMMARY_NOTE)} Device, precision and data verification: see '
+            + f'<p class="small">{esc(SUMMARY_NOTE)} Times measured on (CPU, cores): '
+              f'{esc(grouped(runs, cpu_text))}; load: the 1-minute load average as training started and '
+              'ended. Device, precision, commit and data verification: see '
               '<a href="#environment">Environment</a>.</p>')
+
+
+def machine_of(run: FinishedRun) -> dict:
+    """train.json's `machine` (runtime.machine); {} in a train.json written before it was recorded."""
+    machine = run.trained.get("machine")
+    return machine if isinstance(machine, dict) else {}
+
+
+def one_minute_loads(machine: dict) -> list[float]:
+    """The 1-minute load averages as training started and ended (those recorded)."""
+    loads = (machine.get("load_average_start"), machine.get("load_average_end"))
+    return [load[0] for load in loads if isinstance(load, list) and load and isinstance(load[0], int | float)]
+
+
+def load_caveat(machine: dict) -> str:
+    """The warning for times taken while more processes wanted a CPU than the machine has ('' if not)."""
+    loads, cores = one_minute_loads(machine), machine.get("cores")
+    if not loads or not isinstance(cores, int) or max(loads) <= cores:
+        return ""
+    return f"measured on a loaded machine: load {max(loads):.1f} on {cores} cores; times are not comparable"
+
+
+def load_text(machine: dict) -> str:
+    loads, cores = one_minute_loads(machine), machine.get("cores")
+    if not loads:
+        return "load not recorded"
+    return f"load {' → '.join(f'{load:.1f}' for load in loads)} on {cores or '?'} cores"
+
+
+def load_note(machine: dict) -> str:
+    """Under a training time: the load while it ran, and the caveat when the machine was loaded."""
+    caveat = load_caveat(machine)
+    return (f'<br><span class="small">{esc(load_text(machine))}</span>'
+            + (f'<br><span class="caveat">{esc(caveat)}</span>' if caveat else ""))
+
+
+def loaded_mark(machine: dict) -> str:
+    return '<br><span class="caveat">loaded machine</span>' if load_caveat(machine) else ""
+
+
+def cpu_text(machine: dict) -> str:
+    if not machine.get("cpu") and not machine.get("cores"):
+        return "not recorded"
+    gpu = f" + {machine['gpu']}" if machine.get("gpu") else ""
+    return f"{machine.get('cpu') or 'an unknown CPU'} ({machine.get('cores') or '?'} cores){gpu}"
+
+
+def commit_text(machine: dict) -> str:
+    if "commit" not in machine:
+        return "not recorded"
+    if not machine["commit"]:
+        return "unknown (not a git checkout, or no git)"
+    return str(machine["commit"]) + (" + uncommitted changes in src/cnnlab" if machine.get("dirty") else "")
+
+
+def flags_text(machine: dict) -> str:
+    flags = machine.get("cpu_flags")
+    if not isinstance(flags, list):
+        return "not recorded"
+    return ", ".join(map(str, flags)) or "none of them"
+
+
+def grouped(runs: list[FinishedRun], describe) -> str:
+    """One description when every run shares it, else each description with its experiments."""
+    groups: dict[str, list[str]] = {}
+    for run in runs:
+        groups.setdefault(describe(machine_of(run)), []).append(run.name)
+    if len(groups) == 1:
+        return next(iter(groups))
+    return "; ".join(f"{text} ({', '.join(names)})" for text, names in groups.items())
+
+
+def made_html(runs: list[FinishedRun]) -> str:
+    """How this was made: the code's commit, the CPU and its speed flags, for every run."""
+    items = [("code (git commit)", grouped(runs, commit_text)), ("machine", grouped(runs, cpu_text)),
+             ("CPU flags that decide the speed", grouped(runs, flags_text))]
+    return ('<h3 id="how-made">How this was made</h3><ul>'
+            + "".join(f"<li>{esc(label)}: {esc(text)}</li>" for label, text in items) + "</ul>")
 
 
 def epoch_note(epoch: int) -> str:
@@ -204,13 +288,13 @@ def parameters_html(params: dict, runs: list[FinishedRun]) -> str:
 def environment_html(runs: list[FinishedRun]) -> str:
     version_keys = ["python", "torch", "torchvision", "numpy", "cnnlab"]
     headers = ["experiment", "device", "precision", "threads", "deterministic", "data verified",
-               *version_keys]
+               "load while training (1 min)", *version_keys]
     rows = [[esc(r.name), esc(r.trained["device"]), esc(r.trained["precision"]),
              esc(r.trained.get("threads", "")), esc(r.cfg.get("deterministic")),
-             "yes" if r.trained["data_verified"] else "<b>no</b>",
+             "yes" if r.trained["data_verified"] else "<b>no</b>", esc(load_text(machine_of(r))),
              *(esc(r.trained["versions"].get(k, "")) for k in version_keys)] for r in runs]
     platforms = sorted({r.trained["versions"].get("platform", "?") for r in runs})
-    return (table_html(headers, rows)
+    return (made_html(runs) + table_html(headers, rows)
             + f'<p class="small">Platform: {esc("; ".join(platforms))}. "data verified: no" means the '
               "dataset files are not the canonical ones (their digests were not checked or did not "
               "match).</p>")

@@ -1,0 +1,93 @@
+"""`dvc plots show` draws offline: its HTML page (from the template that .dvc/config names) holds
+Vega inline, and in a real headless Chromium every plot renders with no script failing to load."""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from cnnlab.results import HISTORY_COLUMNS
+from test_plots_report import CHROMIUM, Browser
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent  # dvc of the same environment
+EXPERIMENT = "lenet5_mnist"
+
+
+def run(command: list[str], cwd: Path) -> str:
+    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", DVC_NO_ANALYTICS="1")
+    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def declared_plots() -> list[dict]:
+    """The plots that dvc.yaml's train and evaluate stages declare, for one experiment."""
+    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    plots = [p for stage in ("train", "evaluate") for p in stages[stage]["do"]["plots"]]
+    return yaml.safe_load(yaml.safe_dump(plots).replace("${key}", EXPERIMENT))
+
+
+def write_results(folder: Path) -> None:
+    """history.csv and predictions.csv as cnnlab writes them: three epochs, 40 test images."""
+    folder.mkdir(parents=True)
+    rows = [[epoch, 1 / epoch, 0.8 + epoch / 100, 1.1 / epoch, 0.79 + epoch / 100, 1.2 / epoch,
+             0.78 + epoch / 100, 0.001, 10.0, 5000.0] for epoch in (1, 2, 3)]
+    (folder / "history.csv").write_text(
+        ",".join(HISTORY_COLUMNS) + "\n" + "".join(",".join(map(str, r)) + "\n" for r in rows))
+    predictions = [(i, str(i % 10), str(i % 10 if i % 7 else (i + 1) % 10)) for i in range(40)]
+    (folder / "predictions.csv").write_text(
+        "index,actual,predicted\n" + "".join(f"{i},{a},{p}\n" for i, a, p in predictions))
+
+
+def dvc_repo(folder: Path) -> Path:
+    """A DVC repository with the project's .dvc/config and plot templates and one experiment's plots."""
+    folder.mkdir()
+    run(["dvc", "init", "--no-scm", "-q"], folder)
+    shutil.copy2(REPO / ".dvc" / "config", folder / ".dvc" / "config")
+    shutil.copytree(REPO / ".dvc" / "plots", folder / ".dvc" / "plots",
+                    ignore=shutil.ignore_patterns("offline.html"))  # written below, as `make venv` does
+    (folder / "dvc.yaml").write_text(yaml.safe_dump({"plots": declared_plots()}, sort_keys=False))
+    write_results(folder / "results" / EXPERIMENT)
+    return folder
+
+
+def test_dvc_plots_show_draws_every_plot_offline(tmp_path):
+    assert CHROMIUM is not None, "Debian's chromium is needed (apt-get install chromium; CI installs it)"
+    repo = dvc_repo(tmp_path / "repo")
+    run([sys.executable, "-m", "cnnlab.offline_plots", ".dvc/plots/offline.html"], repo)  # as `make venv`
+    run(["dvc", "plots", "show", "-o", "shown"], repo)
+    page = (repo / "shown" / "index.html").read_text()
+    assert not re.search(r"""(src|href)=["']?(https?:|//)""", page), "the page loads something from the web"
+    plot_ids = re.findall(r'<div id = "([^"]+)">', page)
+    assert len(plot_ids) == len(declared_plots()) == 2
+
+    with Browser(tmp_path) as browser:
+        errors = browser.open((repo / "shown" / "index.html").as_uri())
+        drawn = browser.evaluate("""new Promise(resolve => {
+            const ids = PLOT_IDS, started = Date.now();
+            const drawn = () => ids.filter(id => document.getElementById(id).querySelector('svg, canvas'));
+            const look = () => (drawn().length === ids.length || Date.now() - started > 20000)
+                ? resolve(drawn()) : setTimeout(look, 100);
+            look();
+        })""".replace("PLOT_IDS", json.dumps(plot_ids)))
+        sizes = browser.evaluate("""[...document.querySelectorAll('canvas, svg.marks')]
+            .map(e => [e.clientWidth, e.clientHeight])""")
+    assert errors == []
+    assert drawn == plot_ids
+    assert len(sizes) == len(plot_ids) and all(w > 100 and h > 100 for w, h in sizes)
+
+
+def test_a_template_path_that_cannot_be_written_is_one_line(tmp_path):
+    (tmp_path / "a-file").write_text("not a folder\n")
+    target = tmp_path / "a-file" / "offline.html"
+    done = subprocess.run([sys.executable, "-m", "cnnlab.offline_plots", str(target)],
+                          capture_output=True, text=True)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.startswith(f"cnnlab: error: {target}: cannot write") and done.stderr.count("\n") == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["a-file"]
