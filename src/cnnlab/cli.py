@@ -168,25 +168,29 @@ def run(args: argparse.Namespace) -> int:
     cfg = config.experiment_config(params, args.experiment, args.overrides)
     out = args.out or layout.experiment_folder(args.experiment)
     if args.command in ("train", "evaluate"):
-        runs = [config.run_config(cfg, seed) for seed in ([args.seed] if args.seed is not None else cfg["seeds"])]
+        seeds = [args.seed] if args.seed is not None else cfg["seeds"]
+        runs = [config.run_config(cfg, seed) for seed in seeds]
     if args.command == "train":
         from cnnlab.train import train_unless_current
 
         for run_cfg in runs:
-            record = train_unless_current(run_cfg, layout.run_folder(out, run_cfg["seed"]), resume=args.resume,
-                                          threads=args.threads)
+            record = train_unless_current(run_cfg, layout.run_folder(out, run_cfg["seed"]),
+                                          resume=args.resume, threads=args.threads)
             if record is None:
-                print(f"{cfg['name']} seed {run_cfg['seed']}: already trained with this recipe and code; kept")
+                print(f"{cfg['name']} seed {run_cfg['seed']}: already trained with this recipe and code; "
+                      "kept")
             else:
-                print(f"{cfg['name']} seed {run_cfg['seed']}: trained {plural(record['epochs'], 'epoch')} in "
-                      f"{record['wall_seconds']:.1f} s on {record['device']} ({record['precision']}); "
+                print(f"{cfg['name']} seed {run_cfg['seed']}: trained "
+                      f"{config.count(record['epochs'], 'epoch')} in {record['wall_seconds']:.1f} s "
+                      f"on {record['device']} ({record['precision']}); "
                       f"best epoch {record['best_epoch']}")
     elif args.command == "evaluate":
         from cnnlab.evaluate import evaluate
 
         for run_cfg in runs:
             metrics = evaluate(run_cfg, layout.run_folder(out, run_cfg["seed"]), threads=args.threads)
-            chosen = "on validation" if metrics["val_acc"] is not None else "the last; no validation split"
+            chosen = ("on validation" if metrics["val_acc"] is not None
+                      else "the last; no validation split")
             print(f"{cfg['name']} seed {run_cfg['seed']}: test accuracy {metrics['test_acc']:.4f} (epoch "
                   f"{metrics['best_epoch']}, chosen {chosen}); labs' best-on-test "
                   f"{metrics['labs_best_test_acc']:.4f}")
@@ -195,18 +199,16 @@ def run(args: argparse.Namespace) -> int:
 
         summary = summarize(cfg, out)
         test = summary["test_acc"]
-        spread = "" if test["sd"] is None else f" ± {test['sd']:.4f} SD, 95 % interval {test['ci_low']:.4f}-{test['ci_high']:.4f}"
-        print(f"{cfg['name']}: test accuracy {test['mean']:.4f}{spread} over {plural(test['n'], 'seed')}")
+        spread = ("" if test["sd"] is None else
+                  f" ± {test['sd']:.4f} SD, 95 % interval {test['ci_low']:.4f}-{test['ci_high']:.4f}")
+        print(f"{cfg['name']}: test accuracy {test['mean']:.4f}{spread} over "
+              f"{config.count(test['n'], 'seed')}")
     elif args.command == "plot":
         from cnnlab.reporting.experiment_figures import plot_experiment
 
         for path in plot_experiment(cfg, out):
             print(path)
     return 0
-
-
-def plural(count: int, noun: str) -> str:
-    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def print_catalog(params: dict) -> None:

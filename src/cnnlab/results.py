@@ -198,7 +198,7 @@ def read_replicates(folder: Path, name: str, fix: str) -> FinishedRun:
     means = {key: (summary[key] or {}).get("mean") for key in ("test_acc", "val_acc", "labs_best_test_acc",
                                                                   "test_loss")}
     metrics = {**first.metrics, **means}
-    return FinishedRun(cfg["name"], first.trained, metrics, first.history, folder, summary, runs)
+    return FinishedRun(name, first.trained, metrics, first.history, folder, summary, runs)
 
 
 def read_evaluation_tables(folder: Path, fix: str, with_predictions: bool = True) -> dict[str, pd.DataFrame]:

@@ -37,10 +37,12 @@ def read_runs(cfg: dict, out_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.
     rows, per_class, confusion = [], [], None
     for seed in cfg["seeds"]:
         folder = layout.run_folder(out_dir, seed)
-        fix = f"run `cnnlab train {cfg['name']} --seed {seed}` and `cnnlab evaluate {cfg['name']} --seed {seed}`"
+        fix = (f"run `cnnlab train {cfg['name']} --seed {seed}` and `cnnlab evaluate {cfg['name']} "
+               f"--seed {seed}`")
         run = read_finished_run(folder, cfg["name"], fix, run_config(cfg, seed))
         tables = read_evaluation_tables(folder, fix)
-        rows.append({"seed": seed, **{m: run.metrics[m] for m in MEASURES}, "best_epoch": run.metrics["best_epoch"],
+        rows.append({"seed": seed, **{m: run.metrics[m] for m in MEASURES},
+                     "best_epoch": run.metrics["best_epoch"],
                      "wall_seconds": round(run.trained["wall_seconds"], 2),
                      "images_per_sec": round(run.trained["images_per_sec"], 1),
                      "test_size": run.trained["test_size"]})

@@ -44,7 +44,8 @@ class TrainingDiverged(CnnlabError):
     pass
 
 
-def train_unless_current(cfg: dict, out_dir: Path, resume: bool = False, threads: int | None = None) -> dict | None:
+def train_unless_current(cfg: dict, out_dir: Path, resume: bool = False,
+                         threads: int | None = None) -> dict | None:
     """Train one run (cfg has its `seed`) into `out_dir`, unless the run there is finished with the
     same recipe and the same training code: then None. So `cnnlab train EXP` after one more seed in
     `seeds` trains that seed alone (DVC reruns the whole stage of an experiment)."""

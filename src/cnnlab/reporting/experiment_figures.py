@@ -15,12 +15,11 @@ import torch
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from cnnlab import random_streams
+from cnnlab import layout, random_streams
+from cnnlab.config import run_config
 from cnnlab.data import transforms
 from cnnlab.data.batches import CROP_PADDING, StudyData, load_study_data
 from cnnlab.errors import CnnlabError
-from cnnlab import layout
-from cnnlab.config import run_config
 from cnnlab.io import held_folder
 from cnnlab.reporting.gallery import Gallery
 from cnnlab.reporting.style import DATASET_TITLES, SAMPLE_COLUMNS, few_points, image_grid, save, styled
@@ -63,17 +62,20 @@ def plot_experiment(cfg: dict, out_dir: Path) -> list[Path]:
 
 
 def read_inputs(cfg: dict, out_dir: Path) -> FigureInputs:
-    """The files `cnnlab train`, `evaluate` and `summarize` wrote, checked to belong to `cfg`, and its data."""
+    """The files `cnnlab train`, `evaluate` and `summarize` wrote, checked to belong to `cfg`, and its
+    data."""
     fix = (f"run `cnnlab train {cfg['name']}`, `cnnlab evaluate {cfg['name']}` and `cnnlab summarize "
            f"{cfg['name']}` again (same --set values)")
     runs = [read_finished_run(layout.run_folder(out_dir, seed), cfg["name"], fix, run_config(cfg, seed))
             for seed in cfg["seeds"]]
     first = runs[0]
-    tables = {**read_evaluation_tables(first.folder, fix), **read_evaluation_tables(out_dir, fix, with_predictions=False)}
+    tables = {**read_evaluation_tables(first.folder, fix),
+              **read_evaluation_tables(out_dir, fix, with_predictions=False)}
     data = load_study_data(first.cfg)
     if len(tables["predictions"]) != len(data.test_y):
         raise CnnlabError(f"{first.folder}/predictions.csv has {len(tables['predictions'])} rows but the "
-                          f"test set has {len(data.test_y)} images; run `cnnlab evaluate {cfg['name']}` again")
+                          f"test set has {len(data.test_y)} images; run `cnnlab evaluate {cfg['name']}` "
+                          "again")
     title = f"{cfg['name']}: {cfg['model']} on {DATASET_TITLES[cfg['dataset']]}"
     if cfg["permute"]:  # every figure of such a run says so: its accuracy is not on MNIST as we see it
         title += " with shuffled pixels"

@@ -10,10 +10,11 @@ import pandas as pd
 import yaml
 
 from cnnlab import config
+from cnnlab.config import count
 from cnnlab.reporting.experiment_figures import FIGURES, plot_names
 from cnnlab.reporting.references import REFERENCE_KINDS
 from cnnlab.reporting.study_figures import STUDY_FIGURES
-from cnnlab.reporting.style import DATASET_TITLES, count
+from cnnlab.reporting.style import DATASET_TITLES
 from cnnlab.reporting.tables import REPRODUCTION_NOTE, SUMMARY_NOTE, reduced_scale
 from cnnlab.results import FinishedRun
 

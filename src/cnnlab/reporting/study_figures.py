@@ -13,8 +13,9 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
+from cnnlab.config import count
 from cnnlab.reporting.gallery import Gallery
-from cnnlab.reporting.style import DATASET_MARKERS, DATASET_TITLES, count, few_points, save, styled
+from cnnlab.reporting.style import DATASET_MARKERS, DATASET_TITLES, few_points, save, styled
 from cnnlab.reporting.tables import NOT_COMPARABLE
 
 # The E2/E2b grid and the E3/E4 pair that the study figures compare.

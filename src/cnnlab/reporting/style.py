@@ -42,11 +42,6 @@ def few_points(history: pd.DataFrame) -> bool:
     return len(history) <= 30
 
 
-def count(number: int, noun: str) -> str:
-    """The number and the noun, plural unless the number is 1: "1 epoch", "2 epochs"."""
-    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
-
-
 def image_grid(images: torch.Tensor, captions: list[str], marked: list[bool] | None = None,
                row_labels: list[str] | None = None) -> Figure:
     """uint8 images [N, C, H, W] in rows of SAMPLE_COLUMNS; `marked` ones framed and titled in red."""
