@@ -44,16 +44,20 @@ BAD_FILES = {  # name: (content of params.yaml, words the error must contain)
                      "defaults.epochs: 10.0 is not an integer; allowed: integer"),
     "float batch_size": (edited("  batch_size: 64\n", "  batch_size: 64.0\n"),
                          "defaults.batch_size: 64.0 is not an integer"),
-    "float seed": (edited("seed: 0 ", "seed: 1.0 "), "params.yaml: seed: 1.0 is not an integer"),
+    "float seed": (edited("seeds: [0, 1, 2, 3, 4]", "seeds: [1.0]"), "params.yaml: seeds.0: 1.0 is not an integer"),
     "nan lr": (edited("    lr: 0.001\n", "    lr: .nan\n"),
                "experiments.lenet5_mnist.lr: nan is not a finite number; allowed: a finite number"),
     "inf weight_decay": (edited("  weight_decay: 0.0\n", "  weight_decay: .inf\n"),
                          "weight_decay: inf is not a finite number"),
     "nan momentum": (edited("  momentum: 0.0\n", "  momentum: .nan\n"),
                      "momentum: nan is not a finite number"),
-    "seed beyond 64 bits": (edited("seed: 0 ", f"seed: {2**64} "),
-                            f"seed: {2**64} is out of range; allowed: a value >= 0 and <= 4294967295"),
-    "seed beyond numpy": (edited("seed: 0 ", f"seed: {2**32} "), "seed: 4294967296 is out of range"),
+    "seed beyond 64 bits": (edited("seeds: [0, 1, 2, 3, 4]", f"seeds: [{2**64}]"),
+                            f"seeds.0: {2**64} is out of range; allowed: a value >= 0 and <= 4294967295"),
+    "seed beyond numpy": (edited("seeds: [0, 1, 2, 3, 4]", f"seeds: [{2**32}]"),
+                          "seeds.0: 4294967296 is out of range"),
+    "no seed": (edited("seeds: [0, 1, 2, 3, 4]", "seeds: []"), "params.yaml: seeds: [] has too few items"),
+    "a seed twice": (edited("seeds: [0, 1, 2, 3, 4]", "seeds: [0, 0]"),
+                     "params.yaml: seeds: [0, 0] lists a value more than once"),
     "5000-digit number": (edited("  epochs: 10\n", f"  epochs: {'9' * 5000}\n"),
                           "a number of 5000 characters; allowed: at most 32"),
     "non-UTF-8 byte": (edited(ROOT, ROOT + " # caf\xe9 ").replace("é".encode(), b"\xe9"),
@@ -72,7 +76,7 @@ BAD_FILES = {  # name: (content of params.yaml, words the error must contain)
                                  "the key 123 is not text; quote it"),
     "number as text": (edited("    lr: 0.001\n", "    lr: 1e-3\n"),
                        "experiments.lenet5_mnist.lr: '1e-3' is text to YAML 1.1; allowed: a number"),
-    "unknown top-level key": (edited("seed: 0 ", "seeds: 0 "), "unknown key 'seeds'; did you mean `seed`?"),
+    "unknown top-level key": (edited("seeds: [0, 1, 2, 3, 4]", "seed: [0]"), "unknown key 'seed'; did you mean `seeds`?"),
 }
 
 
@@ -146,11 +150,11 @@ BAD_OVERRIDES = [  # (--set value, words the error must contain)
     ("epochs=2.0", "epochs: 2.0 is not an integer; allowed: integer (write 2, not 2.0)"),
     ("epochs=1e0", "epochs: 1.0 is not an integer"),
     ("batch_size=64.0", "batch_size: 64.0 is not an integer"),
-    ("seed=1.0", "seed: 1.0 is not an integer"),
+    ("seeds=[1.0]", "seeds.0: 1.0 is not an integer"),
     ("lr=.nan", "lr: nan is not a finite number"),
     ("weight_decay=.inf", "weight_decay: inf is not a finite number"),
     ("momentum=.nan", "momentum: nan is not a finite number"),
-    (f"seed={2**64}", "seed: 18446744073709551616 is out of range; allowed: a value >= 0 and <= 4294967295"),
+    (f"seeds=[{2**64}]", "seeds.0: 18446744073709551616 is out of range; allowed: a value >= 0 and <= 4294967295"),
     ("lr=" + "1" * 5000, "lr: line 1, column 1: a number of 5000 characters; allowed: at most 32"),
     ("lr=[1", "--set lr=[1: lr: line 1, column 3: not valid YAML: expected ',' or ']', but got"),
     ("model={", "--set model={: model: line 1, column 2: not valid YAML: expected the node content"),
@@ -171,7 +175,7 @@ def test_bad_set_values_are_refused_in_one_line(tmp_path, override, words):
     assert not out.exists()
     if "unknown key" in words:
         allowed = line.split("allowed keys: ")[1].split(", ")
-        assert len(allowed) == len(set(allowed)) and "seed" in allowed
+        assert len(allowed) == len(set(allowed)) and "seeds" in allowed
 
 
 @pytest.mark.parametrize("threads", ["-1", "0", "two", "1.5", "100000"])
@@ -185,11 +189,11 @@ def test_threads_must_be_a_positive_whole_number(tmp_path, threads):
 
 
 def test_snakemake_refuses_bad_config_values_like_cnnlab(tmp_path):
-    """`snakemake --config seed=1.0` is refused at parse time, as `cnnlab train --set seed=1.0` is."""
+    """`snakemake --config seeds=[1.0]` is refused at parse time, as `cnnlab train --set seeds=[1.0]` is."""
     project = project_copy(tmp_path, CATALOG.encode())
-    result = run(["snakemake", "-n", "all", "--config", "seed=1.0"], project)
+    result = run(["snakemake", "-n", "all", "--config", "seeds=[1.0]"], project)
     output = result.stdout + result.stderr
     assert result.returncode != 0
-    assert ("cnnlab: error: params.yaml with snakemake --config: seed: 1.0 is not an integer"
+    assert ("cnnlab: error: params.yaml with snakemake --config: seeds.0: 1.0 is not an integer"
             in output), output[-3000:]
     assert "Traceback" not in output and "cnnlab/config.py" not in output

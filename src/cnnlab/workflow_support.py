@@ -13,7 +13,7 @@ import shlex
 import shutil
 import subprocess
 
-from cnnlab.config import STUDY_KEYS, completed, study_experiments
+from cnnlab.config import STUDY_KEYS, completed, read_yaml, study_experiments
 from cnnlab.errors import CnnlabError
 
 # The source that each step's results depend on, from the project folder (a folder stands for its
@@ -79,12 +79,26 @@ def code_digest(step: str) -> str:
 def workflow_params(config: dict, params_file: dict) -> dict:
     """Snakemake's `config` (params.yaml with any `--config` values) checked and completed as cnnlab
     completes params.yaml; `params_file` is params.yaml itself, as cnnlab reads it."""
+    config = {key: value if value == params_file.get(key) else typed(value) for key, value in config.items()}
     params = completed(config, source="params.yaml with snakemake --config")
     for key in FILE_ONLY_KEYS:
         if params.get(key) != params_file.get(key):
             raise CnnlabError(f"--config {key}: edit it in params.yaml; --config reaches cnnlab only for "
                               f"the top-level keys ({', '.join(STUDY_KEYS)}), defaults and experiments")
     return params
+
+
+def typed(value):
+    """A `--config` value with the numbers and booleans inside lists and mappings read as such:
+    Snakemake reads `seeds=[0, 1]` as ["0", "1"] (YAML's BaseLoader), cnnlab's `--set` as [0, 1]."""
+    if isinstance(value, list):
+        return [typed(item) for item in value]
+    if isinstance(value, dict):
+        return {key: typed(item) for key, item in value.items()}
+    if isinstance(value, str):
+        scalar = read_yaml(value, source="snakemake --config") if value.strip() else value
+        return scalar if isinstance(scalar, (bool, int, float)) else value
+    return value
 
 
 def set_options(params: dict, params_file: dict, experiment: str) -> str:
