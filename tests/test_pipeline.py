@@ -1,8 +1,8 @@
 """End to end: the real Snakemake and DVC on a copy of the project, with synthetic data.
 
 The copy lives in a temporary folder with its own `git init` and `dvc init`. Its catalog keeps one
-small experiment per dataset at scale=smoke (1 epoch on 512 images), and its datasets come from a
-synthetic offline mirror written in the real on-disk formats. The `all` target is the real one.
+small experiment per dataset at scale=smoke (1 epoch on 512 images, seeds 0 and 1), and its datasets
+come from a synthetic offline mirror written in the real on-disk formats. The `all` target is the real one.
 The tools are the ones installed next to this Python; the jobs run the copy's own src/ (PYTHONPATH),
 the code that its Snakemake rules and DVC stages track.
 """
@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from cnnlab import config
+from cnnlab.workflow_support import dvc_stage
 from synthetic import write_mirror
 
 REPO = Path(__file__).resolve().parents[1]
@@ -28,6 +29,7 @@ PROJECT_FILES = ["Snakefile", "dvc.yaml", "params.yaml", "references.yaml", "wor
 # One small experiment per dataset: dvc.yaml fetches every dataset, `all` those the catalog uses.
 KEPT = ["cnn_mnist", "lenet_sigmoid_fashionmnist", "convnet_cifar10"]
 CHANGED = "cnn_mnist"  # the experiment whose learning rate the tests change
+SEEDS = 2  # scales.smoke.seeds: [0, 1]
 # the real target `all`; two one-thread jobs at a time use the two cores best here
 SNAKEMAKE_ALL = ["snakemake", "all", "--cores", "2", "--set-threads", "train=1", "evaluate=1"]
 
@@ -105,6 +107,18 @@ def set_learning_rate(project: Path, experiment: str, lr: float) -> None:
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
 
+def set_smoke_seeds(project: Path, seeds: list[int]) -> None:
+    params = config.read_params(project / "params.yaml")
+    params["scales"]["smoke"]["seeds"] = seeds
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def per_experiment(runs: int = SEEDS) -> dict[str, int]:
+    """Snakemake's jobs for the experiments of KEPT with `runs` runs to make each."""
+    each = len(KEPT)
+    return {"train": runs * each, "evaluate": runs * each, "summarize": each, "plot": each}
+
+
 def committed_study(folder: Path) -> tuple[Path, dict, str]:
     """A git+DVC copy of the project in `folder` after `snakemake all`, committed (its metrics and
     dvc.lock); returns the copy, its environment and Snakemake's output."""
@@ -127,20 +141,23 @@ def study(tmp_path_factory):
 
 def test_all_builds_every_result(study):
     project, env, output = study
-    assert job_counts(output) == {"all": 1, "fetch": 3, "train": 3, "evaluate": 3, "plot": 3,
-                                  "report": 1}
+    assert job_counts(output) == {"all": 1, "fetch": 3, **per_experiment(), "report": 1}
     for experiment in KEPT:
-        metrics = json.loads((project / "results" / experiment / "metrics.json").read_text())
-        assert 0 <= metrics["test_acc"] <= 1
+        summary = json.loads((project / "results" / experiment / "summary.json").read_text())
+        assert summary["seeds"] == [0, 1] and summary["test_acc"]["n"] == 2
+        test = summary["test_acc"]
+        assert test["ci_low"] <= test["mean"] <= test["ci_high"] and 0 <= test["min"] <= test["max"] <= 1
         assert list((project / "results" / experiment / "plots").glob("*.png"))
-        # recording the run in DVC left the files as they were: the checkpoint is older than its
-        # evaluation (Snakemake compares times for files beyond its 1 MB checksum limit)
-        model = project / "results" / experiment / "model.pt"
-        metrics = project / "results" / experiment / "metrics.json"
-        assert model.stat().st_mtime_ns < metrics.stat().st_mtime_ns
+        for seed in (0, 1):
+            # recording the run in DVC left the files as they were: the checkpoint is older than its
+            # evaluation (Snakemake compares times for files beyond its 1 MB checksum limit)
+            model = project / "results" / experiment / f"runs/seed{seed}/model.pt"
+            metrics = project / "results" / experiment / f"runs/seed{seed}/metrics.json"
+            assert model.stat().st_mtime_ns < metrics.stat().st_mtime_ns
     assert (project / "results" / "report.html").is_file()
     tracked = run(["git", "ls-files", "results"], project, env).split()
-    assert sorted(tracked) == sorted(f"results/{e}/metrics.json" for e in KEPT)
+    assert sorted(tracked) == sorted(f"results/{e}/{name}" for e in KEPT
+                                     for name in ("curves.csv", "seeds.csv", "summary.json"))
 
 
 def test_second_snakemake_run_executes_no_job(study):
@@ -155,8 +172,8 @@ def test_dvc_agrees_with_snakemake(study):
     assert json.loads(run(["dvc", "status", "--json"], project, env)) == {}
     output = run(["dvc", "repro"], project, env)
     assert stages_run(output) == set()
-    # train: every experiment of the copy's catalog, nothing else
-    assert len(re.findall(r"Stage 'train@\w+' didn't change", output)) == len(KEPT)
+    # runs: every experiment of the copy's catalog, nothing else
+    assert len(re.findall(r"Stage 'runs@\w+' didn't change", output)) == len(KEPT)
 
 
 def test_dvc_plots_show_renders_curves_and_confusion_matrices(study, tmp_path):
@@ -168,15 +185,15 @@ def test_dvc_plots_show_renders_curves_and_confusion_matrices(study, tmp_path):
     shown = json.loads(run(["dvc", "plots", "show", "--json"], project, env))
     assert not shown.get("errors")
     for experiment in KEPT:
-        for name, columns in (("history.csv", {"epoch", "train_acc", "val_acc", "test_acc", "train_loss",
-                                               "val_loss", "test_loss"}),
-                              ("predictions.csv", {"actual", "predicted"})):
+        for name, columns in (("curves.csv", {"epoch", "train_acc", "val_acc", "test_acc", "train_loss",
+                                              "val_loss", "test_loss"}),
+                              ("seeds.csv", {"seed", "test_acc"})):
             spec = json.dumps(shown["data"][f"results/{experiment}/{name}"][0]["content"])
             assert columns <= set(json.loads(spec)["data"]["values"][0])
             png = vl_convert.vegalite_to_png(spec)
             (tmp_path / f"{experiment}-{name}.png").write_bytes(png)
             assert png.startswith(b"\x89PNG") and len(png) > 10_000
-            if name == "history.csv":  # accuracy and loss of train, val and test: six lines
+            if name == "curves.csv":  # accuracy and loss of train, val and test: six lines
                 assert vl_convert.vegalite_to_svg(spec).count('aria-roledescription="line mark"') == 6
 
 
@@ -184,17 +201,18 @@ def test_parameter_change_reruns_one_experiment_in_snakemake(study):
     project, env, _ = study
     set_learning_rate(project, CHANGED, 0.05)
     planned = run([*SNAKEMAKE_ALL, "--dry-run"], project, env)
-    assert job_counts(planned) == {"all": 1, "train": 1, "evaluate": 1, "plot": 1, "report": 1}
-    assert re.findall(r"wildcards: exp=(\w+)", planned) == [CHANGED] * 3
+    assert job_counts(planned) == {"all": 1, "train": SEEDS, "evaluate": SEEDS, "summarize": 1, "plot": 1,
+                                   "report": 1}
+    assert set(re.findall(r"wildcards: exp=(\w+)", planned)) == {CHANGED}
     changed = json.loads(run(["dvc", "status", "--json"], project, env))
-    assert set(changed) == {f"train@{CHANGED}", f"evaluate@{CHANGED}"}
+    assert set(changed) == {f"{stage}@{CHANGED}" for stage in ("runs", "summary", "plot")}
 
     output = run(SNAKEMAKE_ALL, project, env)
     assert job_counts(output) == job_counts(planned)
     assert json.loads(run(["dvc", "status", "--json"], project, env)) == {}
     diff = json.loads(run(["dvc", "metrics", "diff", "--json"], project, env))
-    assert set(diff) == {f"results/{CHANGED}/metrics.json"}
-    assert diff[f"results/{CHANGED}/metrics.json"]["test_loss"]["diff"] != 0
+    assert set(diff) == {f"results/{CHANGED}/summary.json"}
+    assert diff[f"results/{CHANGED}/summary.json"]["test_loss.mean"]["diff"] != 0
     assert job_counts(run(SNAKEMAKE_ALL, project, env)) == {}
     run(["git", "commit", "-q", "-am", f"{CHANGED}: lr 0.05"], project, env)
 
@@ -203,12 +221,37 @@ def test_parameter_change_reruns_one_experiment_in_dvc(study):
     project, env, _ = study
     set_learning_rate(project, CHANGED, 0.02)
     changed = json.loads(run(["dvc", "status", "--json"], project, env))
-    assert set(changed) == {f"train@{CHANGED}", f"evaluate@{CHANGED}"}
+    assert set(changed) == {f"{stage}@{CHANGED}" for stage in ("runs", "summary", "plot")}
     output = run(["dvc", "repro"], project, env)
-    assert stages_run(output) == {f"train@{CHANGED}", f"evaluate@{CHANGED}", f"plot@{CHANGED}",
-                                  "report"}
+    assert stages_run(output) == {f"runs@{CHANGED}", f"summary@{CHANGED}", f"plot@{CHANGED}", "report"}
+    assert output.count(": trained 1 epoch in") == SEEDS  # the recipe changed: both seeds
     diff = json.loads(run(["dvc", "metrics", "diff", "--json"], project, env))
-    assert set(diff) == {f"results/{CHANGED}/metrics.json"}
+    assert set(diff) == {f"results/{CHANGED}/summary.json"}
+    assert json.loads(run(["dvc", "status", "--json"], project, env)) == {}
+    # Snakemake finds DVC's results current (cnnlab.freshness)
+    assert job_counts(run([*SNAKEMAKE_ALL, "--dry-run"], project, env)) == {}
+    run(["git", "commit", "-q", "-am", f"{CHANGED}: lr 0.02"], project, env)
+
+
+def test_one_more_seed_runs_only_the_new_runs(study):
+    """Snakemake plans the new seed's jobs alone (and the summaries, plots and report); DVC reruns
+    each experiment's stage, in which `cnnlab train` keeps the current runs and trains the new one;
+    then Snakemake finds DVC's results current. Back to two seeds, nothing trains."""
+    project, env, _ = study
+    set_smoke_seeds(project, [0, 1, 2])
+    planned = run([*SNAKEMAKE_ALL, "--dry-run"], project, env)
+    assert job_counts(planned) == {"all": 1, **per_experiment(runs=1), "report": 1}
+    assert set(re.findall(r"wildcards: exp=\w+, seed=(\d+)", planned)) == {"2"}
+    output = run(["dvc", "repro"], project, env)
+    assert output.count("seed 2: trained 1 epoch in") == len(KEPT)
+    assert output.count("already trained with this recipe and code; kept") == SEEDS * len(KEPT)
+    assert json.loads((project / "results" / CHANGED / "summary.json").read_text())["n"] == 3
+    assert job_counts(run([*SNAKEMAKE_ALL, "--dry-run"], project, env)) == {}
+    set_smoke_seeds(project, [0, 1])
+    planned = run([*SNAKEMAKE_ALL, "--dry-run"], project, env)
+    assert "train" not in job_counts(planned) and "evaluate" not in job_counts(planned)
+    output = run(SNAKEMAKE_ALL, project, env)
+    assert json.loads((project / "results" / CHANGED / "summary.json").read_text())["n"] == 2
     assert json.loads(run(["dvc", "status", "--json"], project, env)) == {}
 
 
@@ -221,10 +264,9 @@ def test_a_change_in_defaults_reruns_every_experiment_that_takes_it(study):
     params["defaults"]["weight_decay"] = 0.0001
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     planned = run([*SNAKEMAKE_ALL, "--dry-run"], project, env)
-    each = len(KEPT)
-    assert job_counts(planned) == {"all": 1, "train": each, "evaluate": each, "plot": each, "report": 1}
+    assert job_counts(planned) == {"all": 1, **per_experiment(), "report": 1}
     changed = json.loads(run(["dvc", "status", "--json"], project, env))
-    assert set(changed) == {f"{step}@{name}" for step in ("train", "evaluate") for name in KEPT}
+    assert set(changed) == {f"{step}@{name}" for step in ("runs", "summary", "plot") for name in KEPT}
     (project / "params.yaml").write_text(catalog)
     assert job_counts(run([*SNAKEMAKE_ALL, "--dry-run"], project, env)) == {}
     assert json.loads(run(["dvc", "status", "--json"], project, env)) == {}
@@ -306,12 +348,13 @@ def test_config_reaches_cnnlab_as_set_options(tmp_path):
     env = environment(tmp_path, project)
     (project / "params.yaml").write_text((REPO / "params.yaml").read_text())  # scale: full
     output = run(["snakemake", "--cores", "1", "--dry-run", "--printshellcmds", "all",
-                  "--config", "scale=smoke", "seed=3"], project, env)
-    assert "cnnlab train lenet5_mnist --threads 1 --set seed=3 --set scale=smoke 2>&1" in output
-    # an experiment's own seed beats the study's, as when params.yaml says seed: 3
-    assert "cnnlab train resnet18_cifar10_long --threads 1 --set scale=smoke 2>&1" in output
+                  "--config", "seeds=[3]"], project, env)
+    # one run a seed; an experiment's own seeds beat the study's, as when params.yaml says seeds: [3]
+    assert "cnnlab train lenet5_mnist --seed 3 --threads 1 --set 'seeds=[3]' 2>&1" in output
+    assert "cnnlab train lenet5_mnist --seed 0" not in output
+    assert "cnnlab train resnet18_cifar10_long --seed 42 --threads 1 2>&1" in output
     output = run(["snakemake", "--cores", "1", "--dry-run", "--printshellcmds", "all"], project, env)
-    assert "cnnlab train lenet5_mnist --threads 1 2>&1" in output
+    assert "cnnlab train lenet5_mnist --seed 4 --threads 1 2>&1" in output
 
 
 def snakemake_jobs(project: Path, env: dict) -> list[dict]:
@@ -366,24 +409,32 @@ def test_snakemake_and_dvc_cover_the_same_experiments_and_outputs(tmp_path, weig
     assert pretrained == {"resnet18_transfer_cifar10"}
 
     # Snakemake's `all` builds every experiment, less E8 while its weights are not cached;
-    # DVC has every stage of every experiment, each under the Snakemake rule's name.
+    # DVC has every stage of every experiment (workflow_support.dvc_stage names the stage of a job:
+    # DVC's `runs@EXP` makes what Snakemake's train and evaluate jobs of every seed of EXP make).
     in_all = set(catalog) if weights_cached else set(catalog) - pretrained
-    names = set()
+    names, code = set(), {}
     for job in (job for job in jobs if job["rule"] != "all"):
         if job["rule"] == "fetch":
             name = next(n for n, stage in stages.items() if stage["outs"] == job["output"])
         elif job["rule"] == "report":
             name = "report"  # its files lie in its dependency results/: DVC declares none
         else:
-            name = f"{job['rule']}@{job['output'][0].split('/')[1]}"
-            assert set(job["output"]) == set(stages[name]["outs"]), name
+            name = dvc_stage(job["rule"], {"exp": job["output"][0].split("/")[1]})
+            if name.startswith("runs@"):
+                runs_folder = stages[name]["outs"][0]
+                assert all(Path(out).parent.parent.as_posix() == runs_folder for out in job["output"])
+            else:
+                assert set(job["output"]) == set(stages[name]["outs"]), name
         names.add(name)
-        code = {path for path in job["input"] if path.startswith("src/")}
-        assert code == source_files(stages[name]["deps"]), name
+        code.setdefault(name, set()).update(path for path in job["input"] if path.startswith("src/"))
+    assert all(code[name] == source_files(stages[name]["deps"]) for name in names), names
     expected = {n for n in stages if n.split("@")[-1] in in_all or "@" not in n
                 or n.startswith("fetch@")}
     assert names == expected
-    assert {n.split("@")[1] for n in stages if n.startswith("train@")} == set(catalog)
+    assert {n.split("@")[1] for n in stages if n.startswith("runs@")} == set(catalog)
+    seeds = config.load_params(REPO / "params.yaml")["seeds"]
+    trained = [job for job in jobs if job["rule"] == "train" and "/lenet5_mnist/" in job["output"][0]]
+    assert sorted(job["output"][0].split("/")[3] for job in trained) == [f"seed{k}" for k in seeds]
 
 
 def test_dvc_fetches_every_dataset_cnnlab_knows():

@@ -2,8 +2,8 @@
 HTML opened in a real headless Chromium (console, images, tables, a screenshot).
 
 One module-scoped study: a synthetic mirror (MNIST and CIFAR-10 in their real formats), then the
-`cnnlab` command line: fetch, train, evaluate, plot, report, for the MLP/CNN pairs and one CIFAR
-experiment with two epochs, at scale=smoke.
+`cnnlab` command line: fetch, train, evaluate, summarize, plot, report, for the MLP/CNN pairs and
+one CIFAR experiment with two epochs, at scale=smoke (two seeds each).
 """
 
 import base64
@@ -47,7 +47,7 @@ def overrides(name: str) -> list[str]:
 def cli_calls(params: Path, results: Path) -> list[list[str]]:
     """The command lines of a whole study, in pipeline order."""
     calls = [["--params", str(params), "fetch", d, "--no-verify"] for d in ("mnist", "cifar10")]
-    for step in ("train", "evaluate", "plot"):
+    for step in ("train", "evaluate", "summarize", "plot"):
         for name in EXPERIMENTS:
             sets = [arg for o in overrides(name) for arg in ("--set", o)]
             calls.append(["--params", str(params), step, name, *sets, "--out", str(results / name)])
@@ -106,10 +106,10 @@ def test_summary_has_a_row_per_experiment_with_the_results_files_numbers(study):
     assert list(summary.columns) == tables.SUMMARY_COLUMNS
     assert list(summary["experiment"]) == list(EXPERIMENTS)
     for row in summary.itertuples():
-        metrics = json.loads((study["results"] / row.experiment / "metrics.json").read_text())
-        trained = json.loads((study["results"] / row.experiment / "train.json").read_text())
-        assert row.test_acc == pytest.approx(metrics["test_acc"])
-        assert row.labs_best_test_acc == pytest.approx(metrics["labs_best_test_acc"])
+        per_seed = pd.read_csv(study["results"] / row.experiment / "seeds.csv")
+        trained = json.loads((study["results"] / row.experiment / "runs/seed0/train.json").read_text())
+        assert row.test_acc == pytest.approx(per_seed["test_acc"].mean(), abs=1e-6)
+        assert row.labs_best_test_acc == pytest.approx(per_seed["labs_best_test_acc"].mean(), abs=1e-6)
         assert (row.parameters, row.flops_per_image, row.epochs) == (
             trained["parameters"], trained["flops_per_image"], trained["epochs"])
         assert row.scale == "smoke"

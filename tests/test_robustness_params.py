@@ -44,7 +44,8 @@ BAD_FILES = {  # name: (content of params.yaml, words the error must contain)
                      "defaults.epochs: 10.0 is not an integer; allowed: integer"),
     "float batch_size": (edited("  batch_size: 64\n", "  batch_size: 64.0\n"),
                          "defaults.batch_size: 64.0 is not an integer"),
-    "float seed": (edited("seeds: [0, 1, 2, 3, 4]", "seeds: [1.0]"), "params.yaml: seeds.0: 1.0 is not an integer"),
+    "float seed": (edited("seeds: [0, 1, 2, 3, 4]", "seeds: [1.0]"),
+                   "params.yaml: seeds.0: 1.0 is not an integer"),
     "nan lr": (edited("    lr: 0.001\n", "    lr: .nan\n"),
                "experiments.lenet5_mnist.lr: nan is not a finite number; allowed: a finite number"),
     "inf weight_decay": (edited("  weight_decay: 0.0\n", "  weight_decay: .inf\n"),
@@ -76,7 +77,8 @@ BAD_FILES = {  # name: (content of params.yaml, words the error must contain)
                                  "the key 123 is not text; quote it"),
     "number as text": (edited("    lr: 0.001\n", "    lr: 1e-3\n"),
                        "experiments.lenet5_mnist.lr: '1e-3' is text to YAML 1.1; allowed: a number"),
-    "unknown top-level key": (edited("seeds: [0, 1, 2, 3, 4]", "seed: [0]"), "unknown key 'seed'; did you mean `seeds`?"),
+    "unknown top-level key": (edited("seeds: [0, 1, 2, 3, 4]", "seed: [0]"),
+                              "unknown key 'seed'; did you mean `seeds`?"),
 }
 
 
@@ -154,7 +156,8 @@ BAD_OVERRIDES = [  # (--set value, words the error must contain)
     ("lr=.nan", "lr: nan is not a finite number"),
     ("weight_decay=.inf", "weight_decay: inf is not a finite number"),
     ("momentum=.nan", "momentum: nan is not a finite number"),
-    (f"seeds=[{2**64}]", "seeds.0: 18446744073709551616 is out of range; allowed: a value >= 0 and <= 4294967295"),
+    (f"seeds=[{2**64}]",
+     "seeds.0: 18446744073709551616 is out of range; allowed: a value >= 0 and <= 4294967295"),
     ("lr=" + "1" * 5000, "lr: line 1, column 1: a number of 5000 characters; allowed: at most 32"),
     ("lr=[1", "--set lr=[1: lr: line 1, column 3: not valid YAML: expected ',' or ']', but got"),
     ("model={", "--set model={: model: line 1, column 2: not valid YAML: expected the node content"),

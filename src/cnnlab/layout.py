@@ -2,8 +2,8 @@
 
     results/<experiment>/runs/seed<k>/   one run: model.pt, last.pt, history.csv, train.json,
                                          metrics.json, per_class.csv, confusion.csv, predictions.csv
-    results/<experiment>/                its runs together: summary.json, seeds.csv, per_class.csv,
-                                         confusion.csv, plots/
+    results/<experiment>/                its runs together: summary.json, seeds.csv, curves.csv,
+                                         per_class.csv, confusion.csv, plots/
 
 Free of torch: Snakemake's rules and DVC's stages address the same paths.
 """
@@ -13,7 +13,6 @@ from pathlib import Path
 RESULTS = "results"
 RUNS = "runs"  # the runs of an experiment, one folder a seed
 RUN = RUNS + "/seed{seed}"
-SUMMARY_FILES = ("summary.json", "seeds.csv", "per_class.csv", "confusion.csv")
 
 
 def experiment_folder(name: str, results: str | Path = RESULTS) -> Path:

@@ -2,6 +2,7 @@
 
 Writes into the experiment's folder: summary.json (what `dvc metrics diff` compares: for each
 measure n, mean, sample SD, 95 % interval of the mean, min, max), seeds.csv (one row a seed),
+curves.csv (history.csv's figures per epoch, averaged over the seeds: what `dvc plots` draws),
 per_class.csv and confusion.csv (the runs' counts added up: the same columns as one run's).
 """
 
@@ -23,18 +24,19 @@ MEASURES = ("test_acc", "val_acc", "labs_best_test_acc", "test_loss")
 def summarize(cfg: dict, out_dir: Path) -> dict:
     out_dir = Path(out_dir)
     with held_folder(out_dir):
-        seeds, per_class, confusion = read_runs(cfg, out_dir)
-        summary = summary_record(cfg, seeds)
-        atomic_write_with(out_dir / "seeds.csv", lambda p: seeds.to_csv(p, index=False))
+        per_seed, curves, per_class, confusion = read_runs(cfg, out_dir)
+        summary = summary_record(cfg, per_seed)
+        atomic_write_with(out_dir / "seeds.csv", lambda p: per_seed.to_csv(p, index=False))
+        atomic_write_with(out_dir / "curves.csv", lambda p: curves.to_csv(p, index=False))
         atomic_write_with(out_dir / "per_class.csv", lambda p: per_class.to_csv(p, index=False))
         atomic_write_with(out_dir / "confusion.csv", lambda p: confusion.to_csv(p))
         atomic_write_json(out_dir / "summary.json", summary)  # last: its presence means all is written
     return summary
 
 
-def read_runs(cfg: dict, out_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """seeds.csv's table, and the per-class and confusion counts of every run added up."""
-    rows, per_class, confusion = [], [], None
+def read_runs(cfg: dict, out_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """seeds.csv's table, the mean curves, and the per-class and confusion counts of every run added up."""
+    rows, histories, per_class, confusion = [], [], [], None
     for seed in cfg["seeds"]:
         folder = layout.run_folder(out_dir, seed)
         fix = (f"run `cnnlab train {cfg['name']} --seed {seed}` and `cnnlab evaluate {cfg['name']} "
@@ -46,6 +48,7 @@ def read_runs(cfg: dict, out_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.
                      "wall_seconds": round(run.trained["wall_seconds"], 2),
                      "images_per_sec": round(run.trained["images_per_sec"], 1),
                      "test_size": run.trained["test_size"]})
+        histories.append(run.history)
         per_class.append(tables["per_class"])
         confusion = tables["confusion"] if confusion is None else confusion + tables["confusion"]
     counts = pd.concat(per_class).groupby("class", sort=False)[["correct", "total"]].sum().reset_index()
@@ -54,17 +57,18 @@ def read_runs(cfg: dict, out_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.
     counts = counts.join(spread.add_prefix("accuracy_").round(6), on="class")
     if list(counts.columns[:4]) != PER_CLASS_COLUMNS:
         raise CnnlabError(f"{out_dir}: per_class.csv of the runs do not match; evaluate them again")
-    return pd.DataFrame(rows), counts, confusion
+    curves = pd.concat(histories).groupby("epoch", as_index=False).mean().round(6)
+    return pd.DataFrame(rows), curves, counts, confusion
 
 
-def summary_record(cfg: dict, seeds: pd.DataFrame) -> dict:
+def summary_record(cfg: dict, per_seed: pd.DataFrame) -> dict:
     """summary.json: the statistics of each measure over the seeds, and the test set's own error."""
-    summary = {"experiment": cfg["name"], "seeds": [int(s) for s in seeds["seed"]], "n": len(seeds)}
+    summary = {"experiment": cfg["name"], "seeds": [int(s) for s in per_seed["seed"]], "n": len(per_seed)}
     for measure in MEASURES:
-        values = seeds[measure].dropna()
+        values = per_seed[measure].dropna()
         stats = describe(values.tolist()) if len(values) else None
         summary[measure] = stats and {k: round(v, 6) if isinstance(v, float) else v for k, v in stats.items()}
-    test_size = int(seeds["test_size"].iloc[0])
+    test_size = int(per_seed["test_size"].iloc[0])
     summary["test_size"] = test_size
     summary["test_acc_binomial_se"] = round(binomial_se(summary["test_acc"]["mean"], test_size), 6)
     return summary

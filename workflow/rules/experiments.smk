@@ -78,6 +78,7 @@ rule summarize:
     output:
         summary="results/{exp}/summary.json",
         seeds="results/{exp}/seeds.csv",
+        curves="results/{exp}/curves.csv",
         per_class="results/{exp}/per_class.csv",
         confusion="results/{exp}/confusion.csv",
     params:

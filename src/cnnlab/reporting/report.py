@@ -25,7 +25,7 @@ def build_report(params: dict, results_dir: Path, references_path: Path = REFERE
         reproduction = reproduction_table(params, runs, references)
         atomic_write_with(results_dir / "summary.csv", lambda p: summary.to_csv(p, index=False))
         atomic_write_with(results_dir / "reproduction.csv", lambda p: reproduction.to_csv(p, index=False))
-        figures = plot_study(StudyInputs(summary, reproduction, {r.name: r.history for r in runs}),
+        figures = plot_study(StudyInputs(summary, reproduction, {r.name: r for r in runs}),
                              results_dir / "figures")
         page = render_html(params, runs, summary, reproduction, references["tolerance"], figures)
         report = results_dir / "report.html"

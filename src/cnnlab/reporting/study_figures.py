@@ -15,6 +15,7 @@ from matplotlib.ticker import MaxNLocator
 
 from cnnlab.config import count
 from cnnlab.reporting.gallery import Gallery
+from cnnlab.results import FinishedRun
 from cnnlab.reporting.style import DATASET_MARKERS, DATASET_TITLES, few_points, save, styled
 from cnnlab.reporting.tables import NOT_COMPARABLE
 
@@ -32,7 +33,12 @@ class StudyInputs:
 
     summary: pd.DataFrame  # summary.csv
     reproduction: pd.DataFrame  # reproduction.csv
-    histories: dict[str, pd.DataFrame]  # experiment -> history.csv
+    experiments: dict[str, FinishedRun]  # experiment -> its runs together (.runs: one a seed)
+
+    @property
+    def histories(self) -> dict[str, pd.DataFrame]:
+        """experiment -> the first seed's history.csv"""
+        return {name: experiment.history for name, experiment in self.experiments.items()}
 
 
 def plot_study(inputs: StudyInputs, out_dir: Path) -> dict[str, Path]:
