@@ -15,9 +15,9 @@ from matplotlib.ticker import MaxNLocator
 
 from cnnlab.config import count
 from cnnlab.reporting.gallery import Gallery
-from cnnlab.results import FinishedRun
 from cnnlab.reporting.style import DATASET_MARKERS, DATASET_TITLES, few_points, save, styled
 from cnnlab.reporting.tables import NOT_COMPARABLE
+from cnnlab.results import FinishedRun
 
 # The E2/E2b grid and the E3/E4 pair that the study figures compare.
 MLP_CNN_GRID = {("MLP", "original"): "mlp_mnist", ("CNN", "original"): "cnn_mnist",
