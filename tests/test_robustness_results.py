@@ -28,11 +28,13 @@ from cnnlab import config, runtime
 from cnnlab.data.fetch import fetch
 from cnnlab.evaluate import evaluate
 from cnnlab.models import create_model
+from cnnlab.summary import summarize
 from cnnlab.train import train
 from synthetic import write_mirror
 
 REPO = Path(__file__).resolve().parents[1]
 EXPERIMENT = "mlp_mnist"  # one epoch of a tiny MLP: quick to train in the fixture
+RUN = "runs/seed0"  # its one run (seeds: [0]), inside the experiment's folder
 IS_ROOT = os.geteuid() == 0
 CHECKPOINT_READERS = [(["train", "--resume"], "last.pt"), (["evaluate"], "model.pt")]
 
@@ -55,11 +57,13 @@ def project(tmp_path_factory):
     params = config.read_params(REPO / "params.yaml")
     params["data"].update(root=str(tmp / "raw"), mirror=str(mirror), verify=False, val_size=50)
     params["datasets"] = ["mnist"]
+    params["seeds"] = [0]
     (tmp / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     fetch("mnist", tmp / "raw", mirror=mirror, verify=False)
     cfg = config.experiment_config(config.load_params(tmp / "params.yaml"), EXPERIMENT)
-    train(cfg, tmp / "trained")
-    evaluate(cfg, tmp / "trained")
+    train(config.run_config(cfg, 0), tmp / "trained" / RUN)
+    evaluate(config.run_config(cfg, 0), tmp / "trained" / RUN)
+    summarize(cfg, tmp / "trained")
     return tmp
 
 
@@ -103,19 +107,27 @@ def temp_files(folder: Path) -> list[Path]:
 
 # ----------------------------------------------------------------------------- checkpoints
 
+def unfinished_if_resumed(results: Path, command: list[str]) -> None:
+    """`train --resume` reads last.pt of a run that did not finish (no train.json yet); a finished
+    run of the same recipe is kept as it is."""
+    if command[0] == "train":
+        (results / RUN / "train.json").unlink()
+
+
 @pytest.mark.parametrize("command, checkpoint", CHECKPOINT_READERS)
 def test_a_checkpoint_with_code_in_it_is_refused_and_the_code_never_runs(project, results, tmp_path,
                                                                          command, checkpoint):
     marker = tmp_path / "MARKER"
-    state = torch.load(results / checkpoint, weights_only=True)
+    state = torch.load(results / RUN / checkpoint, weights_only=True)
     if checkpoint == "last.pt":
         state["history"].append({"epoch": RunsCode(marker)})  # hidden inside a valid checkpoint
     else:
         state = {**state, "extra": RunsCode(marker)}
-    torch.save(state, results / checkpoint)
+    torch.save(state, results / RUN / checkpoint)
+    unfinished_if_resumed(results, command)
     before = snapshot(results)
     result = cnnlab(project, command[0], EXPERIMENT, "--out", str(results), *command[1:])
-    assert_refused(result, str(results / checkpoint), "nothing in it ran")
+    assert_refused(result, str(results / RUN / checkpoint), "nothing in it ran")
     assert not marker.exists()
     assert snapshot(results) == before
 
@@ -126,10 +138,11 @@ def test_a_plain_pickle_in_place_of_a_checkpoint_is_refused_in_one_line(project,
     """A pickle.dumps file, not torch's format: torch warns about its protocol; no warning reaches
     the user, only the one line."""
     marker = tmp_path / "MARKER"
-    (results / checkpoint).write_bytes(pickle.dumps(RunsCode(marker), protocol=4))
+    (results / RUN / checkpoint).write_bytes(pickle.dumps(RunsCode(marker), protocol=4))
+    unfinished_if_resumed(results, command)
     before = snapshot(results)
     result = cnnlab(project, command[0], EXPERIMENT, "--out", str(results), *command[1:])
-    assert_refused(result, str(results / checkpoint), "nothing in it ran")
+    assert_refused(result, str(results / RUN / checkpoint), "nothing in it ran")
     assert not marker.exists() and "Warning" not in result.stderr
     assert snapshot(results) == before
 
@@ -158,15 +171,16 @@ def damage(path: Path, how: str) -> None:
 @pytest.mark.parametrize("how", ["empty", "truncated", "another model", "a key missing"])
 @pytest.mark.parametrize("command, checkpoint", CHECKPOINT_READERS)
 def test_a_damaged_checkpoint_gives_one_line_and_changes_nothing(project, results, command, checkpoint, how):
-    damage(results / checkpoint, how)
+    damage(results / RUN / checkpoint, how)
+    unfinished_if_resumed(results, command)
     before = snapshot(results)
     result = cnnlab(project, command[0], EXPERIMENT, "--out", str(results), *command[1:])
-    assert_refused(result, str(results / checkpoint))
+    assert_refused(result, str(results / RUN / checkpoint))
     assert snapshot(results) == before
 
 
 def test_a_genuine_last_pt_holds_tensors_and_plain_values_only(results):
-    state = torch.load(results / "last.pt", weights_only=True)  # raises if anything else is in it
+    state = torch.load(results / RUN / "last.pt", weights_only=True)  # raises if anything else is in it
     assert isinstance(state["rng"]["numpy"][1], torch.Tensor)
 
 
@@ -209,7 +223,7 @@ def test_another_experiments_folder_is_refused(project, results):
     assert_refused(cnnlab(project, "train", "cnn_mnist", "--out", str(results)),
                    str(results), f"holds the results of experiment {EXPERIMENT}, not cnn_mnist")
     assert snapshot(results) == before
-    (results / "train.json").unlink()  # an interrupted run: only last.pt says whose folder it is
+    (results / RUN / "train.json").unlink()  # an interrupted run: only last.pt says whose folder it is
     before = snapshot(results)
     assert_refused(cnnlab(project, "train", "cnn_mnist", "--out", str(results)), f"experiment {EXPERIMENT}")
     assert snapshot(results) == before
@@ -234,12 +248,15 @@ def held(folder: Path):
         os.close(fd)
 
 
-@pytest.mark.parametrize("command", ["train", "evaluate", "plot"])
+@pytest.mark.parametrize("command", ["train", "evaluate", "summarize", "plot"])
 def test_a_folder_in_use_is_refused_naming_the_other_process(project, results, command):
+    """A run's folder is held by the train or evaluate command at work in it (the seeds of one
+    experiment train side by side); the experiment's folder by summarize and plot."""
+    folder = results / RUN if command in ("train", "evaluate") else results
     before = snapshot(results)
-    with held(results):
-        result = cnnlab(project, command, EXPERIMENT, "--out", str(results))
-    assert_refused(result, f"{results} is in use by process {os.getpid()}")
+    with held(folder):
+        result = cnnlab(project, command, EXPERIMENT, "--out", str(results), "--set", "lr=0.02")
+    assert_refused(result, f"{folder} is in use by process {os.getpid()}")
     assert snapshot(results) == before
 
 
@@ -261,7 +278,7 @@ def killed_while_writing(path: Path) -> None:
 
 def test_temp_files_of_killed_writes_are_removed_by_the_next_run(project, results):
     study = results.parent
-    killed_while_writing(results / "last.pt")
+    killed_while_writing(results / RUN / "last.pt")
     killed_while_writing(results / "plots" / "curves.png")
     killed_while_writing(study / "summary.csv")
     killed_while_writing(study / "figures" / "reproduction.png")
@@ -281,7 +298,7 @@ def test_temp_files_of_killed_writes_are_removed_by_the_next_run(project, result
 def test_out_naming_a_file_or_too_long_a_name_is_refused(project, tmp_path):
     a_file = tmp_path / "a_file"
     a_file.write_text("mine\n")
-    assert_refused(cnnlab(project, "train", EXPERIMENT, "--out", str(a_file)), str(a_file), "File exists")
+    assert_refused(cnnlab(project, "train", EXPERIMENT, "--out", str(a_file)), str(a_file), "Not a directory")
     assert_refused(cnnlab(project, "train", EXPERIMENT, "--out", str(a_file / "sub")), "Not a directory")
     assert a_file.read_text() == "mine\n"
     long_name = tmp_path / ("x" * 300)
@@ -373,13 +390,13 @@ BROKEN_FILES = {
     for name, contents in BROKEN_FILES.items() for content in contents
     if (command, name) != ("evaluate", "metrics.json")])  # evaluate writes metrics.json, never reads it
 def test_a_broken_results_file_is_named(project, results, command, name, content):
-    (results / name).write_text(content)
+    (results / RUN / name).write_text(content)
     before = snapshot(results.parent)
     if command == "report":
         result = cnnlab(project, "report", "--results", str(results.parent), cwd=REPO)
     else:
         result = cnnlab(project, command, EXPERIMENT, "--out", str(results))
-    assert_refused(result, str(results / name))
+    assert_refused(result, str(results / RUN / name))
     assert snapshot(results.parent) == before
 
 

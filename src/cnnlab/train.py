@@ -18,6 +18,7 @@ import torch
 from tqdm import tqdm
 
 from cnnlab import random_streams, runtime
+from cnnlab.data.load import read_provenance
 from cnnlab.engine import TrainingSession, accuracy, loss_function, mix_batch, set_up_training
 from cnnlab.errors import CnnlabError
 from cnnlab.io import atomic_torch_save, atomic_write_json, atomic_write_text, held_folder
@@ -49,9 +50,11 @@ def train_unless_current(cfg: dict, out_dir: Path, resume: bool = False,
     """Train one run (cfg has its `seed`) into `out_dir`, unless the run there is finished with the
     same recipe and the same training code: then None. So `cnnlab train EXP` after one more seed in
     `seeds` trains that seed alone (DVC reruns the whole stage of an experiment)."""
-    if is_current(cfg, Path(out_dir)):
-        return None
     out_dir = Path(out_dir)
+    if is_current(cfg, out_dir):
+        read_provenance(cfg["dataset"], cfg["data"]["root"])  # its data must still be there
+        with held_folder(out_dir):  # refused when busy or read-only, as a training would be
+            return None
     return train(cfg, out_dir, resume=resume and (out_dir / "last.pt").is_file(), threads=threads)
 
 

@@ -1,4 +1,5 @@
-# The whole study: the summary tables, the figures across experiments and the HTML report.
+# The whole study: the summary tables, the paired comparisons, the figures across experiments and the
+# HTML report.
 
 
 rule report:
@@ -13,6 +14,7 @@ rule report:
         reproduction=report(
             "results/reproduction.csv", caption="../report/reproduction_table.rst", category="Study"
         ),
+        comparisons="results/comparisons.csv",
         figures=report(
             directory("results/figures"),
             patterns=["{name}.png"],

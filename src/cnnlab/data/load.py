@@ -26,15 +26,14 @@ class Splits:
     verified: bool  # the files are the canonical ones (as recorded by `fetch`)
 
 
-def load(name: str, root: str | Path = "data/raw") -> Splits:
-    """The fetched dataset as tensors, after checking its files against the provenance."""
-    info = dataset_info(name)
+def read_provenance(name: str, root: str | Path) -> tuple[dict, bool]:
+    """What `cnnlab fetch` recorded of the dataset's files: their digests and whether they are the
+    canonical ones; a dataset not fetched, or a damaged record, is one CnnlabError saying what to do."""
     folder = dataset_dir(name, root)
     provenance_path = folder / PROVENANCE_FILE
     try:
         provenance = json.loads(provenance_path.read_text())
-        recorded = dict(provenance["files"])
-        verified = bool(provenance["verified"])
+        return dict(provenance["files"]), bool(provenance["verified"])
     except FileNotFoundError:
         raise CnnlabError(
             f"{name} has not been fetched into {root} (no {provenance_path}); "
@@ -45,6 +44,12 @@ def load(name: str, root: str | Path = "data/raw") -> Splits:
             f"{provenance_path} is damaged ({error}); delete {folder} and run `cnnlab fetch {name}`"
         ) from None
 
+
+def load(name: str, root: str | Path = "data/raw") -> Splits:
+    """The fetched dataset as tensors, after checking its files against the provenance."""
+    info = dataset_info(name)
+    folder = dataset_dir(name, root)
+    recorded, verified = read_provenance(name, root)
     if verified:  # the canonical digests, not the record's, which could have been changed too
         algorithm, expected, problem = info.algorithm, info.digests, "is not the canonical file"
     else:

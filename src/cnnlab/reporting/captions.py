@@ -7,6 +7,7 @@ and the tables' notes. After changing a caption, write them again:
 import textwrap
 from pathlib import Path
 
+from cnnlab import statistics
 from cnnlab.io import atomic_write_text
 from cnnlab.reporting.experiment_figures import FIGURES
 from cnnlab.reporting.gallery import Gallery
@@ -37,7 +38,7 @@ def rst_captions() -> dict[str, str]:
         "plots.rst": by_name(FIGURES),  # results/EXP/plots
         "figures.rst": by_name(STUDY_FIGURES),  # results/figures
         "summary.rst": wrap(SUMMARY_NOTE),
-        "reproduction_table.rst": wrap(REPRODUCTION_NOTE.format(tolerance="")),
+        "reproduction_table.rst": wrap(REPRODUCTION_NOTE.format(rule=statistics.rule_text())),
         "report.rst": wrap(REPORT_CAPTION),
     }
 

@@ -9,13 +9,13 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from cnnlab import config
+from cnnlab import config, statistics
 from cnnlab.config import count
 from cnnlab.reporting.experiment_figures import FIGURES, plot_names
 from cnnlab.reporting.references import REFERENCE_KINDS
 from cnnlab.reporting.study_figures import STUDY_FIGURES
 from cnnlab.reporting.style import DATASET_TITLES
-from cnnlab.reporting.tables import REPRODUCTION_NOTE, SUMMARY_NOTE, reduced_scale
+from cnnlab.reporting.tables import REPRODUCTION_NOTE, SELECTED, SUMMARY_NOTE, reduced_scale
 from cnnlab.results import FinishedRun
 
 PARAMETER_COLUMNS = 7  # settings per parameters table, so that each fits the page's width
@@ -32,7 +32,7 @@ th { background: #f3f3f3; text-align: left; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .small { font-size: 0.8rem; color: #555; }
 .verdict { font-weight: 600; white-space: nowrap; }
-.reproduced { color: #1e7b34; } .below, .above { color: #b03a2e; }
+.reproduced { color: #1e7b34; } .ours-below, .ours-above { color: #b03a2e; }
 .not-comparable, .no-reference { color: #777; }
 .caveat { color: #b03a2e; font-size: 0.8rem; }
 .banner { background: #fff4d6; border: 1px solid #e0b84c; padding: 0.6rem 1rem; margin: 1rem 0; }
@@ -42,7 +42,7 @@ pre { background: #f7f7f7; padding: 0.8rem; overflow-x: auto; font-size: 0.8rem;
 """
 
 
-def render_html(params, runs, summary, reproduction, tolerance, figures) -> str:
+def render_html(params, runs, summary, reproduction, comparisons, figures) -> str:
     smoke = sorted({r.cfg["scale"] for r in runs if reduced_scale(params, r.cfg)})
     banner = "" if not smoke else (
         f'<p class="banner">Runs at {", ".join(smoke)} scale are in this report: they train on small '
@@ -63,10 +63,12 @@ def render_html(params, runs, summary, reproduction, tolerance, figures) -> str:
            if left_out else "") + "</p>",
         banner,
         '<nav><a href="#summary">Summary</a> · <a href="#reproduction">Reproduction</a> · '
-        '<a href="#study-figures">Study figures</a> · <a href="#experiments">Experiments</a> · '
+        '<a href="#comparisons">Comparisons</a> · <a href="#study-figures">Study figures</a> · '
+        '<a href="#experiments">Experiments</a> · '
         '<a href="#parameters">Parameters</a> · <a href="#environment">Environment</a></nav>',
         '<h2 id="summary">Summary</h2>', summary_html(summary, runs),
-        '<h2 id="reproduction">Reproduction</h2>', reproduction_html(reproduction, summary, tolerance),
+        '<h2 id="reproduction">Reproduction</h2>', reproduction_html(reproduction),
+        '<h2 id="comparisons">Comparisons</h2>', comparisons_html(comparisons),
         '<h2 id="study-figures">Study figures</h2>',
         *(figure_html(path, STUDY_FIGURES[name].caption) for name, path in figures.items()),
         '<h2 id="experiments">Experiments</h2>',
@@ -99,18 +101,39 @@ def pct(fraction) -> str:
     return "–" if fraction is None or pd.isna(fraction) else f"{fraction * 100:.2f} %"
 
 
+def pp(fraction) -> str:
+    """A difference of accuracies in percentage points, signed."""
+    return "–" if fraction is None or pd.isna(fraction) else f"{fraction * 100:+.2f} pp"
+
+
+def interval(low, high, unit: str = "") -> str:
+    return "" if low is None or pd.isna(low) else f"[{low * 100:.2f}, {high * 100:.2f}]{unit}"
+
+
+def mean_and_interval(row) -> str:
+    """'98.95 ± 0.12 % (n = 5)': the mean over the seeds ± half its 95 % interval, the interval itself,
+    the range, and the test set's own binomial standard error (which gaps are noise)."""
+    n = f"n = {row.seeds}"
+    if pd.isna(row.test_acc_ci_low):
+        return f'{pct(row.test_acc)} <span class="small">({n}: no interval)</span>'
+    half = (row.test_acc_ci_high - row.test_acc_ci_low) / 2
+    return (f'{row.test_acc * 100:.2f} ± {half * 100:.2f} % <span class="small">({n})<br>95 % interval '
+            f'{interval(row.test_acc_ci_low, row.test_acc_ci_high)}<br>seeds {pct(row.test_acc_min)}–'
+            f'{pct(row.test_acc_max)}<br>test set SE ±{row.binomial_se * 100:.2f} pp</span>')
+
+
 def flops(n: float) -> str:
     return f"{n / 1e9:.2f} G" if n >= 1e9 else f"{n / 1e6:.2f} M"
 
 
 def summary_html(summary: pd.DataFrame, runs: list[FinishedRun]) -> str:
     headers = ["experiment", "dataset", "model", "scale", "parameters", "FLOPs / image", "epochs",
-               "test acc. (chosen on validation)", "test acc. (best epoch on test, the labs' way)",
-               "training time", "images / s", "peak memory"]
+               "test acc. (chosen on validation): mean ± 95 % interval over the seeds",
+               "test acc. (best epoch on test, the labs' way): mean", "training time (a seed, mean)",
+               "images / s", "peak memory"]
     machine = {r.name: machine_of(r) for r in runs}.get
     rows = [[esc(r.experiment), esc(r.dataset), esc(r.model), esc(r.scale), f"{r.parameters:,}",
-             flops(r.flops_per_image), str(r.epochs), f"{pct(r.test_acc)}{epoch_note(r.best_epoch)}",
-             f"{pct(r.labs_best_test_acc)}{epoch_note(r.labs_best_epoch)}",
+             flops(r.flops_per_image), str(r.epochs), mean_and_interval(r), pct(r.labs_best_test_acc),
              f"{r.train_seconds:,.1f} s{load_note(machine(r.experiment, {}))}",
              f"{r.images_per_sec:,.0f}{loaded_mark(machine(r.experiment, {}))}",
              f"{r.peak_memory_mb:,.0f} MB"]
@@ -200,40 +223,74 @@ def made_html(runs: list[FinishedRun]) -> str:
             + "".join(f"<li>{esc(label)}: {esc(text)}</li>" for label, text in items) + "</ul>")
 
 
-def epoch_note(epoch: int) -> str:
-    return f'<br><span class="small">epoch {epoch}</span>'
-
-
-def reproduction_html(reproduction: pd.DataFrame, summary: pd.DataFrame, tolerance: float) -> str:
+def reproduction_html(reproduction: pd.DataFrame) -> str:
     """One row per experiment: ours, then each kind of reference with its difference and verdict."""
-    headers = ["experiment", "scale, epochs", "ours (test acc.)", *REFERENCE_KINDS.values(), "verdicts"]
-    selected = summary.set_index("experiment")["test_acc"]
+    headers = ["experiment", "scale, epochs", "ours (test acc., mean over the seeds)",
+               *REFERENCE_KINDS.values(), "verdicts"]
     rows = []
     for name, group in reproduction.groupby("experiment", sort=False):
         first = group.iloc[0]
-        cells = [esc(name), esc(f"{first.scale}, {first.epochs}"), pct(selected[name])]
+        selected = group.loc[group["ours_measure"] == SELECTED, "ours"]
+        ours = selected.iloc[0] if len(selected) else first.ours
+        cells = [esc(name), esc(f"{first.scale}, {first.epochs}"),
+                 f'{pct(ours)} <span class="small">(n = {first.n})</span>']
         for kind in REFERENCE_KINDS:
             entries = group[group["kind"] == kind]
-            cells.append("<br>".join(reference_cell(e, selected[name]) for e in entries.itertuples()) or "–")
+            cells.append("<br>".join(reference_cell(e) for e in entries.itertuples()) or "–")
         counts = group["verdict"].value_counts()
         cells.append("<br>".join(f'<span class="verdict {css_class(v)}">{esc(v)}</span>'
                                  + (f" ({n})" if len(group) > 1 else "") for v, n in counts.items()))
         rows.append(cells)
-    legend = REPRODUCTION_NOTE.format(
-        tolerance=f" (±{tolerance * 100:.1f} percentage points of test accuracy)")
+    legend = REPRODUCTION_NOTE.format(rule=statistics.rule_text())
     return table_html(headers, rows, table_id="reproduction-table") + f'<p class="small">{esc(legend)}</p>'
 
 
-def reference_cell(entry, selected_acc: float) -> str:
+def reference_cell(entry) -> str:
     value = pct(entry.reference) + ("+" if entry.at_least else "")
     epochs = "epochs unknown" if pd.isna(entry.reference_epochs) else f"{int(entry.reference_epochs)} ep."
-    # a reference after fewer epochs is compared with the same run at that epoch: say so
-    ours = "" if entry.ours == selected_acc else (
+    # a reference after fewer epochs is compared with the same runs at that epoch: say so
+    ours = "" if entry.ours_measure == SELECTED else (
         f'<br><span class="small">ours: {pct(entry.ours)}, {esc(entry.ours_measure)}</span>')
+    spread = "" if pd.isna(entry.ours_low) else (
+        f'<br><span class="small">our interval {interval(entry.ours_low, entry.ours_high, " %")}'
+        + ("" if pd.isna(entry.sds) else f"; ours {entry.sds:+.1f} SD from it") + "</span>")
     return (f'{value} <span class="small">({epochs})</span>{ours}<br>'
-            f'Δ {entry.difference * 100:+.2f} pp · <span class="verdict {css_class(entry.verdict)}">'
-            f'{esc(entry.verdict)}</span><br><span class="small" title="{esc(entry.reason)}">'
+            f'Δ {pp(entry.difference)} · <span class="verdict {css_class(entry.verdict)}">'
+            f'{esc(entry.verdict)}</span>{spread}<br><span class="small" title="{esc(entry.reason)}">'
             f"{esc(entry.note)}</span>")
+
+
+def comparisons_html(comparisons: pd.DataFrame) -> str:
+    """The study's claims as paired differences over the seeds, each with a sentence that says
+    whether the difference is more than the seeds' noise."""
+    if comparisons.empty:
+        return "<p>No comparison has both of its experiments evaluated yet.</p>"
+    headers = ["comparison", "A − B (mean over seeds)", "95 % interval", "paired t-test p", "Wilcoxon p",
+               "A > B in", "what it says"]
+    rows = [[esc(c.comparison), pp(c.mean_diff), interval(c.ci_low, c.ci_high, " pp"), p_value(c.t_p),
+             p_value(c.wilcoxon_p), "–" if pd.isna(c.p_a_greater) else f"{c.p_a_greater:.0%} of {c.n} seeds",
+             esc(comparison_sentence(c))] for c in comparisons.itertuples()]
+    return (table_html(headers, rows, numeric={1, 2, 3, 4}, table_id="comparisons-table")
+            + '<p class="small">A and B ran at the same seeds (the same validation split, permutation and '
+              "batch order); each difference is taken seed by seed (results/comparisons.csv lists them). "
+              "The interval is Student's t over the per-seed differences; p-values from scipy.stats "
+              "(ttest_rel, wilcoxon).</p>")
+
+
+def p_value(p) -> str:
+    return "–" if p is None or pd.isna(p) else f"{p:.3g}"
+
+
+def comparison_sentence(c) -> str:
+    """What the numbers support, and no more."""
+    a, b = c.a, c.b
+    if pd.isna(c.ci_low):
+        return f"{c.n} common seed(s): no interval; run more seeds to tell"
+    if c.ci_low > 0:
+        return f"{a} is better by {pp(c.mean_diff)} (the whole interval is above 0)"
+    if c.ci_high < 0:
+        return f"{b} is better by {pp(-c.mean_diff)} (the whole interval is below 0)"
+    return "within the noise of the seeds: the interval contains 0"
 
 
 def css_class(verdict: str) -> str:
@@ -250,11 +307,15 @@ def figure_html(path: Path, caption: str, alt: str = "") -> str:
 
 
 def experiment_html(run: FinishedRun) -> str:
-    cfg, m = run.cfg, run.metrics
+    cfg, seeds = run.cfg, [r.cfg["seed"] for r in run.runs or [run]]
+    test = (run.summary or {}).get("test_acc") or {}
+    spread = ("" if test.get("ci_low") is None
+              else f", 95 % interval {interval(test['ci_low'], test['ci_high'], ' %')}")
     head = (f'<h3 id="{esc(run.name)}">{esc(run.name)}</h3><p class="small">{esc(cfg["model"])} on '
             f'{esc(DATASET_TITLES[cfg["dataset"]])}, {esc(cfg["scale"])} scale, '
-            f'{count(run.trained["epochs"], "epoch")}; test accuracy {pct(m["test_acc"])} '
-            f'(epoch {m["best_epoch"]}, chosen on validation).</p>')
+            f'{count(run.trained["epochs"], "epoch")}, {count(len(seeds), "seed")} '
+            f'({esc(", ".join(map(str, seeds)))}); test accuracy {pct(run.metrics["test_acc"])} mean'
+            f'{spread} (checkpoints chosen on validation).</p>')
     figures = [figure_html(run.folder / "plots" / f"{name}.png", FIGURES[name].caption, f"{run.name} {name}")
                for name in plot_names(cfg)]
     return head + "\n".join(figures)

@@ -17,9 +17,7 @@ def load_references(path: Path, params: dict) -> dict:
         raise CnnlabError(f"{path}: no such file; run `cnnlab report` from the project folder")
     references = read_yaml(read_text(path), source=str(path))  # as strictly as params.yaml
     fix = "see the comments at its top for the format"
-    require_keys(references, ("tolerance", "experiments"), path, fix)
-    if not is_number(references["tolerance"]) or references["tolerance"] < 0:
-        raise CnnlabError(f"{path}: tolerance must be a number >= 0, not {references['tolerance']!r}")
+    require_keys(references, ("experiments",), path, fix)
     if not isinstance(references["experiments"], dict):
         raise CnnlabError(f"{path}: experiments must map experiment names to lists of references; {fix}")
     unknown = set(references["experiments"]) - set(params["experiments"])

@@ -1,4 +1,5 @@
-"""`cnnlab report`: summary.csv, reproduction.csv, figures/*.png and report.html in the results folder."""
+"""`cnnlab report`: summary.csv, reproduction.csv, comparisons.csv, figures/*.png and report.html in the
+results folder."""
 
 from pathlib import Path
 
@@ -8,12 +9,13 @@ from cnnlab.io import atomic_write_text, atomic_write_with, held_folder
 from cnnlab.reporting.page import render_html
 from cnnlab.reporting.references import REFERENCES, load_references
 from cnnlab.reporting.study_figures import StudyInputs, plot_study
-from cnnlab.reporting.tables import reproduction_table, summary_table
+from cnnlab.reporting.tables import comparison_table, reproduction_table, summary_table
 from cnnlab.results import FinishedRun, read_replicates
 
 
 def build_report(params: dict, results_dir: Path, references_path: Path = REFERENCES) -> Path:
-    """Write summary.csv, reproduction.csv, figures/*.png and report.html into `results_dir`."""
+    """Write summary.csv, reproduction.csv, comparisons.csv, figures/*.png and report.html into
+    `results_dir`."""
     results_dir = Path(results_dir)
     if not results_dir.is_dir():
         raise CnnlabError(f"{results_dir}: no such folder; run `cnnlab train EXP` and `cnnlab evaluate EXP` "
@@ -23,11 +25,13 @@ def build_report(params: dict, results_dir: Path, references_path: Path = REFERE
         references = load_references(references_path, params)
         summary = summary_table(runs)
         reproduction = reproduction_table(params, runs, references)
-        atomic_write_with(results_dir / "summary.csv", lambda p: summary.to_csv(p, index=False))
-        atomic_write_with(results_dir / "reproduction.csv", lambda p: reproduction.to_csv(p, index=False))
+        comparisons = comparison_table(runs)
+        tables = {"summary": summary, "reproduction": reproduction, "comparisons": comparisons}
+        for name, table in tables.items():
+            atomic_write_with(results_dir / f"{name}.csv", lambda p, t=table: t.to_csv(p, index=False))
         figures = plot_study(StudyInputs(summary, reproduction, {r.name: r for r in runs}),
                              results_dir / "figures")
-        page = render_html(params, runs, summary, reproduction, references["tolerance"], figures)
+        page = render_html(params, runs, summary, reproduction, comparisons, figures)
         report = results_dir / "report.html"
         atomic_write_text(report, page)
     return report

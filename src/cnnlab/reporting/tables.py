@@ -1,22 +1,37 @@
-"""The study's tables: summary.csv (one row per evaluated experiment) and reproduction.csv (our
-test accuracy next to each published number, with a verdict and its reason)."""
+"""The study's tables: summary.csv (one row per evaluated experiment, mean and 95 % interval over
+its seeds), reproduction.csv (our runs next to each published number, with a verdict and its
+reason) and comparisons.csv (the study's claims as paired differences over seeds)."""
 
 import pandas as pd
 
+from cnnlab import statistics
 from cnnlab.results import FinishedRun
 
-REPRODUCED, BELOW, ABOVE, NOT_COMPARABLE, NO_REFERENCE = (
-    "reproduced", "below", "above", "not comparable", "no reference")
+REPRODUCED, BELOW, ABOVE, ONE_SEED, NOT_COMPARABLE, NO_REFERENCE = (
+    "reproduced", "ours below", "ours above", "one seed", "not comparable", "no reference")
+SELECTED = "test accuracy, checkpoint chosen on validation"  # what `ours` is, unless said otherwise
 # Keys that may differ from params.yaml in a run that still follows the recipe: another seed is
 # another sample of it, and epochs are matched against each reference on their own.
-NOT_RECIPE = {"epochs", "seed"}
+NOT_RECIPE = {"epochs", "seed", "seeds"}
 
 SUMMARY_COLUMNS = ["experiment", "dataset", "model", "scale", "parameters", "flops_per_image", "epochs",
-                   "best_epoch", "test_acc", "labs_best_test_acc", "labs_best_epoch", "train_seconds",
-                   "images_per_sec", "peak_memory_mb", "train_size", "test_size", "device", "precision",
-                   "data_verified"]
-REPRODUCTION_COLUMNS = ["experiment", "scale", "epochs", "kind", "reference", "at_least", "reference_epochs",
-                        "note", "ours", "ours_measure", "difference", "tolerance", "verdict", "reason"]
+                   "seeds", "test_acc", "test_acc_sd", "test_acc_ci_low", "test_acc_ci_high", "test_acc_min",
+                   "test_acc_max", "binomial_se", "labs_best_test_acc", "train_seconds", "images_per_sec",
+                   "peak_memory_mb", "train_size", "test_size", "device", "precision", "data_verified"]
+REPRODUCTION_COLUMNS = ["experiment", "scale", "epochs", "kind", "reference", "at_least", "rounding",
+                        "reference_epochs", "note", "n", "ours", "ours_low", "ours_high", "ours_measure",
+                        "difference", "sds", "verdict", "reason"]
+COMPARISON_COLUMNS = ["comparison", "a", "b", "measure", "n", "mean_diff", "ci_low", "ci_high", "t_p",
+                      "wilcoxon_p", "p_a_greater", "differences"]
+
+# The study's claims, each a comparison of two experiments run at the same seeds (A − B).
+COMPARISONS = [
+    ("CNN vs MLP (E2)", "cnn_mnist", "mlp_mnist"),
+    ("CNN vs MLP on shuffled pixels (E2b)", "cnn_mnist_permuted", "mlp_mnist_permuted"),
+    ("CNN: original vs shuffled pixels", "cnn_mnist", "cnn_mnist_permuted"),
+    ("MLP: original vs shuffled pixels", "mlp_mnist", "mlp_mnist_permuted"),
+    ("ResNet-18 vs VGG (E4 vs E3)", "resnet18_cifar10", "vgg_cifar10"),
+]
 
 SUMMARY_NOTE = (
     "One row per evaluated experiment. Test accuracy is of the checkpoint chosen on a validation split "
@@ -25,78 +40,125 @@ SUMMARY_NOTE = (
     "counts 2. Training time: wall clock of the training epochs with their validation and test passes. "
     "Peak memory: the process's peak resident set on CPU, peak tensor memory on CUDA.")
 REPRODUCTION_NOTE = (
-    "Our test accuracy next to the published numbers of STUDY.md: the lab's text, the original source, "
-    "and the lab's own code run on this project's machines; Δ = ours minus the reference, in percentage "
-    "points (pp). Verdicts use the tolerance stated in references.yaml{tolerance}. reproduced: within "
-    "it; below / above: outside it (for a claim like \"98%+\" only below counts). "
+    "Our test accuracy (mean over the seeds) next to the published numbers of STUDY.md: the lab's text, "
+    "the original source, and the lab's own code run on this project's machines; Δ = our mean minus the "
+    "reference, in percentage points (pp). {rule} ours above / ours below: the reference lies outside "
+    "that interval, our runs above or below it (by how many of our SDs). "
     "not comparable: this run is not the reference's setting (smoke scale, fewer epochs than the "
     "reference, a changed recipe, or a source that does not state its epochs); the difference is "
     "shown but means nothing. Where a reference was measured after fewer epochs than this run has, "
     "ours is read from the same run's history at that epoch. All rows: results/reproduction.csv.")
 
 
+def seed_runs(run: FinishedRun) -> list[FinishedRun]:
+    """An experiment's runs, one a seed (a lone run stands for itself)."""
+    return run.runs or [run]
+
+
 def summary_table(runs: list[FinishedRun]) -> pd.DataFrame:
     rows = []
     for run in runs:
-        t, m = run.trained, run.metrics
+        t, seeds = run.trained, seed_runs(run)
+        test = statistics.describe([r.metrics["test_acc"] for r in seeds])
         rows.append({
             "experiment": run.name, "dataset": t["dataset"], "model": t["model"], "scale": run.cfg["scale"],
             "parameters": t["parameters"], "flops_per_image": t["flops_per_image"], "epochs": t["epochs"],
-            "best_epoch": m["best_epoch"], "test_acc": m["test_acc"],
-            "labs_best_test_acc": m["labs_best_test_acc"], "labs_best_epoch": m["labs_best_epoch"],
-            "train_seconds": round(t["wall_seconds"], 2), "images_per_sec": round(t["images_per_sec"], 1),
-            "peak_memory_mb": round(t["peak_memory_mb"], 1), "train_size": t["train_size"],
+            "seeds": len(seeds), "test_acc": test["mean"], "test_acc_sd": test["sd"],
+            "test_acc_ci_low": test["ci_low"], "test_acc_ci_high": test["ci_high"],
+            "test_acc_min": test["min"], "test_acc_max": test["max"],
+            "binomial_se": statistics.binomial_se(test["mean"], t["test_size"]),
+            "labs_best_test_acc": sum(r.metrics["labs_best_test_acc"] for r in seeds) / len(seeds),
+            "train_seconds": mean_of(seeds, "wall_seconds"),
+            "images_per_sec": mean_of(seeds, "images_per_sec"),
+            "peak_memory_mb": max(r.trained["peak_memory_mb"] for r in seeds), "train_size": t["train_size"],
             "test_size": t["test_size"], "device": t["device"], "precision": t["precision"],
-            "data_verified": t["data_verified"],
+            "data_verified": all(r.trained["data_verified"] for r in seeds),
         })
-    return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+    return pd.DataFrame(rows, columns=SUMMARY_COLUMNS).round(6)
+
+
+def mean_of(seeds: list[FinishedRun], key: str) -> float:
+    """The mean of train.json's `key` over the seeds' runs."""
+    return sum(r.trained[key] for r in seeds) / len(seeds)
+
+
+def comparison_table(runs: list[FinishedRun]) -> pd.DataFrame:
+    """The study's claims (COMPARISONS) whose two experiments have results, then, per experiment, the
+    labs' best-on-test number against the validation-selected one: paired over the common seeds."""
+    by_name = {run.name: run for run in runs}
+    pairs = [(title, by_name[a], "test_acc", by_name[b], "test_acc") for title, a, b in COMPARISONS
+             if a in by_name and b in by_name]
+    pairs += [(f"{run.name}: best epoch on test (the labs') vs chosen on validation", run,
+               "labs_best_test_acc", run, "test_acc") for run in runs]
+    rows = []
+    for title, a, a_measure, b, b_measure in pairs:
+        result = statistics.paired(per_seed(a, a_measure), per_seed(b, b_measure))
+        measure = "test_acc" if a_measure == b_measure else f"{a_measure} − {b_measure}"
+        rows.append({"comparison": title, "a": a.name, "b": b.name, "measure": measure,
+                     **{k: result[k] for k in COMPARISON_COLUMNS[4:] if k != "differences"},
+                     "differences": " ".join(f"{d:+.4f}" for d in result["differences"])})
+    return pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
+
+
+def per_seed(run: FinishedRun, measure: str) -> dict[int, float]:
+    return {r.cfg["seed"]: r.metrics[measure] for r in seed_runs(run)}
 
 
 def reproduction_table(params: dict, runs: list[FinishedRun], references: dict) -> pd.DataFrame:
     """One row per (experiment, reference); experiments without a reference get one row."""
-    tolerance = references["tolerance"]
     rows = []
     for run in runs:
         base = {"experiment": run.name, "scale": run.cfg["scale"], "epochs": run.trained["epochs"],
-                "ours": run.metrics["test_acc"], "tolerance": tolerance}
+                "n": len(seed_runs(run)), "ours": run.metrics["test_acc"]}
         entries = references["experiments"].get(run.name, [])
         if not entries:
-            rows.append({**base, "ours_measure": selected_measure(run), "verdict": NO_REFERENCE,
+            rows.append({**base, "ours_measure": SELECTED, "verdict": NO_REFERENCE,
                          "reason": "STUDY.md gives no published number for this experiment"})
         for entry in entries:
-            rows.append({**base, **compare(params, run, entry, tolerance)})
+            rows.append({**base, **compare(params, run, entry)})
     return pd.DataFrame(rows, columns=REPRODUCTION_COLUMNS).astype({"reference_epochs": "Int64"})
 
 
-def selected_measure(run: FinishedRun) -> str:
-    return f"test accuracy, checkpoint of epoch {run.metrics['best_epoch']} chosen on validation"
+def rounding(value: float) -> float:
+    """The rounding of a published accuracy, from the percent as written: 0.98 ("98 %") -> 0.01,
+    0.977 ("97.7 %") -> 0.001, 0.9905 ("99.05 %") -> 0.0001."""
+    written = f"{value * 100:g}"
+    decimals = len(written.partition(".")[2])
+    return 10 ** -(decimals + 2)
 
 
-def compare(params: dict, run: FinishedRun, entry: dict, tolerance: float) -> dict:
-    """Our number for this reference, the difference, and the verdict with its reason."""
+def compare(params: dict, run: FinishedRun, entry: dict) -> dict:
+    """Our runs' numbers for this reference, the difference of their mean, and the verdict with its
+    reason (cnnlab.statistics.verdict: the reference against our prediction interval)."""
     ref_epochs = entry.get("epochs")
     row = {"kind": entry["kind"], "reference": entry["value"], "at_least": bool(entry.get("at_least")),
-           "reference_epochs": ref_epochs, "note": entry.get("note", ""),
-           "ours": run.metrics["test_acc"], "ours_measure": selected_measure(run)}
+           "rounding": rounding(entry["value"]), "reference_epochs": ref_epochs,
+           "note": entry.get("note", ""),
+           "ours_measure": SELECTED}
+    values = [r.metrics["test_acc"] for r in seed_runs(run)]
     reason = incomparability(params, run, ref_epochs)
-    if reason is None and ref_epochs < run.trained["epochs"]:  # the same run, read at that epoch
-        at = run.history.loc[run.history["epoch"] == ref_epochs, "test_acc"]
-        if at.empty:
+    if reason is None and ref_epochs < run.trained["epochs"]:  # the same runs, read at that epoch
+        at = [r.history.loc[r.history["epoch"] == ref_epochs, "test_acc"] for r in seed_runs(run)]
+        if any(epoch.empty for epoch in at):
             reason = f"history.csv has no epoch {ref_epochs}"
         else:
-            row["ours"] = float(at.iloc[0])
+            values = [float(epoch.iloc[0]) for epoch in at]
             row["ours_measure"] = f"test accuracy after epoch {ref_epochs} (history.csv)"
+    row["ours"] = sum(values) / len(values)
     row["difference"] = round(row["ours"] - entry["value"], 6)
     if reason is not None:
         return {**row, "verdict": NOT_COMPARABLE, "reason": reason}
-    if row["at_least"]:
-        verdict = REPRODUCED if row["difference"] >= -tolerance else BELOW
+    judged = statistics.verdict(entry["value"], values, row["rounding"], floor=row["at_least"])
+    row.update(ours_low=judged["low"], ours_high=judged["high"], sds=judged["sds"])
+    if judged["verdict"] == ONE_SEED:
+        reason = "one seed gives no interval: run more seeds for a verdict"
+    elif row["at_least"]:
         reason = f"the reference claims at least {entry['value']:.2%}"
     else:
-        within = abs(row["difference"]) <= tolerance
-        verdict = REPRODUCED if within else (BELOW if row["difference"] < 0 else ABOVE)
-        reason = f"|difference| {'<=' if verdict == REPRODUCED else '>'} tolerance {tolerance:.2%}"
-    return {**row, "verdict": verdict, "reason": reason}
+        inside = judged["low"] <= entry["value"] <= judged["high"]
+        reason = (f"{entry['value']:.2%} is {'inside' if inside else 'outside'} our interval "
+                  f"{judged['low']:.2%}-{judged['high']:.2%}")
+    return {**row, "verdict": judged["verdict"], "reason": reason}
 
 
 def incomparability(params: dict, run: FinishedRun, ref_epochs: int | None) -> str | None:
