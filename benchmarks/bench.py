@@ -389,7 +389,8 @@ def experiment_cfg(args, name: str) -> dict:
     if args.root:
         params["data"]["root"] = str(args.root)
     params["data"]["verify"] = False  # a benchmark, not a result: no digests needed
-    return config.experiment_config(params, name, args.set)
+    cfg = config.experiment_config(params, name, args.set)
+    return config.run_config(cfg, cfg["seeds"][0])  # one run: the experiment's first seed
 
 
 def main(argv=None) -> int:

@@ -3,8 +3,8 @@
     .venv/bin/python benchmarks/parity.py                        # 2 experiments x 2 precisions x 3 seeds
     .venv/bin/python benchmarks/parity.py --jobs 2 --threads 1   # two runs at a time, a core each
 
-Each run is `cnnlab train EXP --set seed=S --set precision=P` then `cnnlab evaluate`, into
-RUNS/EXP-P-seedS/ (a run whose metrics.json exists is not repeated; an interrupted one resumes
+Each run is `cnnlab train EXP --seed S --set seeds=[S] --set precision=P` then `cnnlab evaluate`,
+into RUNS/EXP-P/runs/seedS/ (a run whose metrics.json exists is not repeated; an interrupted one resumes
 from its last.pt). The table of mean test accuracy (the validation-selected checkpoint, as the
 study reports it) goes to CSV and into docs/performance.md between the parity markers.
 """
@@ -25,9 +25,10 @@ BEGIN, END = "<!-- parity:begin -->", "<!-- parity:end -->"
 
 
 def run_one(args, experiment: str, precision: str, seed: int) -> dict:
-    out = args.runs / f"{experiment}-{precision}-seed{seed}"
+    experiment_dir = args.runs / f"{experiment}-{precision}"
+    out = experiment_dir / "runs" / f"seed{seed}"
     base = [sys.executable, "-m", "cnnlab", "--params", str(args.params)]
-    sets = ["--set", f"seed={seed}", "--set", f"precision={precision}"]
+    sets = ["--seed", str(seed), "--set", f"seeds=[{seed}]", "--set", f"precision={precision}"]
     sets += sum((["--set", s] for s in args.set), [])
     if args.root:
         sets += ["--set", f"data.root={args.root}"]
@@ -35,8 +36,8 @@ def run_one(args, experiment: str, precision: str, seed: int) -> dict:
     if not (out / "metrics.json").is_file():
         resume = ["--resume"] if (out / "last.pt").is_file() and not (out / "train.json").is_file() else []
         for command, extra in (("train", resume), ("evaluate", [])):
-            result = subprocess.run([*base, command, experiment, *sets, "--out", str(out), *threads, *extra],
-                                    capture_output=True, text=True)
+            result = subprocess.run([*base, command, experiment, *sets, "--out", str(experiment_dir),
+                                     *threads, *extra], capture_output=True, text=True)
             if result.returncode != 0:
                 raise SystemExit(f"{experiment} {precision} seed {seed}: cnnlab {command} failed:\n"
                                  f"{result.stderr}")

@@ -95,11 +95,12 @@ def project(tmp_path_factory):
 
 def train_through_the_cli(project: Path, out: Path, env: dict) -> dict:
     result = subprocess.run([sys.executable, "-m", "cnnlab", "--params", str(project / "params.yaml"),
-                             "train", "mlp_mnist", "--set", "scale=smoke", "--out", str(out),
+                             "train", "mlp_mnist", "--set", "scale=smoke", "--set", "seeds=[0]",
+                             "--out", str(out),
                              "--threads", "1"],
                             cwd=project, capture_output=True, text=True, env=env)
     assert result.returncode == 0, result.stderr
-    return json.loads((out / "train.json").read_text())["machine"]
+    return json.loads((out / "runs/seed0/train.json").read_text())["machine"]
 
 
 def test_cli_records_commit_cpu_cores_and_load(project, tmp_path):
@@ -125,10 +126,11 @@ def test_cli_trains_without_git(project, tmp_path):
 
 @pytest.fixture(scope="module")
 def evaluated(project, tmp_path_factory):
-    """results/mlp_mnist trained (smoke scale) and evaluated through the CLI."""
+    """results/mlp_mnist trained (smoke scale, one seed), evaluated and summarized through the CLI."""
     results = tmp_path_factory.mktemp("results")
-    for command in ("train", "evaluate"):
-        cnnlab(project, command, "mlp_mnist", "--set", "scale=smoke", "--out", str(results / "mlp_mnist"))
+    for command in ("train", "evaluate", "summarize"):
+        cnnlab(project, command, "mlp_mnist", "--set", "scale=smoke", "--set", "seeds=[0]",
+               "--out", str(results / "mlp_mnist"))
     return results
 
 
@@ -143,7 +145,7 @@ def report_of(project: Path, evaluated: Path, tmp_path: Path, edit=None) -> str:
     results = tmp_path / "results"
     shutil.copytree(evaluated, results)
     if edit is not None:
-        record_path = results / "mlp_mnist" / "train.json"
+        record_path = results / "mlp_mnist" / "runs/seed0/train.json"
         record = json.loads(record_path.read_text())
         edit(record)
         record_path.write_text(json.dumps(record))
@@ -156,7 +158,7 @@ def summary_section(page: str) -> str:
 
 
 def test_report_shows_the_machine_the_load_and_how_it_was_made(project, evaluated, tmp_path):
-    machine = json.loads((evaluated / "mlp_mnist" / "train.json").read_text())["machine"]
+    machine = json.loads((evaluated / "mlp_mnist" / "runs/seed0/train.json").read_text())["machine"]
     quiet = [0.1, 0.1, 0.1]  # as on a quiet machine: no caveat
     page = report_of(project, evaluated, tmp_path,
                      lambda r: r["machine"].update(load_average_start=quiet, load_average_end=quiet))

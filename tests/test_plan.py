@@ -62,6 +62,7 @@ def test_plan_measures_every_job_and_says_where_the_data_comes_from(project, fir
         assert f"calibrating {experiment} ..." in err
     cnn = row(out, "cnn_mnist")
     assert cnn[:4] == ["cnn_mnist", "0", "1", "512"]  # scale smoke: 1 epoch on 512 images
+    assert re.search(r"^cnn_mnist +1 +1 +512 ", out, re.M)  # and a job for seed 1
     assert cnn[5:7] == ["cpu fp32", "to run"] and re.fullmatch(r"\d+ s", cnn[7])
     assert float(cnn[8].replace(",", "")) > 100  # peak MB of a process holding torch
     assert "! over budget" in out and "what to do: run it on a GPU" in out
@@ -80,8 +81,9 @@ def test_second_plan_reads_the_cache(project, first_plan):
     project, env = project
     again = cnnlab(project, env, "plan", *QUICK, "--budget", "0.0001")
     assert "calibrating" not in again.stderr
-    assert "0 setup(s) measured now, 3 job(s) from .cnnlab/calibration.json" in again.stdout
-    counts = ("3 setup(s) measured now, 0 job(s)", "0 setup(s) measured now, 3 job(s)")
+    # two seeds a setup at smoke scale: 6 jobs of 3 setups
+    assert "0 setup(s) measured now, 6 job(s) from .cnnlab/calibration.json" in again.stdout
+    counts = ("3 setup(s) measured now, 3 job(s)", "0 setup(s) measured now, 6 job(s)")
     assert again.stdout == first_plan.stdout.replace(*counts)
     quick = cnnlab(project, env, "plan", "--no-calibrate")  # another calibration length: not measured
     assert row(quick.stdout, "cnn_mnist")[7:] == ["-", "-"] and "not measured" in quick.stdout
@@ -114,7 +116,7 @@ def test_a_damaged_cache_is_measured_again(project, first_plan):
     again = cnnlab(project, env, "plan", *QUICK)
     assert again.stderr.count("calibrating") == 1 and "1 setup(s) measured now" in again.stdout
     cache.write_text("{not json")
-    assert "3 not measured" in cnnlab(project, env, "plan", *QUICK, "--no-calibrate").stdout
+    assert "6 not measured" in cnnlab(project, env, "plan", *QUICK, "--no-calibrate").stdout
 
 
 def test_status_is_what_snakemake_would_run(tmp_path):

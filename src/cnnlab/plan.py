@@ -238,7 +238,7 @@ def plan(params: dict, params_path: Path, overrides: list[str], threads: int, bu
     for name, source, available in data_sources(params, names):
         lines.append(f"  {name:14s} {source}")
         if not available:
-            users = sum(job.cfg["dataset"] == name for job in jobs)
+            users = len({job.cfg["name"] for job in jobs if job.cfg["dataset"] == name})
             lines.append(f"  {'':14s} -> its {users} experiment(s) would fail: get a copy into the mirror, "
                          f"or leave {name} out of `datasets`")
     return "\n".join(lines + [""] + notes)
