@@ -29,13 +29,14 @@ if missing_programs():
 pytestmark = pytest.mark.slow
 
 EXPERIMENT = "cnn_mnist"
+RUN = f"results/{EXPERIMENT}/runs/seed0"  # its one run (scales.smoke.seeds: [0], to keep it short)
 RESULTS = ["metrics.json", "predictions.csv"]
 # One torch thread, as in the local run (results depend on it), and quick status checks.
 SLURM_ALL = ["snakemake", "all", "--executor", "slurm", "--workflow-profile", "workflow/profiles/slurm",
              "--set-threads", "train=1", "evaluate=1", "--slurm-init-seconds-before-status-checks", "1",
              "--seconds-between-status-checks", "1"]
 # The results to compare, made here with the local executor.
-LOCAL = ["snakemake", f"results/{EXPERIMENT}/predictions.csv", "--cores", "1"]
+LOCAL = ["snakemake", f"{RUN}/predictions.csv", "--cores", "1"]
 ON_GPU = {"train", "evaluate"}
 
 
@@ -53,6 +54,7 @@ def project(tmp_path_factory, cluster):
     project = make_project(folder, [EXPERIMENT])
     params = config.read_params(project / "params.yaml")
     params["datasets"] = ["mnist"]
+    params["scales"]["smoke"]["seeds"] = [0]
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     return project, environment(folder, project) | {"SLURM_CONF": cluster["SLURM_CONF"]}
 
@@ -69,13 +71,13 @@ def sacct_jobs(env: dict) -> dict[str, dict]:
 def test_study_runs_through_sbatch_and_matches_a_local_run(project):
     project, env = project
     run(LOCAL, project, env)
-    local = {name: (project / "results" / EXPERIMENT / name).read_bytes() for name in RESULTS}
+    local = {name: (project / RUN / name).read_bytes() for name in RESULTS}
     shutil.rmtree(project / "results")  # the data stay: fetches are not the cluster's
 
     output = run(SLURM_ALL, project, env)
-    assert job_counts(output) == {"all": 1, "train": 1, "evaluate": 1, "plot": 1, "report": 1}
+    assert job_counts(output) == {"all": 1, "train": 1, "evaluate": 1, "summarize": 1, "plot": 1, "report": 1}
     submitted = dict(re.findall(r"Job (\d+) has been submitted with SLURM jobid (\d+)", output))
-    assert len(submitted) == 4  # every job but `all` went through sbatch
+    assert len(submitted) == 5  # every job but `all` went through sbatch
 
     accounted = sacct_jobs(env)
     print("sacct:\n" + "\n".join("|".join(job.values()) for job in accounted.values()))
@@ -87,11 +89,12 @@ def test_study_runs_through_sbatch_and_matches_a_local_run(project):
         assert job["ReqMem"] == {"train": "6000M", "evaluate": "4000M"}.get(rule, "2000M"), job
         assert job["Timelimit"] == {"train": "1-00:00:00", "evaluate": "01:00:00"}.get(rule, "00:30:00")
         assert ("gres/gpu=1" in job["AllocTRES"]) == (rule in ON_GPU), job
-    assert sorted(accounted[i]["Comment"] for i in submitted.values()) == sorted(
-        [f"rule_{rule}_wildcards_{EXPERIMENT}" for rule in ("train", "evaluate", "plot")] + ["rule_report"])
+    comments = sorted(accounted[i]["Comment"] for i in submitted.values())
+    assert [re.sub(f"_wildcards_{EXPERIMENT}.*", "", c) for c in comments] == [
+        "rule_evaluate", "rule_plot", "rule_report", "rule_summarize", "rule_train"], comments
 
     for name, content in local.items():
-        assert (project / "results" / EXPERIMENT / name).read_bytes() == content, name
+        assert (project / RUN / name).read_bytes() == content, name
     assert (project / "results" / "report.html").is_file()
     assert job_counts(run([*SLURM_ALL, "--dry-run"], project, env)) == {}
 
@@ -105,5 +108,5 @@ def test_device_decides_whether_cluster_jobs_ask_for_a_gpu(project, device, gpus
     resources = dict(re.findall(r"^(?:local)?rule (\w+):\n(?:\s+\w+:.*\n)*?\s+resources: (.*)", output,
                                 re.MULTILINE))
     asked = {rule: int(re.search(r"\bgpu=(\d+)", resources[rule])[1]) if "gpu=" in resources[rule] else 0
-             for rule in ("fetch", "train", "evaluate", "plot", "report")}
+             for rule in ("fetch", "train", "evaluate", "summarize", "plot", "report")}
     assert asked == {rule: gpus if rule in ON_GPU else 0 for rule in asked}

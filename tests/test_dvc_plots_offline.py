@@ -30,7 +30,10 @@ def declared_plots() -> list[dict]:
     """The plots that dvc.yaml's stages declare, for one experiment."""
     stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
     plots = [p for stage in stages.values() for p in stage.get("do", stage).get("plots", [])]
-    return yaml.safe_load(yaml.safe_dump(plots).replace("${key}", EXPERIMENT))
+    plots = yaml.safe_load(yaml.safe_dump(plots).replace("${key}", EXPERIMENT))
+    # as top-level plots (no stage): without the stage-only key `cache`
+    return [{path: {k: v for k, v in props.items() if k != "cache"} for path, props in plot.items()}
+            for plot in plots]
 
 
 def write_results(folder: Path) -> None:

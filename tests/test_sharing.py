@@ -14,6 +14,7 @@ from cnnlab.freshness import date_in_order, drop_stale_mark, recipe_text, write_
 from test_pipeline import (
     CHANGED,
     KEPT,
+    SEEDS,
     SNAKEMAKE_ALL,
     committed_study,
     environment,
@@ -50,11 +51,11 @@ def test_a_fresh_clone_pulls_the_study_and_has_nothing_to_do(study):
     timed(["git", "clone", "-q", str(project), str(clone)], folder, env)
     env = environment(folder, clone)
     timed(["dvc", "pull"], clone, env)
-    models = {e: (clone / "results" / e / "model.pt").stat().st_mtime_ns for e in KEPT}
+    models = {e: (clone / "results" / e / "runs/seed0/model.pt").stat().st_mtime_ns for e in KEPT}
     timed(["cnnlab", "report"], clone, env)
     report = "results/report.html"
     assert (clone / report).read_bytes() == (project / report).read_bytes()
-    assert {e: (clone / "results" / e / "model.pt").stat().st_mtime_ns for e in KEPT} == models  # no training
+    assert {e: (clone / "results" / e / "runs/seed0/model.pt").stat().st_mtime_ns for e in KEPT} == models
     assert json.loads(timed(["dvc", "status", "--json"], clone, env)) == {}
     output = timed([*SNAKEMAKE_ALL, "--dry-run"], clone, env)
     assert job_counts(output) == {} and "Nothing to be done" in output
@@ -65,12 +66,12 @@ def test_snakemake_follows_dvc_and_dvc_follows_snakemake(study):
     _, project, env = study
     set_learning_rate(project, CHANGED, 0.05)
     assert stages_run(run(["dvc", "repro"], project, env)) == {
-        f"train@{CHANGED}", f"evaluate@{CHANGED}", f"plot@{CHANGED}", "report"}
+        f"runs@{CHANGED}", f"summary@{CHANGED}", f"plot@{CHANGED}", "report"}
     assert job_counts(run([*SNAKEMAKE_ALL, "--dry-run"], project, env)) == {}
 
     set_learning_rate(project, CHANGED, 0.02)
-    assert job_counts(run(SNAKEMAKE_ALL, project, env)) == {"all": 1, "train": 1, "evaluate": 1, "plot": 1,
-                                                           "report": 1}
+    assert job_counts(run(SNAKEMAKE_ALL, project, env)) == {"all": 1, "train": SEEDS, "evaluate": SEEDS,
+                                                           "summarize": 1, "plot": 1, "report": 1}
     assert json.loads(run(["dvc", "status", "--json"], project, env)) == {}
     assert stages_run(run(["dvc", "repro"], project, env)) == set()
 
