@@ -42,7 +42,7 @@ STUDY_FIGURES = Gallery()  # `applies` gets the names of the experiments with re
 
 @dataclass
 class StudyInputs:
-    """What the study's figures are drawn from: the report's tables and each run's history."""
+    """What the study's figures are drawn from: the report's tables and each experiment's runs."""
 
     summary: pd.DataFrame  # summary.csv
     reproduction: pd.DataFrame  # reproduction.csv
@@ -306,7 +306,9 @@ def curve_pair_figure(inputs: StudyInputs) -> Figure:
             within_possible_values(*axes)
             fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=6,
                        fontsize="small")
-        seeds = ", ".join(f"{name}: {seeds_note(n)}" for name, n in n_seeds.items())
+        notes = {name: seeds_note(n) for name, n in n_seeds.items()}
+        seeds = (next(iter(notes.values())) if len(set(notes.values())) == 1
+                 else ", ".join(f"{name}: {note}" for name, note in notes.items()))
         fig.suptitle("VGG (the lab's, with BatchNorm) vs ResNet-18 on CIFAR-10, per epoch\n" + seeds
                      + missing_note(CURVE_PAIR, inputs.experiments), fontsize="medium")
     return fig
