@@ -7,6 +7,7 @@ one CIFAR experiment with two epochs, at scale=smoke (two seeds each).
 """
 
 import base64
+import dataclasses
 import json
 import os
 import re
@@ -20,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from matplotlib.collections import PolyCollection
 from matplotlib.text import Text
 from PIL import Image
 
@@ -28,6 +30,7 @@ from cnnlab.errors import CnnlabError
 from cnnlab.reporting import captions, experiment_figures, references, report, study_figures, tables
 from cnnlab.reporting.page import CSS, comparison_sentence, parameters_html
 from cnnlab.results import FinishedRun
+from cnnlab.statistics import describe
 from synthetic import write_mirror
 
 REPO = Path(__file__).resolve().parents[1]
@@ -319,7 +322,8 @@ def test_per_class_axis_is_zoomed_to_the_classes_and_says_so(study):
     assert ax.get_xlim()[0] == 0  # smoke accuracies: some class is below 50 %
     per_class = inputs.tables["per_class"]
     accuracy = [0.976 + 0.022 * i / (len(per_class) - 1) for i in range(len(per_class))]
-    inputs.tables["per_class"] = per_class.assign(accuracy=accuracy)
+    inputs.tables["per_class"] = per_class.assign(accuracy=accuracy, accuracy_min=accuracy,
+                                                  accuracy_max=accuracy)  # one seed's spread: none
     ax = experiment_figures.per_class_figure(inputs).axes[0]
     start = ax.get_xlim()[0]
     assert 90 < start < 97.6 and f"starts at {start:g} %, not at 0" in ax.get_xlabel()
@@ -497,3 +501,119 @@ class Browser:
                          clip={"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1})
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(base64.b64decode(shot["data"]))
+
+
+# ------------------------------------------------------------------ figures over seeds (issue 11)
+
+def replicated_inputs(study) -> study_figures.StudyInputs:
+    """The study figures' inputs as `cnnlab report` makes them: each experiment with its seeds' runs."""
+    runs = report.load_runs(study["params"], study["results"])
+    return study_figures.StudyInputs(pd.read_csv(study["results"] / "summary.csv"),
+                                     pd.read_csv(study["results"] / "reproduction.csv"),
+                                     {r.name: r for r in runs})
+
+
+def seed_column(study, name: str, column: str = "test_acc") -> dict[int, float]:
+    """seed -> the column of seeds.csv (accuracies in %)."""
+    per_seed = pd.read_csv(study["results"] / name / "seeds.csv")
+    return {int(seed): value * 100 for seed, value in zip(per_seed["seed"], per_seed[column])}
+
+
+def flat(pairs) -> list[float]:
+    """[(a, b), (c, d)] -> [a, b, c, d], for pytest.approx."""
+    return [value for pair in pairs for value in pair]
+
+
+def bands(ax) -> list:
+    """The filled bands (fill_between) of an axes."""
+    return [c for c in ax.collections if isinstance(c, PolyCollection)]
+
+
+def test_curves_of_two_seeds_have_a_band_of_the_interval_of_the_mean_and_of_one_seed_none(study):
+    inputs = inputs_of(study, "convnet_cifar10")  # two seeds, two epochs
+    fig = experiment_figures.curves_figure(inputs)
+    assert [len(bands(ax)) for ax in fig.axes] == [3, 3]  # train, validation, test
+    assert "mean of 2 seeds (band: 95 % interval of the mean)" in titles(fig)[0]
+    test_band = bands(fig.axes[1])[2].get_paths()[0].vertices
+    at_epoch_2 = sorted(y for x, y in test_band if x == 2)
+    second = describe([run.history.loc[1, "test_acc"] * 100 for run in inputs.runs])
+    assert [at_epoch_2[0], at_epoch_2[-1]] == pytest.approx([second["ci_low"], second["ci_high"]])
+    one = experiment_figures.curves_figure(dataclasses.replace(inputs, runs=inputs.runs[:1]))
+    assert [len(bands(ax)) for ax in one.axes] == [0, 0]
+    assert titles(one)[0].endswith("1 seed")
+
+
+def test_one_epoch_bars_show_each_seed_as_a_dot(study):
+    inputs = inputs_of(study, "cnn_mnist")  # smoke: 1 epoch, 2 seeds
+    fig = experiment_figures.curves_figure(inputs)
+    dots = sorted(y for c in fig.axes[1].collections for _, y in c.get_offsets())
+    each_seed = [run.history.loc[0, f"{split}_acc"] * 100 for run in inputs.runs
+                 for split in experiment_figures.SPLITS]
+    assert dots == pytest.approx(sorted(each_seed))  # a dot a seed for train, validation and test
+    assert "error bars: 95 % interval of the mean" in titles(fig)[0]
+
+
+def test_per_class_whiskers_run_from_the_lowest_to_the_highest_seed(study):
+    inputs = inputs_of(study, "convnet_cifar10")
+    ax = experiment_figures.per_class_figure(inputs).axes[0]
+    (whiskers,) = [c for c in ax.collections if c.get_gid() == "seed range"]
+    per_class = inputs.tables["per_class"]
+    ends = [(segment[0][0], segment[1][0]) for segment in whiskers.get_segments()]
+    spread = zip(per_class["accuracy_min"] * 100, per_class["accuracy_max"] * 100)
+    assert flat(ends) == pytest.approx(flat(spread))
+    assert not ax.containers  # whiskers, not bars
+    one = experiment_figures.per_class_figure(dataclasses.replace(inputs, runs=inputs.runs[:1])).axes[0]
+    assert not [c for c in one.collections if c.get_gid() == "seed range"]
+
+
+def test_reproduction_figure_has_a_dot_per_seed_their_mean_and_its_interval(study):
+    inputs = replicated_inputs(study)
+    rows = inputs.reproduction
+    # one more row read "after epoch 1" from the two-epoch CIFAR runs: each seed's first epoch
+    first_epoch = rows[rows["experiment"] == "convnet_cifar10"].assign(
+        ours_measure="test accuracy after epoch 1 (history.csv)")
+    inputs.reproduction = pd.concat([rows, first_epoch], ignore_index=True)
+    ax = study_figures.reproduction_figure(inputs).axes[0]
+    seeds, means = points(ax, "seed"), dict((y, x) for x, y in points(ax, "ours"))
+    intervals = {line.get_ydata()[0]: tuple(line.get_xdata())
+                 for line in ax.lines if line.get_gid() == "interval"}
+    for y, row in inputs.reproduction.iterrows():
+        if y < len(rows):
+            expected = list(seed_column(study, row["experiment"]).values())
+        else:
+            expected = [pd.read_csv(study["results"] / f"convnet_cifar10/runs/seed{s}/history.csv")
+                        .loc[0, "test_acc"] * 100 for s in (0, 1)]
+        assert sorted(x for x, line in seeds if line == y) == pytest.approx(sorted(expected)), y
+        ours = describe(expected)
+        assert means[y] == pytest.approx(ours["mean"])
+        assert intervals[y] == pytest.approx((ours["ci_low"], ours["ci_high"]))
+
+
+def test_mlp_vs_cnn_joins_the_mlp_and_the_cnn_of_each_seed(study):
+    fig = study_figures.mlp_vs_cnn_figure(replicated_inputs(study))
+    for ax, suffix in zip(fig.axes, ("", "_permuted")):
+        mlp, cnn = seed_column(study, f"mlp_mnist{suffix}"), seed_column(study, f"cnn_mnist{suffix}")
+        pairs = sorted(tuple(line.get_ydata()) for line in ax.lines if line.get_gid() == "pair")
+        assert len(pairs) == len(mlp) == 2
+        assert flat(pairs) == pytest.approx(flat(sorted((mlp[seed], cnn[seed]) for seed in mlp)))
+        assert "CNN \u2212 MLP" in ax.get_title() and "of 2 seeds" in ax.get_title()
+
+
+def test_accuracy_vs_cost_has_the_interval_of_the_mean_on_each_accuracy(study):
+    inputs = replicated_inputs(study)
+    fig = study_figures.cost_figure(inputs)
+    first_row = fig.axes[:3]  # MNIST
+    mnist = inputs.summary[inputs.summary["dataset"] == "mnist"]["experiment"]
+    expected = sorted((inputs.experiments[name].summary["test_acc"]["ci_low"] * 100,
+                       inputs.experiments[name].summary["test_acc"]["ci_high"] * 100) for name in mnist)
+    for ax in first_row:
+        drawn = sorted(tuple(line.get_ydata()) for line in ax.lines if line.get_gid() == "interval")
+        assert flat(drawn) == pytest.approx(flat(expected))
+
+
+def test_vgg_vs_resnet_curves_have_a_band_over_the_seeds(study):
+    convnet = replicated_inputs(study).experiments["convnet_cifar10"]  # two seeds and epochs stand in
+    inputs = study_figures.StudyInputs(pd.DataFrame(), pd.DataFrame(), {"vgg_cifar10": convnet})
+    fig = study_figures.curve_pair_figure(inputs)
+    assert [len(bands(ax)) for ax in fig.axes] == [2, 2]  # train and test
+    assert "mean of 2 seeds" in titles(fig)[0] and "not run yet: resnet18_cifar10" in titles(fig)[0]

@@ -22,7 +22,18 @@ from cnnlab.data.batches import CROP_PADDING, StudyData, load_study_data
 from cnnlab.errors import CnnlabError
 from cnnlab.io import held_folder
 from cnnlab.reporting.gallery import Gallery
-from cnnlab.reporting.style import DATASET_TITLES, SAMPLE_COLUMNS, few_points, image_grid, save, styled
+from cnnlab.reporting.style import (
+    DATASET_TITLES,
+    SAMPLE_COLUMNS,
+    few_points,
+    image_grid,
+    save,
+    seed_band,
+    seed_histories,
+    seeds_note,
+    styled,
+    within_possible_values,
+)
 from cnnlab.results import FinishedRun, read_evaluation_tables, read_finished_run
 
 SPLITS = ("train", "val", "test")
@@ -85,76 +96,113 @@ def read_inputs(cfg: dict, out_dir: Path) -> FigureInputs:
 @FIGURES.figure("curves", caption=(
     "Loss and accuracy per epoch on the training split (averaged over the epoch's batches, "
     "while the model still learned), the validation split held out of the training set, and "
-    "the test split (both measured at the end of the epoch). The dotted line marks the epoch "
-    "whose checkpoint was kept: the best on validation. A run of one epoch has no curve: its "
-    "three losses and accuracies are shown as bars."))
+    "the test split (both measured at the end of the epoch). Each line is the mean over the "
+    "experiment's seeds; the band around it is the 95 % interval of that mean (a t interval over "
+    "the seeds; no band with one seed). The dotted lines mark the epochs whose checkpoints were "
+    "kept, the best on validation, with the seeds that kept each. A run of one epoch has no curve: "
+    "its three losses and accuracies are shown as bars (the mean over the seeds) with the same "
+    "interval as error bars and a dot for each seed."))
 def curves_figure(inputs: FigureInputs) -> Figure:
-    """Loss and accuracy per epoch on the three splits; the validation-selected epoch marked."""
-    history, best_epoch = inputs.run.history, inputs.run.trained["best_epoch"]
+    """Loss and accuracy per epoch on the three splits, a band over the seeds; the validation-selected
+    epochs marked."""
+    history, n_seeds = inputs.run.history, len(inputs.runs)
     if len(history) == 1:
         return one_epoch_figure(inputs)
-    long = history.melt(id_vars="epoch", value_vars=[f"{s}_{m}" for s in SPLITS for m in ("loss", "acc")])
-    long[["split", "metric"]] = long["variable"].str.split("_", expand=True)
-    long["split"] = long["split"].map(SPLIT_NAMES)
-    long.loc[long["metric"] == "acc", "value"] *= 100
+    long = long_history(inputs.runs)
     with styled():
-        fig = Figure(figsize=(11, 4.2), layout="constrained")
+        fig = Figure(figsize=(11, 4.4), layout="constrained")
         axes = fig.subplots(1, 2)
         for ax, metric, label in zip(axes, ("loss", "acc"),
                                      ("loss (mean cross-entropy per image, nats)", "accuracy (%)")):
             sns.lineplot(data=long[long["metric"] == metric], x="epoch", y="value", hue="split",
-                         style="split", markers=few_points(history), dashes=False, ax=ax)
-            ax.axvline(best_epoch, color="0.4", linestyle=":", linewidth=1.2,
-                       label=f"selected on validation (epoch {best_epoch})")
+                         style="split", markers=few_points(history), dashes=False,
+                         errorbar=seed_band(n_seeds), ax=ax)
+            for epoch, seeds in selected_epochs(inputs.runs).items():
+                which = f" ({'seed' if len(seeds) == 1 else 'seeds'} {', '.join(map(str, seeds))})"
+                ax.axvline(epoch, color="0.4", linestyle=":", linewidth=1.2,
+                           label=f"selected on validation: epoch {epoch}" + (which if n_seeds > 1 else ""))
             ax.set(xlabel="epoch", ylabel=label)
             ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
             ax.set_xlim(0.5, history["epoch"].max() + 0.5)
             ax.get_legend().remove()
+        within_possible_values(*axes)
         axes[0].set_title("loss")
         axes[1].set_title("accuracy")
         fig.legend(*axes[1].get_legend_handles_labels(), loc="outside lower center", ncols=4)
-        fig.suptitle(f"{inputs.title}: training curves")
+        fig.suptitle(f"{inputs.title}: training curves\n{seeds_note(n_seeds)}", fontsize="medium")
     return fig
 
 
+def long_history(runs: list[FinishedRun]) -> pd.DataFrame:
+    """Every seed's history as rows of seed, epoch, split (train, validation, test), metric (loss,
+    acc) and value (accuracies in %)."""
+    long = seed_histories(runs).melt(id_vars=["seed", "epoch"],
+                                     value_vars=[f"{s}_{m}" for s in SPLITS for m in ("loss", "acc")])
+    long[["split", "metric"]] = long["variable"].str.split("_", expand=True)
+    long["split"] = long["split"].map(SPLIT_NAMES)
+    long.loc[long["metric"] == "acc", "value"] *= 100
+    return long
+
+
+def selected_epochs(runs: list[FinishedRun]) -> dict[int, list[int]]:
+    """The epochs whose checkpoints were kept -> the seeds that kept each."""
+    epochs = {}
+    for run in runs:
+        epochs.setdefault(int(run.trained["best_epoch"]), []).append(run.cfg["seed"])
+    return dict(sorted(epochs.items()))
+
+
 def one_epoch_figure(inputs: FigureInputs) -> Figure:
-    """A run of one epoch has no curve: its train, validation and test loss and accuracy as bars."""
-    last = inputs.run.history.iloc[-1]
-    frame = pd.DataFrame({"split": [SPLIT_NAMES[s] for s in SPLITS],
-                          "loss": [last[f"{s}_loss"] for s in SPLITS],
-                          "accuracy": [last[f"{s}_acc"] * 100 for s in SPLITS]})
+    """A run of one epoch has no curve: its train, validation and test loss and accuracy as bars
+    (the mean over the seeds) with the interval of the mean and a dot for each seed."""
+    n_seeds = len(inputs.runs)
+    long = long_history(inputs.runs)
     with styled():
-        fig = Figure(figsize=(11, 4.6), layout="constrained")
+        fig = Figure(figsize=(11, 4.8), layout="constrained")
         axes = fig.subplots(1, 2)
-        for ax, metric, label, fmt in zip(axes, ("loss", "accuracy"),
+        for ax, metric, label, fmt in zip(axes, ("loss", "acc"),
                                           ("loss (mean cross-entropy per image, nats)", "accuracy (%)"),
                                           ("%.3f", "%.2f %%")):
-            sns.barplot(data=frame, x="split", y=metric, hue="split", ax=ax)
+            frame = long[long["metric"] == metric]
+            sns.barplot(data=frame, x="split", y="value", hue="split", errorbar=seed_band(n_seeds),
+                        err_kws={"color": "0.2", "linewidth": 1.5}, capsize=0.15, alpha=0.8, ax=ax)
+            if n_seeds > 1:
+                sns.stripplot(data=frame, x="split", y="value", color="0.15", size=4, jitter=0.12, ax=ax)
             for bars in ax.containers:
-                ax.bar_label(bars, fmt=fmt, padding=2, fontsize="small")
-            ax.set(xlabel=None, ylabel=label, title=metric)
+                ax.bar_label(bars, fmt=fmt, label_type="center", fontsize="small")
+            ax.set(xlabel=None, ylabel=label, title="loss" if metric == "loss" else "accuracy")
         axes[1].set_ylim(0, 105)
-        fig.suptitle(f"{inputs.title}\nloss and accuracy after its only epoch (one epoch: no curve to draw)\n"
+        spread = "" if n_seeds == 1 else "; dots: each seed"
+        fig.suptitle(f"{inputs.title}\nloss and accuracy after its only epoch (one epoch: no curve to draw), "
+                     f"{seeds_note(n_seeds, 'error bars')}{spread}\n"
                      "train: averaged over the epoch's batches; validation and test: measured at its end",
                      fontsize="medium")
     return fig
 
 
 @FIGURES.figure("per_class", caption=(
-    "Test accuracy of the kept checkpoint for each class (dots), labelled with correct / test "
-    "images of that class; the dashed line is the accuracy over all classes. When every class is "
-    "above 50 %, the axis starts just below the lowest class, not at 0, so that 97.6 % and 99.8 % "
+    "Test accuracy of the kept checkpoints for each class (dots): the test images of that class "
+    "classified right by all seeds' models together, labelled with correct / test images added up "
+    "over the seeds; the whisker runs from the lowest to the highest seed (none with one seed). "
+    "The dashed line is the accuracy over all classes. When every class is above 50 %, the axis "
+    "starts just below the lowest class (or its lowest seed), not at 0, so that 97.6 % and 99.8 % "
     "can be told apart: the x-axis label says where it starts."))
 def per_class_figure(inputs: FigureInputs) -> Figure:
     """One dot per class on an axis zoomed to the classes' range (dots, not bars: a bar on an axis
-    that does not start at 0 would have a length that means nothing), each labelled correct/total."""
-    per_class, test_acc = inputs.tables["per_class"], inputs.run.metrics["test_acc"]
+    that does not start at 0 would have a length that means nothing), each labelled correct/total,
+    with a whisker from the lowest to the highest seed."""
+    per_class, n_seeds = inputs.tables["per_class"], len(inputs.runs)
+    test_acc = per_class["correct"].sum() / per_class["total"].sum()
     percent = per_class["accuracy"] * 100
-    start = accuracy_axis_start(percent.min())
+    lowest, highest = per_class["accuracy_min"] * 100, per_class["accuracy_max"] * 100
+    start = accuracy_axis_start(min(percent.min(), lowest.min()))
     rows = range(len(per_class))
     with styled():
-        fig = Figure(figsize=(8, 0.38 * len(per_class) + 1.6), layout="constrained")
+        fig = Figure(figsize=(8, 0.38 * len(per_class) + 1.8), layout="constrained")
         ax = fig.subplots()
+        if n_seeds > 1:
+            ax.hlines(rows, lowest, highest, color=sns.color_palette()[0], linewidth=1.5, alpha=0.6,
+                      zorder=2, gid="seed range")
         ax.scatter(percent, rows, s=50, color=sns.color_palette()[0], zorder=3)
         for row, correct, total in zip(rows, per_class["correct"], per_class["total"]):
             ax.annotate(f"{correct}/{total}", xy=(1, row), xycoords=("axes fraction", "data"),
@@ -164,9 +212,13 @@ def per_class_figure(inputs: FigureInputs) -> Figure:
         ax.set_ylim(len(per_class) - 0.5, -0.5)
         ax.set_xlim(start, 100 + (100 - start) * 0.02)
         where = f"the axis starts at {start:g} %, not at 0" if start > 0 else "the axis starts at 0"
-        ax.set(xlabel=f"test accuracy (%); {where}  [right: correct / test images of the class]",
+        added = "" if n_seeds == 1 else ", all seeds added up"
+        ax.set(xlabel=f"test accuracy (%); {where}  [right: correct / test images of the class{added}]",
                ylabel="class")
-        ax.set_title(f"{inputs.title}\nper-class test accuracy (dashed line: all classes, {test_acc:.2%})")
+        seeds = ("1 seed" if n_seeds == 1
+                 else f"{n_seeds} seeds together; whiskers: the lowest to the highest seed")
+        ax.set_title(f"{inputs.title}\nper-class test accuracy, {seeds}\n"
+                     f"(dashed line: all classes, {test_acc:.2%})")
     return fig
 
 

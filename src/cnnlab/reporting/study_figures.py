@@ -4,6 +4,7 @@ Each figure is declared once, by `@STUDY_FIGURES.figure(name, caption, applies)`
 function; `applies` gets the names of the experiments with results.
 """
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,9 +16,21 @@ from matplotlib.ticker import MaxNLocator
 
 from cnnlab.config import count
 from cnnlab.reporting.gallery import Gallery
-from cnnlab.reporting.style import DATASET_MARKERS, DATASET_TITLES, few_points, save, styled
+from cnnlab.reporting.style import (
+    DATASET_MARKERS,
+    DATASET_TITLES,
+    few_points,
+    possible_percent,
+    save,
+    seed_band,
+    seed_histories,
+    seeds_note,
+    styled,
+    within_possible_values,
+)
 from cnnlab.reporting.tables import NOT_COMPARABLE
 from cnnlab.results import FinishedRun
+from cnnlab.statistics import describe, paired
 
 # The E2/E2b grid and the E3/E4 pair that the study figures compare.
 MLP_CNN_GRID = {("MLP", "original"): "mlp_mnist", ("CNN", "original"): "cnn_mnist",
@@ -29,16 +42,16 @@ STUDY_FIGURES = Gallery()  # `applies` gets the names of the experiments with re
 
 @dataclass
 class StudyInputs:
-    """What the study's figures are drawn from: the report's tables and each run's history."""
+    """What the study's figures are drawn from: the report's tables and each experiment's runs."""
 
     summary: pd.DataFrame  # summary.csv
     reproduction: pd.DataFrame  # reproduction.csv
     experiments: dict[str, FinishedRun]  # experiment -> its runs together (.runs: one a seed)
 
-    @property
-    def histories(self) -> dict[str, pd.DataFrame]:
-        """experiment -> the first seed's history.csv"""
-        return {name: experiment.history for name, experiment in self.experiments.items()}
+
+def seed_runs(experiment: FinishedRun) -> list[FinishedRun]:
+    """An experiment's runs, one a seed; a run read on its own is its only seed."""
+    return experiment.runs or [experiment]
 
 
 def plot_study(inputs: StudyInputs, out_dir: Path) -> dict[str, Path]:
@@ -75,22 +88,24 @@ FLOOR_MARKER = "$\\geq$"  # a claimed floor ("98%+") is "at least" this value, n
 
 @STUDY_FIGURES.figure("reproduction", caption=(
     "One line per comparison of the reproduction table: a published number (coloured marker) and "
-    "the number of ours it is compared with (black dot), joined by a line. Where a reference was "
-    "measured after fewer epochs than our run has, our dot is the same run after that epoch, so "
-    "every line compares like with like. A claimed floor (\"98%+\") is drawn as \u2265 with a band "
-    "shaded up to 100 %, not as a measurement. Hollow markers and grey labels are comparisons that "
-    "mean nothing (smoke scale, another recipe, more epochs than ours, or unstated epochs): the "
-    "reproduction table says why."))
+    "ours: a small grey dot for each seed, the black dot their mean and the black bar the 95 % "
+    "interval of that mean (none with one seed), the mean joined to the reference by a thin line. "
+    "Where a reference was measured after fewer epochs than our run has, ours are the same runs "
+    "after that epoch, so every line compares like with like. A claimed floor (\"98%+\") is drawn "
+    "as \u2265 with a band shaded up to 100 %, not as a measurement. Hollow markers and grey labels "
+    "are comparisons that mean nothing (smoke scale, another recipe, more epochs than ours, or "
+    "unstated epochs): the reproduction table says why."))
 def reproduction_figure(inputs: StudyInputs) -> Figure:
     """Each (experiment, reference) row of reproduction.csv on its own line: the reference next to
-    the number of ours the table compares it with; floors as floors; not comparable ones hollow."""
+    the seeds' numbers of ours that the table compares it with; floors as floors; not comparable ones
+    hollow."""
     rows = inputs.reproduction.reset_index(drop=True)
     palette = dict(zip(REFERENCE_MARKERS, sns.color_palette("deep", 4)[1:]))
     with styled():
-        fig = Figure(figsize=(12, 0.38 * len(rows) + 2.4), layout="constrained")
+        fig = Figure(figsize=(12, 0.38 * len(rows) + 2.6), layout="constrained")
         ax = fig.subplots()
         for y, row in rows.iterrows():
-            draw_comparison(ax, y, row, palette)
+            draw_comparison(ax, y, row, compared_values(inputs.experiments[row["experiment"]], row), palette)
         ax.set_yticks(range(len(rows)), [comparison_label(row) for _, row in rows.iterrows()],
                       fontsize="small")
         for label, verdict in zip(ax.get_yticklabels(), rows["verdict"]):
@@ -100,6 +115,7 @@ def reproduction_figure(inputs: StudyInputs) -> Figure:
             ax.axhline(y - 0.5, color="0.75", linewidth=0.8)  # between experiments
         ax.grid(axis="y", visible=False)
         ax.set_ylim(len(rows) - 0.5, -0.5)
+        ax.set_xlim(*possible_percent(ax.get_xlim()))
         ax.set(xlabel="test accuracy (%)", ylabel=None)
         fig.legend(handles=reproduction_legend(rows, palette), loc="outside lower center", ncols=2,
                    fontsize="small")
@@ -107,16 +123,34 @@ def reproduction_figure(inputs: StudyInputs) -> Figure:
     return fig
 
 
-def draw_comparison(ax, y: int, row: pd.Series, palette: dict) -> None:
-    """One reproduction.csv row on line `y`: ours (as the table measures it) and its reference."""
+def compared_values(experiment: FinishedRun, row: pd.Series) -> list[float]:
+    """Each seed's number that the row compares with its reference: the test accuracy of the kept
+    checkpoint, or the history's test accuracy at epoch N where the table reads ours "after epoch N"."""
+    after = re.search(r"after epoch (\d+)", row["ours_measure"])
+    if after is None:
+        return [run.metrics["test_acc"] for run in seed_runs(experiment)]
+    epoch = int(after.group(1))
+    return [float(run.history.loc[run.history["epoch"] == epoch, "test_acc"].iloc[0])
+            for run in seed_runs(experiment)]
+
+
+def draw_comparison(ax, y: int, row: pd.Series, values: list[float], palette: dict) -> None:
+    """One reproduction.csv row on line `y`: ours (a dot a seed, their mean and its interval) and its
+    reference."""
     comparable = row["verdict"] != NOT_COMPARABLE
-    ours = row["ours"] * 100
-    ax.scatter([ours], [y], s=55, facecolors="black" if comparable else "none", edgecolors="black",
+    ours = describe(values)
+    mean = ours["mean"] * 100
+    if ours["ci_low"] is not None:
+        ax.plot([ours["ci_low"] * 100, ours["ci_high"] * 100], [y, y], color="black", linewidth=2.5,
+                solid_capstyle="butt", zorder=2, gid="interval")
+    ax.scatter([mean], [y], s=55, facecolors="black" if comparable else "none", edgecolors="black",
                zorder=3, gid="ours")
+    ax.scatter([v * 100 for v in values], [y] * len(values), s=14, edgecolors="0.3", linewidths=0.6,
+               facecolors="0.55" if comparable else "none", zorder=4, gid="seed")
     if pd.isna(row["reference"]):
         return
     reference, color = row["reference"] * 100, palette[row["kind"]]
-    ax.plot([ours, reference], [y, y], color="0.55", linewidth=1, linestyle="-" if comparable else ":",
+    ax.plot([mean, reference], [y, y], color="0.55", linewidth=1, linestyle="-" if comparable else ":",
             zorder=1)
     if row["at_least"]:  # "98%+": everything from the floor up to 100 % fulfils the claim
         ax.barh(y, 100 - reference, left=reference, height=0.55, color=color, alpha=0.25, linewidth=0,
@@ -139,8 +173,11 @@ def comparison_label(row: pd.Series) -> str:
 
 def reproduction_legend(rows: pd.DataFrame, palette: dict) -> list:
     """Legend entries for what the figure shows, and nothing else."""
-    handles = [Line2D([], [], linestyle="none", marker="o", color="black",
-                      label="ours, as the table compares it (at the reference's epoch where ours has more)")]
+    handles = [Line2D([], [], linestyle="none", marker="o", markersize=4, markerfacecolor="0.55",
+                      markeredgecolor="0.3", label="ours, one seed, as the table compares it "
+                      "(at the reference's epoch where ours has more)"),
+               Line2D([], [], marker="o", color="black", linewidth=2.5,
+                      label="ours: the seeds' mean and its 95 % interval")]
     references = rows.dropna(subset=["reference"])
     for kind, (marker, name) in REFERENCE_MARKERS.items():
         if (references["kind"][~references["at_least"].astype(bool)] == kind).any():
@@ -157,63 +194,123 @@ def reproduction_legend(rows: pd.DataFrame, palette: dict) -> list:
 @STUDY_FIGURES.figure("mlp_vs_cnn", applies=compares(MLP_CNN_GRID.values()), caption=(
     "mlp_mnist, cnn_mnist and their _permuted twins: test accuracy of an MLP and a CNN of "
     "about the same size (6,442 vs 6,422 parameters), trained for one epoch on MNIST as it is"
-    " and on MNIST with every image's pixels shuffled by the same fixed permutation. The "
-    "CNN's lead comes from locality; shuffling destroys it while the MLP, which never used "
-    "it, barely changes."))
+    " (left) and on MNIST with every image's pixels shuffled by the same fixed permutation (right). "
+    "A grey line joins the MLP and the CNN of the same seed (same seed, same data order and "
+    "permutation); the coloured markers are the means over the seeds with their 95 % intervals, and "
+    "each panel's title gives the paired difference CNN minus MLP. The CNN's lead comes from "
+    "locality; shuffling destroys it while the MLP, which never used it, barely changes."))
 def mlp_vs_cnn_figure(inputs: StudyInputs) -> Figure:
-    """E2/E2b: MLP vs CNN of the same size, on original and on permuted pixels."""
-    by_name = inputs.summary.set_index("experiment")
-    cells = [{"model": f"{model} ({by_name.loc[name, 'parameters']:,} parameters)", "model_kind": model,
-              "pixels": "original order" if order == "original" else "permuted (one fixed shuffle)",
-              "accuracy": by_name.loc[name, "test_acc"] * 100}
-             for (model, order), name in MLP_CNN_GRID.items() if name in by_name.index]
+    """E2/E2b: MLP vs CNN of the same size, on original and on permuted pixels, paired by seed."""
+    colors = dict(zip(("MLP", "CNN"), sns.color_palette()))
     with styled():
-        fig = Figure(figsize=(8, 5), layout="constrained")
-        ax = fig.subplots()
-        if cells:
-            frame = pd.DataFrame(cells).sort_values("model_kind", ascending=False, kind="stable")
-            sns.barplot(data=frame, x="pixels", y="accuracy", hue="model",
-                        order=["original order", "permuted (one fixed shuffle)"], ax=ax)
-            for bars in ax.containers:
-                ax.bar_label(bars, fmt="%.1f %%", padding=2, fontsize="small")
-            ax.get_legend().remove()
-            fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncols=2, fontsize="small")
-        ax.set(ylim=(0, 105), xlabel="pixel order of the images", ylabel="test accuracy (%)")
-        ax.set_title("MLP vs CNN with about 6,400 parameters each, with and without shuffled pixels"
-                     + missing_note(MLP_CNN_GRID.values(), by_name.index))
+        fig = Figure(figsize=(10, 5.2), layout="constrained")
+        axes = fig.subplots(1, 2, sharey=True)
+        for ax, order, title in zip(axes, ("original", "permuted"),
+                                    ("original pixel order", "permuted pixels (one fixed shuffle)")):
+            accuracies = {model: seed_accuracies(inputs.experiments[name])
+                          for (model, grid_order), name in MLP_CNN_GRID.items()
+                          if grid_order == order and name in inputs.experiments}
+            draw_pairs(ax, accuracies, colors)
+            ax.set_xticks(range(2), [model_label(inputs, model, order) for model in ("MLP", "CNN")])
+            ax.set_xlim(-0.5, 1.5)
+            ax.set(xlabel=None, title=f"{title}\n{paired_note(accuracies)}")
+        axes[0].set_ylim(*possible_percent(axes[0].get_ylim()))
+        axes[0].set_ylabel("test accuracy (%)")
+        fig.suptitle("MLP vs CNN with about 6,400 parameters each, with and without shuffled pixels\n"
+                     "grey lines: the MLP and the CNN of one seed; markers: the mean over the seeds "
+                     "and its 95 % interval" + missing_note(MLP_CNN_GRID.values(), inputs.experiments),
+                     fontsize="medium")
     return fig
+
+
+def seed_accuracies(experiment: FinishedRun) -> dict[int, float]:
+    """seed -> test accuracy (%) of that seed's run."""
+    return {run.cfg["seed"]: run.metrics["test_acc"] * 100 for run in seed_runs(experiment)}
+
+
+def model_label(inputs: StudyInputs, model: str, order: str) -> str:
+    """A tick label: the model and its parameter count, where its experiment has results."""
+    name = MLP_CNN_GRID[(model, order)]
+    if name not in inputs.experiments:
+        return f"{model}\n(not run yet)"
+    return f"{model}\n({inputs.experiments[name].trained['parameters']:,} parameters)"
+
+
+def draw_pairs(ax, accuracies: dict[str, dict[int, float]], colors: dict) -> None:
+    """A grey line per seed from its MLP (x = 0) to its CNN (x = 1), and each model's mean with its
+    interval."""
+    mlp, cnn = accuracies.get("MLP", {}), accuracies.get("CNN", {})
+    for seed in sorted(mlp.keys() & cnn.keys()):
+        ax.plot([0, 1], [mlp[seed], cnn[seed]], color="0.6", linewidth=1, marker="o", markersize=4,
+                zorder=2, gid="pair")
+    for x, model in enumerate(("MLP", "CNN")):
+        if model not in accuracies:
+            continue
+        values = list(accuracies[model].values())
+        ax.scatter([x] * len(values), values, s=16, color="0.4", zorder=3, gid="seed")
+        summary = describe(values)
+        if summary["ci_low"] is not None:
+            ax.plot([x, x], [summary["ci_low"], summary["ci_high"]], color=colors[model], linewidth=3,
+                    solid_capstyle="butt", zorder=4, gid="interval")
+        ax.scatter([x], [summary["mean"]], s=90, marker="D", color=colors[model], edgecolors="white",
+                   zorder=5, gid="mean")
+        ax.annotate(f"{summary['mean']:.1f} %", xy=(x, summary["mean"]), xytext=(-12 if x == 0 else 12, 0),
+                    textcoords="offset points", ha="right" if x == 0 else "left", va="center",
+                    fontsize="small", color=colors[model])
+
+
+def paired_note(accuracies: dict[str, dict[int, float]]) -> str:
+    """CNN minus MLP over the seeds both have: the mean difference, its interval, how often the CNN won."""
+    if len(accuracies) < 2:
+        return "(one model has no results yet)"
+    comparison = paired(accuracies["CNN"], accuracies["MLP"])
+    if comparison["n"] == 0:
+        return "(no seed in common)"
+    note = f"CNN \u2212 MLP: {comparison['mean_diff']:+.1f} pp"
+    if comparison["ci_low"] is None:
+        return note + " (1 seed)"
+    wins = comparison["p_a_greater"] * comparison["n"]
+    return (note + f" (95 % interval {comparison['ci_low']:+.1f} to {comparison['ci_high']:+.1f})\n"
+            f"CNN ahead in {wins:g} of {count(comparison['n'], 'seed')}")
 
 
 @STUDY_FIGURES.figure("vgg_vs_resnet", applies=compares(CURVE_PAIR), caption=(
     "vgg_cifar10 vs resnet18_cifar10: per-epoch loss and accuracy of the lab's VGG and of "
     "ResNet-18 on CIFAR-10, training split (solid, averaged over the epoch's augmented "
-    "batches) and test split (dashed, measured at the end of each epoch)."))
+    "batches) and test split (dashed, measured at the end of each epoch). Each line is the mean "
+    "over the experiment's seeds, the band the 95 % interval of that mean (none with one seed)."))
 def curve_pair_figure(inputs: StudyInputs) -> Figure:
-    """E3 vs E4: train and test curves of VGG and ResNet-18 overlaid."""
-    histories = inputs.histories
+    """E3 vs E4: train and test curves of VGG and ResNet-18 overlaid, a band over the seeds."""
+    present = [name for name in CURVE_PAIR if name in inputs.experiments]
     frames = []
-    for name in CURVE_PAIR:
-        if name in histories:
-            h = histories[name]
-            for split in ("train", "test"):
-                frames.append(pd.DataFrame({"epoch": h["epoch"], "experiment": name, "split": split,
-                                            "loss": h[f"{split}_loss"], "accuracy": h[f"{split}_acc"] * 100}))
+    for name in present:
+        history = seed_histories(seed_runs(inputs.experiments[name]))
+        for split in ("train", "test"):
+            frames.append(pd.DataFrame({"epoch": history["epoch"], "experiment": name, "split": split,
+                                        "loss": history[f"{split}_loss"],
+                                        "accuracy": history[f"{split}_acc"] * 100}))
+    n_seeds = {name: len(seed_runs(inputs.experiments[name])) for name in present}
     with styled():
-        fig = Figure(figsize=(11, 4.5), layout="constrained")
+        fig = Figure(figsize=(11, 4.7), layout="constrained")
         axes = fig.subplots(1, 2)
         for ax, metric, label in zip(axes, ("loss", "accuracy"),
                                      ("loss (mean cross-entropy per image, nats)", "accuracy (%)")):
             if frames:
-                sns.lineplot(data=pd.concat(frames), x="epoch", y=metric, hue="experiment",
-                             style="split", markers=few_points(max(frames, key=len)), ax=ax)
+                sns.lineplot(data=pd.concat(frames), x="epoch", y=metric, hue="experiment", style="split",
+                             markers=few_points(inputs.experiments[present[0]].history),
+                             errorbar=seed_band(min(n_seeds.values())), ax=ax)
                 ax.get_legend().remove()
                 ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
             ax.set(xlabel="epoch", ylabel=label, title=metric)
         if frames:
+            within_possible_values(*axes)
             fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=6,
                        fontsize="small")
-        fig.suptitle("VGG (the lab's, with BatchNorm) vs ResNet-18 on CIFAR-10, per epoch"
-                     + missing_note(CURVE_PAIR, histories))
+        notes = {name: seeds_note(n) for name, n in n_seeds.items()}
+        seeds = (next(iter(notes.values())) if len(set(notes.values())) == 1
+                 else ", ".join(f"{name}: {note}" for name, note in notes.items()))
+        fig.suptitle("VGG (the lab's, with BatchNorm) vs ResNet-18 on CIFAR-10, per epoch\n" + seeds
+                     + missing_note(CURVE_PAIR, inputs.experiments), fontsize="medium")
     return fig
 
 
@@ -221,7 +318,9 @@ def curve_pair_figure(inputs: StudyInputs) -> Figure:
     "Test accuracy against three costs: parameters, forward FLOPs per image (a multiply-add "
     "counts 2), and wall-clock training time on this run's machine. One row of panels per "
     "dataset (accuracies on different datasets do not compare), one colour per experiment; "
-    "log scales, each column's cost axis shared across the rows."))
+    "log scales, each column's cost axis shared across the rows. The accuracy is the mean over the "
+    "experiment's seeds; the vertical bar through it is the 95 % interval of that mean (none with "
+    "one seed)."))
 def cost_figure(inputs: StudyInputs) -> Figure:
     """Test accuracy against parameters, FLOPs per image and training time (log scales), a row per dataset."""
     costs = {"parameters": "parameters (count, log scale)",
@@ -239,11 +338,17 @@ def cost_figure(inputs: StudyInputs) -> Figure:
                 for run in part.itertuples():
                     ax.scatter(getattr(run, column), run.accuracy, s=80, color=colors[run.experiment],
                                marker=DATASET_MARKERS[dataset], label=run.experiment)
+                    low, high = (inputs.experiments[run.experiment].summary["test_acc"][end]
+                                 for end in ("ci_low", "ci_high"))
+                    if low is not None:
+                        ax.plot([getattr(run, column)] * 2, [low * 100, high * 100],
+                                color=colors[run.experiment], linewidth=2, gid="interval")
                 ax.set_xscale("log")
+            axes[0].set_ylim(*possible_percent(axes[0].get_ylim()))  # shared along the row
             axes[0].set_ylabel(f"{DATASET_TITLES[dataset]}\ntest accuracy (%)")
             axes[-1].legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize="small")
         for ax, label in zip(grid[-1], costs.values()):  # the cost axes are shared down each column
             ax.set_xlabel(label)
-        fig.suptitle("accuracy against cost, one row per dataset "
-                     "(test accuracy of the checkpoint chosen on validation)")
+        fig.suptitle("accuracy against cost, one row per dataset (test accuracy of the checkpoint chosen on "
+                     "validation: the mean over the seeds, bars: 95 % interval of the mean)")
     return fig

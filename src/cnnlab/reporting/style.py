@@ -1,4 +1,5 @@
-"""What every figure shares: seaborn's look, image grids, dataset titles, and saving a PNG.
+"""What every figure shares: seaborn's look, image grids, dataset titles, the spread over seeds, and
+saving a PNG.
 
 Figures are matplotlib `Figure` objects (no pyplot state to leak between figures), each written
 atomically at DPI dots per inch.
@@ -15,6 +16,8 @@ from matplotlib.figure import Figure
 
 from cnnlab.data.catalog import DATASETS
 from cnnlab.io import atomic_write_with
+from cnnlab.results import FinishedRun
+from cnnlab.statistics import describe
 
 DPI = 150
 SAMPLE_COLUMNS = 8  # images per row in the image grids
@@ -40,6 +43,42 @@ def styled(style: str = "whitegrid") -> Iterator[None]:
 def few_points(history: pd.DataFrame) -> bool:
     """Mark every epoch while the markers stay apart."""
     return len(history) <= 30
+
+
+def seed_histories(runs: list[FinishedRun]) -> pd.DataFrame:
+    """Every seed's history.csv in one table, with a `seed` column."""
+    return pd.concat([run.history.assign(seed=run.cfg["seed"]) for run in runs], ignore_index=True)
+
+
+def mean_interval(values) -> tuple[float, float]:
+    """The 95 % t interval of the mean of `values` (one per seed): seaborn's `errorbar` for bands."""
+    summary = describe(values)
+    return summary["ci_low"], summary["ci_high"]
+
+
+def seed_band(n_seeds: int):
+    """seaborn's `errorbar` over `n_seeds` seeds: the interval of the mean, none for one seed."""
+    return mean_interval if n_seeds > 1 else None
+
+
+def seeds_note(n_seeds: int, spread: str = "band") -> str:
+    """What a figure of means shows: 'mean of 5 seeds (band: 95 % interval of the mean)', or '1 seed'."""
+    if n_seeds == 1:
+        return "1 seed"
+    return f"mean of {n_seeds} seeds ({spread}: 95 % interval of the mean)"
+
+
+def possible_percent(limits: tuple[float, float]) -> tuple[float, float]:
+    """An accuracy axis's limits cut at what an accuracy can be, 0-100 %: the 95 % interval of few
+    seeds can reach far beyond."""
+    low, high = limits
+    return max(low, 0), min(high, 101)
+
+
+def within_possible_values(loss_ax, accuracy_ax) -> None:
+    """Cut wide bands at what a loss (no less than 0) and an accuracy (0-100 %) can be."""
+    loss_ax.set_ylim(bottom=max(loss_ax.get_ylim()[0], 0))
+    accuracy_ax.set_ylim(*possible_percent(accuracy_ax.get_ylim()))
 
 
 def image_grid(images: torch.Tensor, captions: list[str], marked: list[bool] | None = None,
