@@ -275,13 +275,6 @@ def inputs_of(study, name: str) -> experiment_figures.FigureInputs:
     return experiment_figures.read_inputs(cfg, study["results"] / name)
 
 
-def study_inputs(study) -> study_figures.StudyInputs:
-    runs = report.load_runs(study["params"], study["results"])
-    return study_figures.StudyInputs(pd.read_csv(study["results"] / "summary.csv"),
-                                     pd.read_csv(study["results"] / "reproduction.csv"),
-                                     {r.name: r.history for r in runs})
-
-
 def titles(fig) -> list[str]:
     """The figure's title and its panels' titles."""
     return [t.get_text() for t in (fig._suptitle, *(ax.title for ax in fig.axes)) if t and t.get_text()]
@@ -348,7 +341,7 @@ def test_every_figure_of_a_permuted_run_says_the_pixels_were_shuffled(study, nam
 
 
 def test_accuracy_vs_cost_has_a_row_per_dataset_and_a_legend_of_experiments(study):
-    inputs = study_inputs(study)
+    inputs = replicated_inputs(study)
     fig = study_figures.cost_figure(inputs)
     by_dataset = inputs.summary.groupby("dataset", sort=False)["experiment"].apply(list)
     assert len(fig.axes) == 3 * len(by_dataset) and not fig.legends
@@ -363,7 +356,7 @@ def test_no_caption_title_or_table_says_1_epochs(study):
     assert "1 epoch, " in page  # the smoke runs trained one epoch: the page says so, in the singular
     texts = [page, *(kind.caption for kind in [*experiment_figures.FIGURES.values(),
                                                *study_figures.STUDY_FIGURES.values()])]
-    inputs = study_inputs(study)
+    inputs = replicated_inputs(study)
     figures = [kind.draw(inputs) for kind in study_figures.STUDY_FIGURES.values()]
     for name in EXPERIMENTS:
         one = inputs_of(study, name)
