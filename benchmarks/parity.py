@@ -11,16 +11,16 @@ study reports it) goes to CSV and into docs/performance.md between the parity ma
 
 import argparse
 import json
-import statistics
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from cnnlab.statistics import describe, paired
+
 REPO = Path(__file__).resolve().parents[1]
 EXPERIMENTS = ["lenet5_mnist", "lenet_sigmoid_fashionmnist"]
 PRECISIONS = ["fp32", "bf16"]
-TOLERANCE_POINTS = 0.3
 BEGIN, END = "<!-- parity:begin -->", "<!-- parity:end -->"
 
 
@@ -54,22 +54,28 @@ def run_one(args, experiment: str, precision: str, seed: int) -> dict:
 
 
 def table(rows: list[dict], seeds: list[int]) -> str:
+    """bf16 against fp32 per experiment, paired seed by seed (cnnlab.statistics)."""
     lines = [f"| experiment | fp32 test acc (mean ± sd of {len(seeds)} seeds) | bf16 test acc | "
-             "bf16 - fp32 (points) | within 0.3 points | fp32 runs | bf16 runs |",
+             "bf16 − fp32, paired (points) | 95 % interval | fp32 runs | bf16 runs |",
              "|---|--:|--:|--:|---|---|---|"]
     for experiment in dict.fromkeys(r["experiment"] for r in rows):
-        acc = {p: [100 * r["test_acc"] for r in rows if r["experiment"] == experiment and r["precision"] == p]
-               for p in PRECISIONS}
+        acc = {p: {r["seed"]: 100 * r["test_acc"] for r in rows
+                   if r["experiment"] == experiment and r["precision"] == p} for p in PRECISIONS}
         if not all(acc.values()):
             continue
-        mean = {p: statistics.mean(v) for p, v in acc.items()}
-        sd = {p: statistics.stdev(v) if len(v) > 1 else 0.0 for p, v in acc.items()}
-        diff = mean["bf16"] - mean["fp32"]
-        runs = {p: ", ".join(f"{a:.2f}" for a in v) for p, v in acc.items()}
-        lines.append(f"| {experiment} | {mean['fp32']:.2f} ± {sd['fp32']:.2f} | {mean['bf16']:.2f} ± "
-                     f"{sd['bf16']:.2f} | {diff:+.2f} | {'yes' if abs(diff) <= TOLERANCE_POINTS else 'no'} "
-                     f"| {runs['fp32']} | {runs['bf16']} |")
+        shown = {p: describe(list(v.values())) for p, v in acc.items()}
+        diff = paired(acc["bf16"], acc["fp32"])
+        spread = ("one seed: none" if diff["ci_low"] is None else
+                  f"[{diff['ci_low']:+.2f}, {diff['ci_high']:+.2f}]"
+                  + (" (within the noise)" if diff["ci_low"] <= 0 <= diff["ci_high"] else ""))
+        runs = {p: ", ".join(f"{a:.2f}" for a in v.values()) for p, v in acc.items()}
+        lines.append(f"| {experiment} | {mean_sd(shown['fp32'])} | {mean_sd(shown['bf16'])} | "
+                     f"{diff['mean_diff']:+.2f} | {spread} | {runs['fp32']} | {runs['bf16']} |")
     return "\n".join(lines) + "\n"
+
+
+def mean_sd(stats: dict) -> str:
+    return f"{stats['mean']:.2f}" + ("" if stats["sd"] is None else f" ± {stats['sd']:.2f}")
 
 
 def write_into(doc: Path, text: str) -> None:
