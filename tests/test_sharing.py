@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from cnnlab.freshness import date_in_order, drop_stale_mark, recipe_text, write_recipe
+from cnnlab.freshness import date_in_order, drop_stale_mark, drop_stale_records, recipe_text, write_recipe
 from test_pipeline import (
     CHANGED,
     KEPT,
@@ -127,3 +127,26 @@ def test_a_folder_remade_after_snakemake_is_dated_by_itself(tmp_path):
     os.utime(report, (mark.stat().st_mtime + 1,) * 2)
     drop_stale_mark(figures, report)
     assert not mark.exists()
+
+
+def test_a_record_of_a_file_rewritten_since_is_dropped(tmp_path, monkeypatch):
+    """Snakemake's record of how it made a file goes once another tool rewrote the file; the
+    record of a file left as Snakemake made it stays."""
+    import base64
+
+    monkeypatch.chdir(tmp_path)
+    metadata = tmp_path / ".snakemake" / "metadata"
+    metadata.mkdir(parents=True)
+    records = {}
+    for name in ("kept.json", "rewritten.json"):
+        path = tmp_path / "results" / name
+        path.parent.mkdir(exist_ok=True)
+        path.write_text("{}")
+        key = base64.urlsafe_b64encode(f"results/{name}".encode()).decode()
+        records[name] = metadata / key
+        records[name].write_text(json.dumps({"endtime": path.stat().st_mtime, "input": ["a"]}))
+    (metadata / "not-a-record").write_text("x")
+    os.utime(tmp_path / "results" / "rewritten.json", (time.time() + 5,) * 2)  # DVC remade it
+    drop_stale_records(metadata)
+    assert records["kept.json"].exists() and not records["rewritten.json"].exists()
+    assert (metadata / "not-a-record").exists()

@@ -13,9 +13,13 @@ rules instead (workflow/rules/dvc.smk, experiments.smk):
   finds current by their content are dated in the pipeline's order, as if made one by one when
   the last of them arrived;
 - `drop_stale_mark`: a folder that another tool remade after Snakemake is dated by the folder,
-  not by the mark that Snakemake left in it.
+  not by the mark that Snakemake left in it;
+- `drop_stale_records`: Snakemake's record of how it made a file (its inputs, params, code) is
+  dropped once another tool has rewritten the file: the record no longer describes it (one more
+  seed made by `dvc repro` changes the inputs of a summary that DVC has already remade).
 """
 
+import base64
 import json
 import os
 from pathlib import Path
@@ -69,3 +73,19 @@ def walk(path: Path) -> list[Path]:
     if not path.is_dir():
         return [path]
     return [path, *path.rglob("*")]
+
+
+def drop_stale_records(metadata: Path) -> None:
+    """Remove each record under `metadata` (Snakemake's `.snakemake/metadata/`: one JSON file a
+    file it made, named by the file's path in URL-safe base64, with the file's time when made as
+    `endtime`) whose file has been rewritten since. Folders (dated by their mark) are left alone."""
+    for record in Path(metadata).glob("*"):
+        if not record.is_file() or record.name.startswith("@"):  # "@": a long name split into folders
+            continue
+        try:
+            path = Path(base64.urlsafe_b64decode(record.name).decode())
+            made = json.loads(record.read_text()).get("endtime")
+        except (ValueError, UnicodeDecodeError, AttributeError):
+            continue  # not a record of this kind: none of ours to judge
+        if made is not None and path.is_file() and abs(path.stat().st_mtime - made) > 0.001:
+            record.unlink()
