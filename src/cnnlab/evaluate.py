@@ -1,4 +1,4 @@
-"""`cnnlab evaluate EXP`: test the validation-selected checkpoint, per class."""
+"""`cnnlab evaluate EXP`: test the validation-selected checkpoint, per class and on shifted test images."""
 
 from pathlib import Path
 
