@@ -1,13 +1,20 @@
-"""`cnnlab evaluate EXP`: test the validation-selected checkpoint, per class."""
+"""`cnnlab evaluate EXP`: test the validation-selected checkpoint, per class and on shifted test images."""
 
 from pathlib import Path
 
 import pandas as pd
+import torch
 
 from cnnlab.engine import accuracy, set_up
 from cnnlab.errors import CnnlabError
 from cnnlab.io import atomic_write_json, atomic_write_with, held_folder
+from cnnlab.random_streams import shifted_test_generator
 from cnnlab.results import HISTORY_COLUMNS, load_model_state, read_csv, read_train_record
+
+# shifted_test_acc (question 4): each test image moved this many pixels up, down, left or right
+# (one direction an image, drawn from the run's seed), the uncovered border black (0).
+SHIFT_PIXELS = 2
+SHIFT_DIRECTIONS = ((-1, 0), (1, 0), (0, -1), (0, 1))  # (rows, columns): up, down, left, right
 
 
 def evaluate(cfg: dict, out_dir: Path, threads: int | None = None) -> dict:
@@ -36,9 +43,11 @@ def compute(cfg: dict, out_dir: Path, threads: int | None) -> tuple[dict, pd.Dat
     data = session.data
     test_loss, test_pred = session.predict(data.test_x, data.test_y)
     _, val_pred = session.predict(data.val_x, data.val_y)
+    _, shifted_pred = session.predict(shifted_images(data.test_x, cfg["seed"]), data.test_y)
     labs_best = history.loc[history["test_acc"].idxmax()]
     metrics = {
         "test_acc": accuracy(test_pred, data.test_y),
+        "shifted_test_acc": accuracy(shifted_pred, data.test_y),
         "val_acc": accuracy(val_pred, data.val_y) if len(data.val_y) else None,
         "test_loss": test_loss,
         "best_epoch": trained["best_epoch"],
@@ -60,3 +69,24 @@ def compute(cfg: dict, out_dir: Path, threads: int | None) -> tuple[dict, pd.Dat
     per_class["accuracy"] = (per_class["correct"] / per_class["total"].where(per_class["total"] > 0)).round(6)
 
     return metrics, predictions, confusion, per_class
+
+
+def shift(images: torch.Tensor, rows: int, columns: int) -> torch.Tensor:
+    """`images` [N, C, H, W] moved down `rows` and right `columns` pixels (negative: up, left),
+    the pixels moved in from outside zero."""
+    height, width = images.shape[-2:]
+    shifted = torch.zeros_like(images)
+    shifted[..., max(rows, 0):height + min(rows, 0), max(columns, 0):width + min(columns, 0)] = \
+        images[..., max(-rows, 0):height + min(-rows, 0), max(-columns, 0):width + min(-columns, 0)]
+    return shifted
+
+
+def shifted_images(images: torch.Tensor, seed: int, pixels: int = SHIFT_PIXELS) -> torch.Tensor:
+    """Each image moved `pixels` in one of SHIFT_DIRECTIONS, drawn per image from the seed's stream."""
+    directions = torch.randint(len(SHIFT_DIRECTIONS), (len(images),), generator=shifted_test_generator(seed))
+    directions = directions.to(images.device)
+    shifted = torch.empty_like(images)
+    for index, (rows, columns) in enumerate(SHIFT_DIRECTIONS):
+        chosen = directions == index
+        shifted[chosen] = shift(images[chosen], rows * pixels, columns * pixels)
+    return shifted

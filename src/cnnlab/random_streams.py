@@ -46,6 +46,16 @@ def augmentation_figure_generator(seed: int) -> torch.Generator:
     return seeded_generator(seed)
 
 
+def shifted_test_generator(seed: int) -> torch.Generator:
+    """The direction each test image is moved in for `shifted_test_acc` (question 4)."""
+    return seeded_generator(seed)
+
+
+def conv1x1_check_generator(seed: int) -> torch.Generator:
+    """The Linear weights and feature maps of the 1x1-conv = Linear check (question 4)."""
+    return seeded_generator(seed)
+
+
 def stand_in_data_generator() -> torch.Generator:
     """Random images standing in for a dataset where only the speed counts (calibration, benchmarks)."""
     return seeded_generator(0)

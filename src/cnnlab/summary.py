@@ -18,7 +18,7 @@ from cnnlab.results import PER_CLASS_COLUMNS, read_evaluation_tables, read_finis
 from cnnlab.statistics import binomial_se, describe
 
 # The measures of metrics.json that are summarised over seeds.
-MEASURES = ("test_acc", "val_acc", "labs_best_test_acc", "test_loss")
+MEASURES = ("test_acc", "val_acc", "labs_best_test_acc", "test_loss", "shifted_test_acc")
 
 
 def summarize(cfg: dict, out_dir: Path) -> dict:
@@ -43,7 +43,8 @@ def read_runs(cfg: dict, out_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.
                f"--seed {seed}`")
         run = read_finished_run(folder, cfg["name"], fix, run_config(cfg, seed))
         tables = read_evaluation_tables(folder, fix)
-        rows.append({"seed": seed, **{m: run.metrics[m] for m in MEASURES},
+        # .get: a run evaluated before shifted_test_acc existed lacks it; it counts as missing
+        rows.append({"seed": seed, **{m: run.metrics.get(m) for m in MEASURES},
                      "best_epoch": run.metrics["best_epoch"],
                      "wall_seconds": round(run.trained["wall_seconds"], 2),
                      "images_per_sec": round(run.trained["images_per_sec"], 1),
