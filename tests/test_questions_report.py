@@ -113,7 +113,7 @@ def test_the_answer_states_the_measured_means_and_the_paired_difference(study):
     base_text, base = accuracy(BASE, study["results"])
     fast_text, fast = accuracy("cnn_mnist_fast", study["results"])
     difference = describe(fast - base)
-    assert (f"With lr 0.2 (cnn_mnist_fast) it ends at {fast_text} against {base_text} with lr 0.01: "
+    assert (f"With lr 0.2, cnn_mnist_fast ends at {fast_text} against {base_text} with lr 0.01: "
             f"paired difference {difference['mean'] * 100:+.2f} pp "
             f"[{difference['ci_low'] * 100:.2f}, {difference['ci_high'] * 100:.2f}] (2 common seeds)") in text
     assert text.startswith(f"{BASE} ends at {base_text}.")
@@ -125,7 +125,7 @@ def test_a_difference_within_the_noise_says_so(study):
     text = paragraph(study["markdown"], QUESTIONS["q1_lr"]["title"])
     base_text, _ = accuracy(BASE, study["results"])
     # the same recipe at the same seeds: the same runs, a difference of exactly 0
-    assert (f"cnn_mnist_again, the same recipe, it ends at {base_text} against {base_text}: paired "
+    assert (f"cnn_mnist_again, the same recipe as cnn_mnist, ends at {base_text} against {base_text}: paired "
             "difference +0.00 pp [0.00, 0.00] (2 common seeds); within the noise of the seeds: the "
             "interval contains 0.") in text
 
@@ -147,7 +147,7 @@ def test_q3_defines_the_epoch_with_the_numbers(study):
         assert f"B = {batch}: {size:,} / {batch} → {math.ceil(size / batch):,} steps" in text
         seconds = [pd.read_csv(study["results"] / name / f"runs/seed{s}/history.csv")["seconds"].mean()
                    for s in (0, 1)]
-        assert f"→ {math.ceil(size / batch):,} steps, {sum(seconds) / 2:,.1f} s" in text
+        assert f"→ {math.ceil(size / batch):,} steps, {sum(seconds) / 2:,.1f} s an epoch" in text
     assert text.index("B = 16") < text.index("B = 64")
 
 

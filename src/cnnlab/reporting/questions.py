@@ -113,13 +113,13 @@ def setting(run: FinishedRun, keys: list[str]) -> str:
 
 
 def variant_sentence(variant: FinishedRun, base: FinishedRun, d) -> str:
-    """'With lr 0.1 (cnn_mnist_fast) it ends at X ± Y % against Z ± W % with lr 0.01: paired
-    difference D [lo, hi] pp over n seeds; <what the interval says>.'"""
+    """'With lr 0.1, cnn_mnist_fast ends at X ± Y % (n) against Z ± W % (n) with lr 0.01: paired
+    difference D pp [lo, hi] (n common seeds); <what the interval says>.'"""
     keys = changed_keys(variant, base)
-    with_variant = (f"With {setting(variant, keys)} ({variant.name})" if keys
-                    else f"{variant.name}, the same recipe,")
+    subject = (f"With {setting(variant, keys)}, {variant.name}" if keys
+               else f"{variant.name}, the same recipe as {base.name},")
     against = f" with {setting(base, keys)}" if keys else ""
-    return (f"{with_variant} it ends at {accuracy_text(variant)} against {accuracy_text(base)}{against}: "
+    return (f"{subject} ends at {accuracy_text(variant)} against {accuracy_text(base)}{against}: "
             f"paired difference {difference_text(d)}; {comparison_sentence(d)}.")
 
 
@@ -135,11 +135,11 @@ def seconds_per_epoch(run: FinishedRun) -> float:
 
 def epoch_note(base: FinishedRun, variants: list[FinishedRun]) -> str:
     runs = sorted([base, *variants], key=lambda r: r.cfg["batch_size"])
-    steps = ", ".join(f"B = {r.cfg['batch_size']}: {r.trained['train_size']:,} / {r.cfg['batch_size']} "
-                      f"→ {steps_per_epoch(r):,} steps, {seconds_per_epoch(r):,.1f} s, "
+    steps = "; ".join(f"B = {r.cfg['batch_size']}: {r.trained['train_size']:,} / {r.cfg['batch_size']} "
+                      f"→ {steps_per_epoch(r):,} steps, {seconds_per_epoch(r):,.1f} s an epoch, "
                       f"{mean_of(seed_runs(r), 'images_per_sec'):,.0f} images/s" for r in runs)
-    return ("An epoch is one pass over the training set, so 1 epoch = training images / B steps of "
-            f"batch size B ({steps}; seconds and images/s per epoch, mean over the seeds).")
+    return ("An epoch is one pass over the training set: 1 epoch = training images / B steps of batch "
+            f"size B. {steps} (times: means over the seeds).")
 
 
 # Q4: what a 1x1 convolution costs and buys: parameters, FLOPs, accuracy on shifted test images.
