@@ -1,5 +1,5 @@
-# The whole study: the summary tables, the paired comparisons, the figures across experiments and the
-# HTML report.
+# The whole study: the summary tables, the paired comparisons, the figures across experiments, the
+# HTML report and its Markdown write-up.
 
 
 rule report:
@@ -23,6 +23,8 @@ rule report:
             labels={"figure": "{name}"},
         ),
         html=report("results/report.html", caption="../report/report.rst", category="Study"),
+        # the write-up to hand in: the answers, the reproduction table, figures linked relative to results/
+        markdown="results/report.md",
     conda:
         "../envs/cnnlab.yaml"
     log:

@@ -42,12 +42,19 @@ pre { background: #f7f7f7; padding: 0.8rem; overflow-x: auto; font-size: 0.8rem;
 """
 
 
-def render_html(params, runs, summary, reproduction, comparisons, figures) -> str:
+def smoke_note(params: dict, runs: list[FinishedRun]) -> str:
+    """The warning that reduced-scale runs are in the report ('' when none is)."""
     smoke = sorted({r.cfg["scale"] for r in runs if reduced_scale(params, r.cfg)})
-    banner = "" if not smoke else (
-        f'<p class="banner">Runs at {", ".join(smoke)} scale are in this report: they train on small '
-        "subsets for few epochs to check that the pipeline works. Their numbers are not results and "
-        "are never counted as reproductions.</p>")
+    return "" if not smoke else (
+        f"Runs at {', '.join(smoke)} scale are in this report: they train on small subsets for few "
+        "epochs to check that the pipeline works. Their numbers are not results and are never counted "
+        "as reproductions.")
+
+
+def render_html(params, runs, summary, reproduction, comparisons, figures, answers=()) -> str:
+    """The page; `answers` (questions.Answer) open it, before the summary."""
+    note = smoke_note(params, runs)
+    banner = f'<p class="banner">{esc(note)}</p>' if note else ""
     run_names = [r.name for r in runs]
     chosen = config.study_experiments(params)
     not_run = [n for n in chosen if n not in run_names]
@@ -62,10 +69,12 @@ def render_html(params, runs, summary, reproduction, comparisons, figures) -> st
         + (f" Left out of the study by <code>datasets</code> in params.yaml: {esc(', '.join(left_out))}."
            if left_out else "") + "</p>",
         banner,
-        '<nav><a href="#summary">Summary</a> · <a href="#reproduction">Reproduction</a> · '
+        '<nav><a href="#answers">The lab\'s questions</a> · <a href="#summary">Summary</a> · '
+        '<a href="#reproduction">Reproduction</a> · '
         '<a href="#comparisons">Comparisons</a> · <a href="#study-figures">Study figures</a> · '
         '<a href="#experiments">Experiments</a> · '
         '<a href="#parameters">Parameters</a> · <a href="#environment">Environment</a></nav>',
+        '<h2 id="answers">The lab\'s questions, answered from the numbers</h2>', answers_html(answers),
         '<h2 id="summary">Summary</h2>', summary_html(summary, runs),
         '<h2 id="reproduction">Reproduction</h2>', reproduction_html(reproduction),
         '<h2 id="comparisons">Comparisons</h2>', comparisons_html(comparisons),
@@ -143,6 +152,18 @@ def summary_html(summary: pd.DataFrame, runs: list[FinishedRun]) -> str:
               f'{esc(grouped(runs, cpu_text))}; load: the 1-minute load average as training started and '
               'ended. Device, precision, commit and data verification: see '
               '<a href="#environment">Environment</a>.</p>')
+
+
+def answers_html(answers) -> str:
+    """Each question: its paragraph, then its table (every number of the paragraph is in it)."""
+    if not answers:
+        return ("<p>No question of params.yaml's <code>questions</code> has its base and a variant "
+                "evaluated yet.</p>")
+    return "\n".join(
+        f'<h3 id="{esc(a.qid)}">{esc(a.title)}</h3><p>{esc(a.paragraph)}</p>'
+        + table_html(a.headers, [[esc(cell) for cell in row] for row in a.rows],
+                     numeric=set(range(2, len(a.headers))), table_id=f"{a.qid}-table")
+        for a in answers)
 
 
 def machine_of(run: FinishedRun) -> dict:
@@ -230,10 +251,8 @@ def reproduction_html(reproduction: pd.DataFrame) -> str:
     rows = []
     for name, group in reproduction.groupby("experiment", sort=False):
         first = group.iloc[0]
-        selected = group.loc[group["ours_measure"] == SELECTED, "ours"]
-        ours = selected.iloc[0] if len(selected) else first.ours
         cells = [esc(name), esc(f"{first.scale}, {first.epochs}"),
-                 f'{pct(ours)} <span class="small">(n = {first.n})</span>']
+                 f'{pct(selected_ours(group))} <span class="small">(n = {first.n})</span>']
         for kind in REFERENCE_KINDS:
             entries = group[group["kind"] == kind]
             cells.append("<br>".join(reference_cell(e) for e in entries.itertuples()) or "–")
@@ -243,6 +262,13 @@ def reproduction_html(reproduction: pd.DataFrame) -> str:
         rows.append(cells)
     legend = REPRODUCTION_NOTE.format(rule=statistics.rule_text())
     return table_html(headers, rows, table_id="reproduction-table") + f'<p class="small">{esc(legend)}</p>'
+
+
+def selected_ours(group: pd.DataFrame) -> float:
+    """An experiment's accuracy in the reproduction table: the validation-selected one, not the one
+    read at a reference's earlier epoch."""
+    selected = group.loc[group["ours_measure"] == SELECTED, "ours"]
+    return selected.iloc[0] if len(selected) else group.iloc[0].ours
 
 
 def reference_cell(entry) -> str:

@@ -1,12 +1,14 @@
-"""`cnnlab report`: summary.csv, reproduction.csv, comparisons.csv, figures/*.png and report.html in the
-results folder."""
+"""`cnnlab report`: summary.csv, reproduction.csv, comparisons.csv, figures/*.png, report.html and
+report.md in the results folder."""
 
 from pathlib import Path
 
 from cnnlab import config
 from cnnlab.errors import CnnlabError
 from cnnlab.io import atomic_write_text, atomic_write_with, held_folder
+from cnnlab.reporting.markdown import render_markdown
 from cnnlab.reporting.page import render_html
+from cnnlab.reporting.questions import check_questions, question_answers
 from cnnlab.reporting.references import REFERENCES, load_references
 from cnnlab.reporting.study_figures import StudyInputs, plot_study
 from cnnlab.reporting.tables import comparison_table, reproduction_table, summary_table
@@ -14,9 +16,10 @@ from cnnlab.results import FinishedRun, read_replicates
 
 
 def build_report(params: dict, results_dir: Path, references_path: Path = REFERENCES) -> Path:
-    """Write summary.csv, reproduction.csv, comparisons.csv, figures/*.png and report.html into
-    `results_dir`."""
+    """Write summary.csv, reproduction.csv, comparisons.csv, figures/*.png, report.html and report.md
+    into `results_dir`; returns report.html's path."""
     results_dir = Path(results_dir)
+    check_questions(params)
     if not results_dir.is_dir():
         raise CnnlabError(f"{results_dir}: no such folder; run `cnnlab train EXP` and `cnnlab evaluate EXP` "
                           "first (or point --results at the results folder)")
@@ -31,9 +34,12 @@ def build_report(params: dict, results_dir: Path, references_path: Path = REFERE
             atomic_write_with(results_dir / f"{name}.csv", lambda p, t=table: t.to_csv(p, index=False))
         figures = plot_study(StudyInputs(summary, reproduction, {r.name: r for r in runs}),
                              results_dir / "figures")
-        page = render_html(params, runs, summary, reproduction, comparisons, figures)
+        answers = question_answers(params, runs)
+        page = render_html(params, runs, summary, reproduction, comparisons, figures, answers)
         report = results_dir / "report.html"
         atomic_write_text(report, page)
+        atomic_write_text(results_dir / "report.md",
+                          render_markdown(params, runs, reproduction, answers, figures, results_dir))
     return report
 
 

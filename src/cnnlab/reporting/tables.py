@@ -90,6 +90,11 @@ def comparison_table(runs: list[FinishedRun]) -> pd.DataFrame:
              if a in by_name and b in by_name]
     pairs += [(f"{run.name}: best epoch on test (the labs') vs chosen on validation", run,
                "labs_best_test_acc", run, "test_acc") for run in runs]
+    return paired_table(pairs)
+
+
+def paired_table(pairs: list[tuple[str, FinishedRun, str, FinishedRun, str]]) -> pd.DataFrame:
+    """One row per (title, A, A's measure, B, B's measure): A − B paired over their common seeds."""
     rows = []
     for title, a, a_measure, b, b_measure in pairs:
         result = statistics.paired(per_seed(a, a_measure), per_seed(b, b_measure))

@@ -1,0 +1,181 @@
+"""The lab's discussion questions answered from the numbers.
+
+params.yaml's `questions` names, per question, a base experiment and its variants (each differs from
+the base in one key). For each question with results, an Answer: a table of test accuracy over the
+seeds with each variant's paired difference against the base (tables.paired_table), the
+question's own numbers (QUESTION_NUMBERS), and a paragraph whose every claim is a measured value:
+an interval that contains 0 is called the noise of the seeds, one seed gets no interval.
+"""
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from cnnlab import statistics
+from cnnlab.config import count
+from cnnlab.errors import CnnlabError
+from cnnlab.reporting.page import comparison_sentence, flops, interval, pct, pp, recipe_keys
+from cnnlab.reporting.tables import mean_of, paired_table, seed_runs
+from cnnlab.results import FinishedRun
+
+NOT_A_SETTING = {"seeds"}  # differs between experiments without being what a question varies
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One question's answer: plain text, rendered by page.py (HTML) and markdown.py."""
+
+    qid: str
+    title: str
+    paragraph: str
+    headers: list[str]
+    rows: list[list[str]]
+
+
+@dataclass(frozen=True)
+class Column:
+    """A question's own number in its table: a header and the text of one experiment's value."""
+
+    header: str
+    value: Callable[[FinishedRun], str]
+
+
+@dataclass(frozen=True)
+class QuestionNumbers:
+    """What a question shows besides test accuracy: columns and a sentence of the paragraph."""
+
+    columns: tuple[Column, ...] = ()
+    note: Callable[[FinishedRun, list[FinishedRun]], str] = lambda base, variants: ""
+
+
+def check_questions(params: dict) -> None:
+    """Every question compares experiments of the catalog, a base with variants other than itself."""
+    for qid, question in params.get("questions", {}).items():
+        for key, name in [("base", question["base"]), *(("variants", v) for v in question["variants"])]:
+            if name not in params["experiments"]:
+                raise CnnlabError(f"params.yaml: questions.{qid}.{key}: {name!r} is not an experiment; "
+                                  "name one under `experiments:`")
+        if question["base"] in question["variants"]:
+            raise CnnlabError(f"params.yaml: questions.{qid}.variants: lists its base "
+                              f"{question['base']!r}; remove it from the variants")
+
+
+def question_answers(params: dict, runs: list[FinishedRun]) -> list[Answer]:
+    """The answers of the questions whose base and at least one variant have results."""
+    by_name = {run.name: run for run in runs}
+    answers = []
+    for qid, question in params.get("questions", {}).items():
+        base = by_name.get(question["base"])
+        variants = [by_name[name] for name in question["variants"] if name in by_name]
+        if base is not None and variants:
+            answers.append(answer(qid, question["title"], base, variants))
+    return answers
+
+
+def answer(qid: str, title: str, base: FinishedRun, variants: list[FinishedRun]) -> Answer:
+    numbers = QUESTION_NUMBERS.get(qid, QuestionNumbers())
+    differences = list(paired_table([(v.name, v, "test_acc", base, "test_acc") for v in variants])
+                       .itertuples())
+    headers = ["experiment", "differs from the base in", "test accuracy: mean ± 95 % interval (n)",
+               "difference to the base: mean [95 % interval]", *(c.header for c in numbers.columns)]
+    rows = [[base.name, "(the base)", accuracy_text(base), "", *(c.value(base) for c in numbers.columns)]]
+    rows += [[v.name, setting(v, changed_keys(v, base)) or "nothing (the same recipe)", accuracy_text(v),
+              difference_text(d), *(c.value(v) for c in numbers.columns)]
+             for v, d in zip(variants, differences)]
+    sentences = [f"{base.name} ends at {accuracy_text(base)}.",
+                 *(variant_sentence(v, base, d) for v, d in zip(variants, differences)),
+                 numbers.note(base, variants)]
+    return Answer(qid, title, " ".join(s for s in sentences if s), headers, rows)
+
+
+def accuracy_text(run: FinishedRun, measure: str = "test_acc") -> str:
+    """'98.95 ± 0.12 % (n = 5)': the mean over the seeds ± half its 95 % interval."""
+    described = statistics.describe([r.metrics[measure] for r in seed_runs(run)])
+    if described["ci_low"] is None:
+        return f"{pct(described['mean'])} (n = 1, no interval)"
+    half = (described["ci_high"] - described["ci_low"]) / 2
+    return f"{described['mean'] * 100:.2f} ± {half * 100:.2f} % (n = {described['n']})"
+
+
+def difference_text(d) -> str:
+    """'-0.31 pp [-0.52, -0.10] (5 common seeds)'; no interval with one common seed."""
+    spread = interval(d.ci_low, d.ci_high) or "no interval"
+    return f"{pp(d.mean_diff)} {spread} ({count(d.n, 'common seed')})"
+
+
+def changed_keys(variant: FinishedRun, base: FinishedRun) -> list[str]:
+    """The recipe keys in which the variant's runs differ from the base's."""
+    return [k for k in recipe_keys() if k not in NOT_A_SETTING and variant.cfg.get(k) != base.cfg.get(k)]
+
+
+def setting(run: FinishedRun, keys: list[str]) -> str:
+    return ", ".join(f"{key} {run.cfg.get(key)}" for key in keys)
+
+
+def variant_sentence(variant: FinishedRun, base: FinishedRun, d) -> str:
+    """'With lr 0.1, cnn_mnist_fast ends at X ± Y % (n) against Z ± W % (n) with lr 0.01: paired
+    difference D pp [lo, hi] (n common seeds); <what the interval says>.'"""
+    keys = changed_keys(variant, base)
+    subject = (f"With {setting(variant, keys)}, {variant.name}" if keys
+               else f"{variant.name}, the same recipe as {base.name},")
+    against = f" with {setting(base, keys)}" if keys else ""
+    return (f"{subject} ends at {accuracy_text(variant)} against {accuracy_text(base)}{against}: "
+            f"paired difference {difference_text(d)}; {comparison_sentence(d)}.")
+
+
+# Q3: how many steps an epoch is, and what an epoch costs, at each batch size.
+def steps_per_epoch(run: FinishedRun) -> int:
+    return math.ceil(run.trained["train_size"] / run.cfg["batch_size"])
+
+
+def seconds_per_epoch(run: FinishedRun) -> float:
+    """history.csv's seconds per epoch, averaged over the epochs and the seeds."""
+    return sum(float(r.history["seconds"].mean()) for r in seed_runs(run)) / len(seed_runs(run))
+
+
+def epoch_note(base: FinishedRun, variants: list[FinishedRun]) -> str:
+    runs = sorted([base, *variants], key=lambda r: r.cfg["batch_size"])
+    steps = "; ".join(f"B = {r.cfg['batch_size']}: {r.trained['train_size']:,} / {r.cfg['batch_size']} "
+                      f"→ {steps_per_epoch(r):,} steps, {seconds_per_epoch(r):,.1f} s an epoch, "
+                      f"{mean_of(seed_runs(r), 'images_per_sec'):,.0f} images/s" for r in runs)
+    return ("An epoch is one pass over the training set: 1 epoch = training images / B steps of batch "
+            f"size B. {steps} (times: means over the seeds).")
+
+
+# Q4: what a 1x1 convolution costs and buys: parameters, FLOPs, accuracy on shifted test images.
+SHIFTED = "shifted_test_acc"
+
+
+def has_shifted(run: FinishedRun) -> bool:
+    return all(SHIFTED in r.metrics for r in seed_runs(run))
+
+
+def shifted_text(run: FinishedRun) -> str:
+    return accuracy_text(run, SHIFTED) if has_shifted(run) else "–"
+
+
+def cost_note(base: FinishedRun, variants: list[FinishedRun]) -> str:
+    sentences = [f"{run.name} has {run.trained['parameters']:,} parameters and "
+                 f"{flops(run.trained['flops_per_image'])}FLOPs per image." for run in [base, *variants]]
+    shifted = [v for v in variants if has_shifted(v) and has_shifted(base)]
+    for variant, d in zip(shifted, paired_table([(v.name, v, SHIFTED, base, SHIFTED) for v in shifted])
+                          .itertuples()):
+        sentences.append(f"On test images shifted by a few pixels {variant.name} reaches "
+                         f"{accuracy_text(variant, SHIFTED)} against {accuracy_text(base, SHIFTED)}: "
+                         f"paired difference {difference_text(d)}; {comparison_sentence(d)}.")
+    return " ".join(sentences)
+
+
+# One declaration per question id of params.yaml; a question not listed shows test accuracy only.
+QUESTION_NUMBERS = {
+    "q3_epoch_vs_batch": QuestionNumbers(
+        (Column("steps per epoch", lambda r: f"{steps_per_epoch(r):,}"),
+         Column("seconds per epoch", lambda r: f"{seconds_per_epoch(r):,.1f} s"),
+         Column("images / s", lambda r: f"{mean_of(seed_runs(r), 'images_per_sec'):,.0f}")),
+        epoch_note),
+    "q4_conv1x1": QuestionNumbers(
+        (Column("parameters", lambda r: f"{r.trained['parameters']:,}"),
+         Column("FLOPs / image", lambda r: flops(r.trained["flops_per_image"])),
+         Column("test acc. on shifted images", shifted_text)),
+        cost_note),
+}

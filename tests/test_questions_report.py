@@ -1,0 +1,202 @@
+"""The lab's questions answered from the numbers, in report.html and in results/report.md.
+
+One module-scoped smoke study on synthetic MNIST, run through the `cnnlab` command line (fetch,
+train, evaluate, summarize, plot, report; two seeds each), with questions declared in the test's
+params.yaml: a learning-rate variant and a copy of the base's recipe (whose runs are identical to
+the base's, so its difference is within the noise), a batch-size variant (Q3) and the MLP against
+the CNN (Q4: parameters and FLOPs).
+"""
+
+import dataclasses
+import html
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from cnnlab import config
+from cnnlab.reporting import report
+from cnnlab.reporting.questions import question_answers
+from cnnlab.statistics import describe
+from synthetic import write_mirror
+
+REPO = Path(__file__).resolve().parents[1]
+BASE = "cnn_mnist"
+VARIANTS = {  # name -> what differs from cnn_mnist's recipe
+    "cnn_mnist_fast": {"lr": 0.2}, "cnn_mnist_again": {}, "cnn_mnist_b16": {"batch_size": 16},
+}
+QUESTIONS = {
+    "q1_lr": {"title": "Does a larger learning rate help?", "base": BASE,
+              "variants": ["cnn_mnist_fast", "cnn_mnist_again"]},
+    "q3_epoch_vs_batch": {"title": "Epoch vs batch", "base": BASE, "variants": ["cnn_mnist_b16"]},
+    "q4_conv1x1": {"title": "1x1 convolution vs fully-connected", "base": BASE, "variants": ["mlp_mnist"]},
+    "q_not_run": {"title": "A question without results", "base": BASE, "variants": ["lenet5_mnist"]},
+}
+TRAINED = [BASE, *VARIANTS, "mlp_mnist"]
+
+
+def study_params(folder: Path, mirror: Path) -> dict:
+    params = config.read_params(REPO / "params.yaml")
+    params["data"].update(root=str(folder / "data"), mirror=str(mirror))
+    params["datasets"] = ["mnist"]
+    for name, changes in VARIANTS.items():
+        params["experiments"][name] = {**params["experiments"][BASE], **changes}
+    params["questions"] = QUESTIONS
+    return params
+
+
+def run_cli(argv: list[str]) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "cnnlab", *argv], cwd=REPO, capture_output=True, text=True,
+                          timeout=120)
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("questions")
+    mirror = write_mirror(folder / "mirror", datasets=("mnist",), n_train=800, n_test=300)
+    params_path = folder / "params.yaml"
+    params_path.write_text(yaml.safe_dump(study_params(folder, mirror), sort_keys=False))
+    results = folder / "results"
+    calls = [["--params", str(params_path), "fetch", "mnist", "--no-verify"]]
+    calls += [["--params", str(params_path), step, name, "--set", "scale=smoke", "--out", str(results / name)]
+              for step in ("train", "evaluate", "summarize", "plot") for name in TRAINED]
+    calls.append(["--params", str(params_path), "report", "--results", str(results)])
+    # one Python runs every call (torch imported once); each is the real entry point
+    script = ("import sys, json\nfrom cnnlab.cli import main\n"
+              "for argv in json.loads(sys.argv[1]):\n"
+              "    code = main(argv)\n"
+              "    if code: sys.exit(f'cnnlab {argv} exited {code}')\n")
+    done = subprocess.run([sys.executable, "-c", script, json.dumps(calls)], cwd=REPO, capture_output=True,
+                          text=True, timeout=400, env=dict(os.environ, CNNLAB_DATA_MIRROR=str(mirror)))
+    assert done.returncode == 0, done.stderr[-3000:]
+    return {"folder": folder, "params_path": params_path, "params": config.load_params(params_path),
+            "results": results, "markdown": (results / "report.md").read_text(),
+            "html": (results / "report.html").read_text()}
+
+
+def section(markdown: str, title: str) -> str:
+    """The text of report.md's answer headed `title`, up to the next heading."""
+    return markdown.split(f"### {title}\n")[1].split("\n#")[0]
+
+
+def paragraph(markdown: str, title: str) -> str:
+    return section(markdown, title).strip().split("\n\n")[0]
+
+
+def accuracy(name: str, results: Path) -> tuple[str, pd.Series]:
+    """'X ± Y % (n = 2)' from the experiment's seeds.csv, and its test accuracy per seed."""
+    seeds = pd.read_csv(results / name / "seeds.csv").set_index("seed")["test_acc"]
+    d = describe(seeds)
+    return f"{d['mean'] * 100:.2f} ± {(d['ci_high'] - d['ci_low']) / 2 * 100:.2f} % (n = 2)", seeds
+
+
+def test_every_figure_link_of_report_md_resolves(study):
+    links = re.findall(r"!?\[[^\]]*\]\(([^)]+)\)", study["markdown"])
+    pngs = {p.relative_to(study["results"]).as_posix() for p in study["results"].rglob("*.png")}
+    assert pngs and set(links) == pngs  # every figure of the results folder, linked once at least
+    for link in links:
+        assert not link.startswith(("/", "file:")), link
+        assert (study["results"] / link).is_file(), link
+    assert "figures/" in " ".join(links) and f"{BASE}/plots/" in " ".join(links)
+    assert "## Reproduction" in study["markdown"] and "| mlp_mnist | smoke, 1 |" in study["markdown"]
+
+
+def test_the_answer_states_the_measured_means_and_the_paired_difference(study):
+    text = paragraph(study["markdown"], QUESTIONS["q1_lr"]["title"])
+    base_text, base = accuracy(BASE, study["results"])
+    fast_text, fast = accuracy("cnn_mnist_fast", study["results"])
+    difference = describe(fast - base)
+    assert (f"With lr 0.2, cnn_mnist_fast ends at {fast_text} against {base_text} with lr 0.01: "
+            f"paired difference {difference['mean'] * 100:+.2f} pp "
+            f"[{difference['ci_low'] * 100:.2f}, {difference['ci_high'] * 100:.2f}] (2 common seeds)") in text
+    assert text.startswith(f"{BASE} ends at {base_text}.")
+    table = section(study["markdown"], QUESTIONS["q1_lr"]["title"])
+    assert f"| cnn_mnist_fast | lr 0.2 | {fast_text} |" in table
+
+
+def test_a_difference_within_the_noise_says_so(study):
+    text = paragraph(study["markdown"], QUESTIONS["q1_lr"]["title"])
+    base_text, _ = accuracy(BASE, study["results"])
+    # the same recipe at the same seeds: the same runs, a difference of exactly 0
+    assert (f"cnn_mnist_again, the same recipe as cnn_mnist, ends at {base_text} against {base_text}: paired "
+            "difference +0.00 pp [0.00, 0.00] (2 common seeds); within the noise of the seeds: the "
+            "interval contains 0.") in text
+
+
+def test_one_seed_gives_no_interval(study):
+    runs = {r.name: r for r in report.load_runs(study["params"], study["results"])}
+    one_seed = [dataclasses.replace(run, runs=run.runs[:1]) for run in runs.values()]
+    answer = next(a for a in question_answers(study["params"], one_seed) if a.qid == "q1_lr")
+    assert "(n = 1, no interval)" in answer.paragraph
+    assert "(1 common seed); 1 common seed(s): no interval; run more seeds to tell." in answer.paragraph
+    assert "±" not in answer.paragraph and "within the noise" not in answer.paragraph
+
+
+def test_q3_defines_the_epoch_with_the_numbers(study):
+    text = paragraph(study["markdown"], QUESTIONS["q3_epoch_vs_batch"]["title"])
+    for name, batch in ((BASE, 64), ("cnn_mnist_b16", 16)):
+        trained = json.loads((study["results"] / name / "runs/seed0/train.json").read_text())
+        size = trained["train_size"]
+        assert f"B = {batch}: {size:,} / {batch} → {math.ceil(size / batch):,} steps" in text
+        seconds = [pd.read_csv(study["results"] / name / f"runs/seed{s}/history.csv")["seconds"].mean()
+                   for s in (0, 1)]
+        assert f"→ {math.ceil(size / batch):,} steps, {sum(seconds) / 2:,.1f} s an epoch" in text
+    assert text.index("B = 16") < text.index("B = 64")
+
+
+def test_q4_gives_parameters_and_flops(study):
+    text = paragraph(study["markdown"], QUESTIONS["q4_conv1x1"]["title"])
+    table = section(study["markdown"], QUESTIONS["q4_conv1x1"]["title"])
+    for name in (BASE, "mlp_mnist"):
+        trained = json.loads((study["results"] / name / "runs/seed0/train.json").read_text())
+        assert f"{name} has {trained['parameters']:,} parameters" in text
+        assert f"| {trained['parameters']:,} |" in table
+    assert "shifted" not in text  # no metrics.json of these runs has shifted_test_acc
+
+
+def test_report_html_opens_with_the_answers(study):
+    page = study["html"]
+    assert page.index('<h2 id="answers">') < page.index('<h2 id="summary">')
+    for qid in ("q1_lr", "q3_epoch_vs_batch", "q4_conv1x1"):
+        title = QUESTIONS[qid]["title"]
+        text = html.escape(paragraph(study["markdown"], title))
+        assert f'<h3 id="{qid}">{html.escape(title)}</h3><p>{text}</p>' in page
+        assert f'<table id="{qid}-table">' in page
+    # a question whose variants have no results gets no answer, in neither file
+    assert QUESTIONS["q_not_run"]["title"] not in page + study["markdown"]
+
+
+BAD_QUESTIONS = {  # what a user may write -> what the one-line error says
+    "unknown base": ({"title": "t", "base": "nope", "variants": ["cnn_mnist"]},
+                     "questions.qx.base: 'nope' is not an experiment"),
+    "unknown variant": ({"title": "t", "base": BASE, "variants": ["cnn_mnist_fats"]},
+                        "questions.qx.variants: 'cnn_mnist_fats' is not an experiment"),
+    "base among its variants": ({"title": "t", "base": BASE, "variants": [BASE]},
+                                "questions.qx.variants: lists its base 'cnn_mnist'"),
+    "no title": ({"base": BASE, "variants": ["cnn_mnist_fast"]}, "questions.qx: the key 'title' is missing"),
+    "unknown key": ({"title": "t", "base": BASE, "variants": ["mlp_mnist"], "varaints": []},
+                    "questions.qx: unknown key 'varaints'"),
+    "no variants": ({"title": "t", "base": BASE, "variants": []}, "questions.qx.variants:"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_QUESTIONS)
+def test_a_bad_question_is_refused_and_changes_nothing(study, case, tmp_path):
+    question, message = BAD_QUESTIONS[case]
+    params = yaml.safe_load(study["params_path"].read_text())
+    params["questions"] = {"qx": question}
+    bad = tmp_path / "params.yaml"
+    bad.write_text(yaml.safe_dump(params, sort_keys=False))
+    before = {p: p.read_bytes() for p in study["results"].rglob("*") if p.is_file()}
+    done = run_cli(["--params", str(bad), "report", "--results", str(study["results"])])
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("cnnlab: error: ") and message in lines[0], done.stderr
+    assert {p: p.read_bytes() for p in study["results"].rglob("*") if p.is_file()} == before
