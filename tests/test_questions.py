@@ -67,7 +67,7 @@ def test_questions_are_no_part_of_any_recipe(tmp_path):
     assert all(resolved(params, name) == resolved(unquestioned, name) for name in params["experiments"])
 
 
-VARIANT = "  lenet5_mnist_file_order:\n    base: lenet5_mnist\n"
+VARIANT = "  lenet5_mnist_file_order:\n    base: lenet5_mnist\n"  # then its dataset
 
 
 @pytest.mark.parametrize("old, new, words", [
@@ -81,7 +81,10 @@ VARIANT = "  lenet5_mnist_file_order:\n    base: lenet5_mnist\n"
      "a base must be an experiment without one: name lenet5_mnist instead"),
     (VARIANT, VARIANT.replace("base: lenet5_mnist", "base: 3"),
      "experiments.lenet5_mnist_file_order.base: 3 has the wrong type; allowed: string"),
-    ("    base: lenet5_mnist\n    order: file\n", "    order: file\n",
+    ("    base: lenet5_mnist\n    dataset: mnist\n    order: file\n", "    dataset: mnist\n    order: file\n",
+     "experiments.lenet5_mnist_file_order: the key 'model' is missing"),
+    ("    base: lenet5_mnist\n    dataset: mnist\n    order: file\n",
+     "    base: lenet5_mnist\n    order: file\n",
      "experiments.lenet5_mnist_file_order: the key 'dataset' is missing"),
     ("variants: [lenet5_mnist_file_order,", "variants: [cnn_mnist,",
      "questions.q1_shuffle.variants: 'cnn_mnist' is not an experiment with `base: lenet5_mnist`"),
