@@ -46,6 +46,7 @@ from torchvision import transforms as T
 
 from cnnlab import config, engine, runtime
 from cnnlab import train as cnnlab_train
+from cnnlab.data import transforms
 from cnnlab.data.batches import StudyData, load_study_data
 from cnnlab.data.catalog import DATASETS, DatasetInfo, dataset_dir
 from cnnlab.models import create_model
@@ -89,10 +90,12 @@ class PILImages(torch.utils.data.Dataset):
 
 
 def labs_transform(cfg: dict, info: DatasetInfo):
-    steps = [T.RandomCrop(info.size, padding=4), T.RandomHorizontalFlip()] if cfg["augment"] != "none" else []
+    steps = [T.RandomCrop(info.size, padding=4)] if cfg["augment"] != "none" else []
+    steps += [T.RandomHorizontalFlip()] if cfg["augment"] == "crop_flip" else []
     steps.append(T.ToTensor())
-    if cfg["normalize"]:
-        steps.append(T.Normalize(info.mean, info.std))
+    statistics = transforms.normalization(cfg["normalize"], info.mean, info.std, info.channels)
+    if statistics is not None:
+        steps.append(T.Normalize(*statistics))
     return T.Compose(steps)
 
 
@@ -100,7 +103,8 @@ def labs_loop(cfg: dict, data: StudyData, steps: int) -> float:
     """Train `steps` batches the labs' way after warm-up; returns images per second."""
     torch.manual_seed(cfg["seed"])
     dataset = PILImages(data.train_x, data.train_y, labs_transform(cfg, data.info))
-    loader = torch.utils.data.DataLoader(dataset, batch_size=cfg["batch_size"], shuffle=cfg["shuffle"])
+    loader = torch.utils.data.DataLoader(dataset, batch_size=cfg["batch_size"],
+                                         shuffle=cfg["order"] == "shuffled")
     model = create_model(cfg["model"], num_classes=len(data.info.classes))
     if cfg["optimizer"] == "adam":
         optimizer = torch.optim.Adam(model.parameters(), lr=cfg["lr"])

@@ -11,11 +11,20 @@ from cnnlab.errors import CnnlabError
 
 REPO = Path(__file__).resolve().parents[1]
 PARAMS = REPO / "params.yaml"
-EXPERIMENTS = [
+STUDY_EXPERIMENTS = [  # STUDY.md's E1-E8
     "lenet5_mnist", "mlp_mnist", "cnn_mnist", "mlp_mnist_permuted", "cnn_mnist_permuted",
     "vgg_cifar10", "resnet18_cifar10", "resnet18_cifar10_long", "lenet_sigmoid_fashionmnist",
     "convnet_cifar10", "cnn_bn_mnist", "resnet18_transfer_cifar10",
 ]
+QUESTION_VARIANTS = [  # the lab's questions: each a variant of a base experiment (`base:`)
+    "lenet5_mnist_file_order", "lenet5_mnist_class_sorted",
+    "lenet5_mnist_normalize_none", "lenet5_mnist_normalize_imagenet", "lenet5_mnist_normalize_wrong",
+    "lenet5_mnist_crop", "lenet_sigmoid_fashionmnist_normalize_dataset",
+    "lenet_sigmoid_fashionmnist_normalize_imagenet", "lenet_sigmoid_fashionmnist_normalize_wrong",
+    *[f"lenet5_mnist_batch{b}{suffix}" for suffix in ("", "_fixed_steps", "_scaled_lr")
+      for b in (16, 256, 1024, 4096)],
+]
+EXPERIMENTS = STUDY_EXPERIMENTS + QUESTION_VARIANTS
 
 
 def test_catalog_has_every_experiment_and_validates():
@@ -163,7 +172,8 @@ def test_every_experiment_resolves_as_before_the_defaults_layer():
     params = config.load_params(PARAMS)
     stored = json.loads((REPO / "tests" / "resolved_experiments.json").read_text())
     for scale, experiments in stored.items():
-        resolved = {name: config.experiment_config(params, name, [f"scale={scale}"]) for name in EXPERIMENTS}
+        resolved = {name: config.experiment_config(params, name, [f"scale={scale}"])
+                    for name in STUDY_EXPERIMENTS}
         assert resolved == experiments
 
 

@@ -68,7 +68,7 @@ def test_models_and_batches_are_channels_last(model):
     convs = [m for m in built.modules() if isinstance(m, torch.nn.Conv2d)]
     assert all(c.weight.is_contiguous(memory_format=torch.channels_last) for c in convs)
     assert not convs[-1].weight.is_contiguous()  # wide enough for the layouts to differ
-    params = {"normalize": True, "augment": "none", "permute": False, "seed": 0}
+    params = {"normalize": "dataset", "augment": "none", "permute": False, "seed": 0}
     prepare = engine.make_preparer(params, SimpleNamespace(info=DATASETS["cifar10"]))
     batch = prepare(torch.zeros(2, 3, 32, 32, dtype=torch.uint8), train=False)
     assert batch.is_contiguous(memory_format=torch.channels_last) and not batch.is_contiguous()

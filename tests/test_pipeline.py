@@ -50,6 +50,7 @@ def make_project(folder: Path, experiments=None) -> Path:
     params = config.read_params(project / "params.yaml")
     if experiments is not None:
         params["experiments"] = {name: params["experiments"][name] for name in experiments}
+        params.pop("questions")  # they compare experiments left out here
         references = config.read_yaml((project / "references.yaml").read_text(), "references.yaml")
         references["experiments"] = {name: refs for name, refs in references["experiments"].items()
                                      if name in experiments}
@@ -99,6 +100,13 @@ def job_counts(snakemake_output: str) -> dict[str, int]:
 
 def stages_run(dvc_output: str) -> set[str]:
     return set(re.findall(r"Running stage '([^']+)'", dvc_output))
+
+
+def dvc_changed_by_an_edit_of(experiment: str) -> set[str]:
+    """The stages `dvc status` lists after an edit of `experiment` in params.yaml: every runs@
+    stage tracks all experiments (a variant takes its base's keys), the summary and plot stages
+    their own experiment's."""
+    return {f"runs@{name}" for name in KEPT} | {f"summary@{experiment}", f"plot@{experiment}"}
 
 
 def set_learning_rate(project: Path, experiment: str, lr: float) -> None:
@@ -205,7 +213,7 @@ def test_parameter_change_reruns_one_experiment_in_snakemake(study):
                                    "report": 1}
     assert set(re.findall(r"wildcards: exp=(\w+)", planned)) == {CHANGED}
     changed = json.loads(run(["dvc", "status", "--json"], project, env))
-    assert set(changed) == {f"{stage}@{CHANGED}" for stage in ("runs", "summary", "plot")}
+    assert set(changed) == dvc_changed_by_an_edit_of(CHANGED)
 
     output = run(SNAKEMAKE_ALL, project, env)
     assert job_counts(output) == job_counts(planned)
@@ -221,10 +229,11 @@ def test_parameter_change_reruns_one_experiment_in_dvc(study):
     project, env, _ = study
     set_learning_rate(project, CHANGED, 0.02)
     changed = json.loads(run(["dvc", "status", "--json"], project, env))
-    assert set(changed) == {f"{stage}@{CHANGED}" for stage in ("runs", "summary", "plot")}
+    assert set(changed) == dvc_changed_by_an_edit_of(CHANGED)
     output = run(["dvc", "repro"], project, env)
-    assert stages_run(output) == {f"runs@{CHANGED}", f"summary@{CHANGED}", f"plot@{CHANGED}", "report"}
+    assert stages_run(output) == dvc_changed_by_an_edit_of(CHANGED) | {"report"}
     assert output.count(": trained 1 epoch in") == SEEDS  # the recipe changed: both seeds
+    assert output.count("already trained with this recipe and code; kept") == SEEDS * (len(KEPT) - 1)
     diff = json.loads(run(["dvc", "metrics", "diff", "--json"], project, env))
     assert set(diff) == {f"results/{CHANGED}/summary.json"}
     assert json.loads(run(["dvc", "status", "--json"], project, env)) == {}
@@ -270,6 +279,27 @@ def test_a_change_in_defaults_reruns_every_experiment_that_takes_it(study):
     (project / "params.yaml").write_text(catalog)
     assert job_counts(run([*SNAKEMAKE_ALL, "--dry-run"], project, env)) == {}
     assert json.loads(run(["dvc", "status", "--json"], project, env)) == {}
+
+
+def test_a_change_to_a_base_reruns_its_variants_in_both_tools(study):
+    """A variant (`base: cnn_mnist`) takes its base's keys: after the base's learning rate changes,
+    Snakemake plans the variant's jobs again and DVC finds the variant's runs stage changed."""
+    project, env, _ = study
+    catalog = (project / "params.yaml").read_text()
+    params = config.read_yaml(catalog, "params.yaml")
+    variant = f"{CHANGED}_file_order"
+    params["experiments"][variant] = {"base": CHANGED, "dataset": "mnist", "order": "file"}
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    output = run(SNAKEMAKE_ALL, project, env)  # the variant's runs, recorded in dvc.lock too
+    assert set(re.findall(r"wildcards: exp=(\w+)", output)) == {variant}
+    assert json.loads(run(["dvc", "status", "--json"], project, env)) == {}
+    set_learning_rate(project, CHANGED, 0.03)
+    planned = run([*SNAKEMAKE_ALL, "--dry-run"], project, env)
+    assert set(re.findall(r"wildcards: exp=(\w+)", planned)) == {CHANGED, variant}
+    assert job_counts(planned)["train"] == 2 * SEEDS
+    changed = set(json.loads(run(["dvc", "status", "--json"], project, env)))
+    assert {f"runs@{CHANGED}", f"runs@{variant}"} <= changed
+    (project / "params.yaml").write_text(catalog)
 
 
 def project_without_cifar10(folder: Path) -> tuple[Path, dict]:

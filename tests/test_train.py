@@ -84,7 +84,7 @@ def result_bytes(out: Path) -> dict:
 
 @pytest.mark.parametrize("name, overrides", [
     ("cnn_bn_mnist", ["epochs=2"]),  # dropout and BatchNorm
-    ("convnet_cifar10", ["epochs=2", "augment=crop_flip", "shuffle=true", "mix=cutmix"]),
+    ("convnet_cifar10", ["epochs=2", "augment=crop_flip", "order=shuffled", "mix=cutmix"]),
 ])
 def test_same_parameters_give_byte_identical_results(project, tmp_path, name, overrides):
     run(project, name, tmp_path / "a", *overrides)
@@ -100,7 +100,7 @@ def test_same_parameters_give_byte_identical_results(project, tmp_path, name, ov
 def test_interrupted_then_resumed_run_ends_like_an_uninterrupted_one(project, tmp_path):
     overrides = ("epochs=3", "scheduler=cosine", "optimizer=sgd", "momentum=0.9",
                  "mix=mixup", "mix_alpha=0.2")
-    cfg = cfg_for(project, "convnet_cifar10", *overrides, "augment=crop_flip", "shuffle=true")
+    cfg = cfg_for(project, "convnet_cifar10", *overrides, "augment=crop_flip", "order=shuffled")
     train(cfg, tmp_path / "whole")
     evaluate(cfg, tmp_path / "whole")
 

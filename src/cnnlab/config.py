@@ -23,6 +23,8 @@ MAX_FILE_BYTES = 100_000  # the real catalog is ~7 KB; bigger files take seconds
 MAX_DEPTH = 20  # the real catalog nests 4 deep; Python's recursion gives out at ~1000
 MAX_NUMBER_CHARS = 32  # Python refuses to read ints of more than 4300 digits, with a traceback
 SHOWN_CHARS = 60  # how much of a value an error message repeats
+# Keys of older catalogs, and what replaced them (issue 12): named in the error for the old key.
+RENAMED_KEYS = {"shuffle": "`order` (true = shuffled, false = file)"}
 
 
 def cut(text: str, limit: int = SHOWN_CHARS) -> str:
@@ -167,26 +169,63 @@ StrictValidator = jsonschema.validators.extend(jsonschema.Draft202012Validator, 
 
 
 def experiment_keys() -> dict:
-    """The keys an experiment may set, each with its schema."""
-    return schema()["$defs"]["experiment"]["properties"]
+    """The recipe keys an experiment may set (and `--set` takes), each with its schema; not `base`,
+    which names where an experiment's keys come from and is no part of its recipe."""
+    return {key: prop for key, prop in schema()["$defs"]["experiment"]["properties"].items() if key != "base"}
 
 
 def validate(params, source: str = "params.yaml") -> None:
-    """Check `params` against the schema, then complete each experiment in place: `defaults`,
-    then the schema's defaults, merged under it. Raises one CnnlabError naming the first
-    offending key and what is allowed."""
+    """Check `params` against the schema, then complete each experiment in place: its base's own
+    keys, `defaults`, then the schema's defaults, merged under it; then check `questions`. Raises
+    one CnnlabError naming the first offending key and what is allowed."""
     sch = schema()
     _check(StrictValidator(sch), params, source)
     if params["scale"] not in params["scales"]:
         raise CnnlabError(f"{source}: scale: {shown(params['scale'])} is not defined; "
                           f"allowed: {sorted(params['scales'])}")
+    experiments = params["experiments"]
+    own_keys = copy.deepcopy(experiments)  # as written: a base lends only the keys it sets itself
     schema_defaults = {key: prop["default"] for key, prop in experiment_keys().items() if "default" in prop}
     complete = StrictValidator({"$ref": "#/$defs/resolved_experiment", "$defs": sch["$defs"]})
-    for name, spec in params["experiments"].items():
-        for layer in (params.get("defaults", {}), schema_defaults):
+    for name, spec in experiments.items():
+        base = base_keys(own_keys, name, source)
+        for layer in (base, params.get("defaults", {}), schema_defaults):
             for key, value in layer.items():
                 spec.setdefault(key, copy.deepcopy(value))
         _check(complete, spec, source, where=["experiments", name])
+    check_questions(params.get("questions", {}), experiments, source)
+
+
+def base_keys(own_keys: dict, name: str, source: str) -> dict:
+    """The keys experiment `name` takes from its `base` (none without one); one level only."""
+    base = own_keys[name].get("base")
+    if base is None:
+        return {}
+    where = f"{source}: experiments.{name}.base"
+    if base == name:
+        raise CnnlabError(f"{where}: an experiment cannot be its own base; name another experiment "
+                          "or remove `base`")
+    if base not in own_keys:
+        raise CnnlabError(f"{where}: {shown(base)} is not an experiment; "
+                          f"{_choices(base, list(own_keys), 'known')}")
+    if "base" in own_keys[base]:
+        raise CnnlabError(f"{where}: {base} has a base itself ({own_keys[base]['base']}); a base must "
+                          f"be an experiment without one: name {own_keys[base]['base']} instead")
+    return {key: value for key, value in own_keys[base].items() if key != "base"}
+
+
+def check_questions(questions: dict, experiments: dict, source: str) -> None:
+    """Each question compares experiments that differ from its `base` (their `base:`) in one key."""
+    for name, question in questions.items():
+        where, base = f"{source}: questions.{name}", question["base"]
+        plain = [n for n, spec in experiments.items() if "base" not in spec]
+        if base not in plain:
+            raise CnnlabError(f"{where}.base: {shown(base)} is not an experiment without a base; "
+                              f"{_choices(base, plain, 'known')}")
+        for variant in question["variants"]:
+            if experiments.get(variant, {}).get("base") != base:
+                raise CnnlabError(f"{where}.variants: {shown(variant)} is not an experiment with "
+                                  f"`base: {base}`; give it that base in `experiments`, or remove it here")
 
 
 def _check(validator, instance, source: str, where=()) -> None:
@@ -208,6 +247,8 @@ def _choices(word: str, choices, label: str = "allowed keys") -> str:
     """'did you mean `x`? <label>: ...' for a word that is not one of `choices`."""
     close = difflib.get_close_matches(word, choices, n=1)
     hint = f"did you mean `{close[0]}`? " if close else ""
+    if word in RENAMED_KEYS:
+        hint = f"it is now {RENAMED_KEYS[word]}; "
     return f"{hint}{label}: {', '.join(choices)}"
 
 
@@ -308,6 +349,7 @@ def experiment_config(params: dict, name: str, overrides=()) -> dict:
     cfg["data"] = dict(params["data"])
     cfg["val_size"] = params["data"]["val_size"]
     cfg.update(params["experiments"][name])
+    cfg.pop("base", None)  # where the keys came from, no part of the recipe
     cfg.update(params["scales"][params["scale"]])
     cfg.update(recipe_overrides)  # an explicit --set beats the scale
     cfg["name"] = name

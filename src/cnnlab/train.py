@@ -169,6 +169,15 @@ def run_epoch(session: TrainingSession, epoch: int) -> dict:
     }
 
 
+def batch_order(order: str, labels: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """The training images' indices in the order of this epoch's batches (`order:` in params.yaml)."""
+    if order == "shuffled":
+        return torch.randperm(len(labels), generator=generator)
+    if order == "class_sorted":  # all 0s, then all 1s, ...; within a class the file's order
+        return torch.sort(labels, stable=True).indices
+    return torch.arange(len(labels))
+
+
 def train_one_epoch(session: TrainingSession, epoch: int) -> tuple[float, float]:
     """One pass over the training split; returns its mean loss and accuracy."""
     model, data, cfg, optimizer = session.model, session.data, session.cfg, session.optimizer
@@ -176,8 +185,7 @@ def train_one_epoch(session: TrainingSession, epoch: int) -> tuple[float, float]
     generator = random_streams.epoch_generator(cfg["seed"], epoch)
     random_streams.seed_dropout(cfg["seed"], epoch)
     n, batch_size = len(data.train_y), cfg["batch_size"]
-    order = torch.randperm(n, generator=generator) if cfg["shuffle"] else torch.arange(n)
-    order = order.to(session.device)
+    order = batch_order(cfg["order"], data.train_y, generator).to(session.device)
     loss_fn = loss_function(cfg["loss"])
     steps = -(-n // batch_size)
     # Summed loss and correct count of every step, kept on the device: reading them each step

@@ -35,7 +35,7 @@ class StudyData:
 def load_study_data(cfg: dict) -> StudyData:
     """Hold `val_size` seeded-random training images out for checkpoint selection.
 
-    The rest keep the dataset's own order, so `shuffle: false` sees what a plain DataLoader sees.
+    The rest keep the dataset's own order, so `order: file` sees what a plain DataLoader sees.
     """
     splits = load(cfg["dataset"], cfg["data"]["root"])
     n = len(splits.train_y)
@@ -63,18 +63,18 @@ class BatchPreparer:
 
     def __init__(self, cfg: dict, info: DatasetInfo, channels_last: bool):
         self.augment = cfg["augment"]
-        self.mean, self.std = (info.mean, info.std) if cfg["normalize"] else (None, None)
+        self.statistics = transforms.normalization(cfg["normalize"], info.mean, info.std, info.channels)
         self.permutation = (
             transforms.pixel_permutation(cfg["seed"], info.size * info.size) if cfg["permute"] else None
         )
         self.channels_last = channels_last
 
     def __call__(self, x: torch.Tensor, train: bool, generator: torch.Generator | None = None):
-        if train and self.augment == "crop_flip":
-            x = transforms.random_crop_flip(x, CROP_PADDING, generator)
+        if train and self.augment != "none":
+            x = transforms.random_crop_flip(x, CROP_PADDING, generator, flip=self.augment == "crop_flip")
         x = transforms.to_float(x)
-        if self.mean is not None:
-            x = transforms.normalize(x, self.mean, self.std)
+        if self.statistics is not None:
+            x = transforms.normalize(x, *self.statistics)
         if self.permutation is not None:
             x = transforms.permute_pixels(x, self.permutation)
         if self.channels_last:

@@ -9,6 +9,26 @@ import torch
 
 from cnnlab import random_streams
 
+# Normalize's statistics other than the dataset's own (Q2, `normalize:` in params.yaml), per RGB channel.
+OTHER_STATISTICS = {
+    "imagenet": ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),  # torchvision's pretrained models
+    "wrong": ((0.9, 0.9, 0.9), (0.05, 0.05, 0.05)),  # badly wrong: a black pixel (0) becomes -18
+}
+
+
+def normalization(kind: str, mean, std, channels: int):
+    """(mean, std) per channel for `normalize: kind`, given the dataset's own; None for `none`.
+
+    The RGB values of OTHER_STATISTICS are averaged for 1-channel images."""
+    if kind == "none":
+        return None
+    if kind == "dataset":
+        return tuple(mean), tuple(std)
+    mean, std = OTHER_STATISTICS[kind]
+    if channels == 1:
+        return (sum(mean) / 3,), (sum(std) / 3,)
+    return mean, std
+
 
 def to_float(x: torch.Tensor) -> torch.Tensor:
     """uint8 [0, 255] → float [0, 1], like ToTensor."""
@@ -22,16 +42,18 @@ def normalize(x: torch.Tensor, mean, std) -> torch.Tensor:
     return (x - mean) / std
 
 
-def random_crop_flip(x: torch.Tensor, padding: int, generator: torch.Generator) -> torch.Tensor:
-    """RandomCrop(size, padding) with zero fill, then RandomHorizontalFlip(0.5), per image."""
+def random_crop_flip(x: torch.Tensor, padding: int, generator: torch.Generator,
+                     flip: bool = True) -> torch.Tensor:
+    """RandomCrop(size, padding) with zero fill, then (if `flip`) RandomHorizontalFlip(0.5), per image."""
     b, _, h, w = x.shape
     padded = torch.nn.functional.pad(x, (padding,) * 4)
     top = torch.randint(0, 2 * padding + 1, (b,), generator=generator).to(x.device)
     left = torch.randint(0, 2 * padding + 1, (b,), generator=generator).to(x.device)
-    flip = (torch.rand(b, generator=generator) < 0.5).to(x.device)
     rows = top[:, None] + torch.arange(h, device=x.device)  # [B, H]
     cols = left[:, None] + torch.arange(w, device=x.device)  # [B, W]
-    cols = torch.where(flip[:, None], cols.flip(1), cols)
+    if flip:
+        flipped = (torch.rand(b, generator=generator) < 0.5).to(x.device)
+        cols = torch.where(flipped[:, None], cols.flip(1), cols)
     batch = torch.arange(b, device=x.device)[:, None, None]
     crops = padded.permute(0, 2, 3, 1)[batch, rows[:, :, None], cols[:, None, :]]  # [B, H, W, C]
     return crops.permute(0, 3, 1, 2).contiguous()
