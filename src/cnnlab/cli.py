@@ -217,7 +217,8 @@ def print_catalog(params: dict) -> None:
 
     numbers = params.get("study_numbers", {})
     chosen = study_experiments(params)
-    print(f"{'experiment':30s} {'STUDY.md':8s} {'dataset':14s} model")
+    width = max(len(name) for name in ["experiment", *params["experiments"]])
+    print(f"{'experiment':{width}s} {'STUDY.md':8s} {'dataset':14s} model")
     for name, spec in params["experiments"].items():
         left_out = "" if name in chosen else "  (left out of the study by `datasets`)"
-        print(f"{name:30s} {numbers.get(name, '-'):8s} {spec['dataset']:14s} {spec['model']}{left_out}")
+        print(f"{name:{width}s} {numbers.get(name, '-'):8s} {spec['dataset']:14s} {spec['model']}{left_out}")

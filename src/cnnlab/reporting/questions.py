@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 from cnnlab import statistics
 from cnnlab.config import count
-from cnnlab.errors import CnnlabError
 from cnnlab.reporting.page import comparison_sentence, flops, interval, pct, pp, recipe_keys
 from cnnlab.reporting.tables import mean_of, paired_table, seed_runs
 from cnnlab.results import FinishedRun
@@ -48,18 +47,6 @@ class QuestionNumbers:
     note: Callable[[FinishedRun, list[FinishedRun]], str] = lambda base, variants: ""
 
 
-def check_questions(params: dict) -> None:
-    """Every question compares experiments of the catalog, a base with variants other than itself."""
-    for qid, question in params.get("questions", {}).items():
-        for key, name in [("base", question["base"]), *(("variants", v) for v in question["variants"])]:
-            if name not in params["experiments"]:
-                raise CnnlabError(f"params.yaml: questions.{qid}.{key}: {name!r} is not an experiment; "
-                                  "name one under `experiments:`")
-        if question["base"] in question["variants"]:
-            raise CnnlabError(f"params.yaml: questions.{qid}.variants: lists its base "
-                              f"{question['base']!r}; remove it from the variants")
-
-
 def question_answers(params: dict, runs: list[FinishedRun]) -> list[Answer]:
     """The answers of the questions whose base and at least one variant have results."""
     by_name = {run.name: run for run in runs}
@@ -73,7 +60,7 @@ def question_answers(params: dict, runs: list[FinishedRun]) -> list[Answer]:
 
 
 def answer(qid: str, title: str, base: FinishedRun, variants: list[FinishedRun]) -> Answer:
-    numbers = QUESTION_NUMBERS.get(qid, QuestionNumbers())
+    numbers = QUESTION_NUMBERS.get(qid.split("_")[0], QuestionNumbers())  # q3_fixed_steps: "q3"
     differences = list(paired_table([(v.name, v, "test_acc", base, "test_acc") for v in variants])
                        .itertuples())
     headers = ["experiment", "differs from the base in", "test accuracy: mean ± 95 % interval (n)",
@@ -167,13 +154,13 @@ def cost_note(base: FinishedRun, variants: list[FinishedRun]) -> str:
 
 
 # One declaration per question id of params.yaml; a question not listed shows test accuracy only.
-QUESTION_NUMBERS = {
-    "q3_epoch_vs_batch": QuestionNumbers(
+QUESTION_NUMBERS = {  # by the question's number: every q3_* study shows the same columns
+    "q3": QuestionNumbers(
         (Column("steps per epoch", lambda r: f"{steps_per_epoch(r):,}"),
          Column("seconds per epoch", lambda r: f"{seconds_per_epoch(r):,.1f} s"),
          Column("images / s", lambda r: f"{mean_of(seed_runs(r), 'images_per_sec'):,.0f}")),
         epoch_note),
-    "q4_conv1x1": QuestionNumbers(
+    "q4": QuestionNumbers(
         (Column("parameters", lambda r: f"{r.trained['parameters']:,}"),
          Column("FLOPs / image", lambda r: flops(r.trained["flops_per_image"])),
          Column("test acc. on shifted images", shifted_text)),

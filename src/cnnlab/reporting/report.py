@@ -8,7 +8,7 @@ from cnnlab.errors import CnnlabError
 from cnnlab.io import atomic_write_text, atomic_write_with, held_folder
 from cnnlab.reporting.markdown import render_markdown
 from cnnlab.reporting.page import render_html
-from cnnlab.reporting.questions import check_questions, question_answers
+from cnnlab.reporting.questions import question_answers
 from cnnlab.reporting.references import REFERENCES, load_references
 from cnnlab.reporting.study_figures import StudyInputs, plot_study
 from cnnlab.reporting.tables import comparison_table, reproduction_table, summary_table
@@ -19,7 +19,6 @@ def build_report(params: dict, results_dir: Path, references_path: Path = REFERE
     """Write summary.csv, reproduction.csv, comparisons.csv, figures/*.png, report.html and report.md
     into `results_dir`; returns report.html's path."""
     results_dir = Path(results_dir)
-    check_questions(params)
     if not results_dir.is_dir():
         raise CnnlabError(f"{results_dir}: no such folder; run `cnnlab train EXP` and `cnnlab evaluate EXP` "
                           "first (or point --results at the results folder)")
