@@ -162,6 +162,10 @@ def test_cli_runs_each_seed_keeps_current_runs_and_summarizes(project, tmp_path)
     assert all((tmp_path / f"runs/seed{seed}/model.pt").read_bytes() == first[seed] for seed in (0, 1))
     assert first[0] != first[1]  # each seed its own run
     assert cnnlab("evaluate", "[0, 1, 2]").returncode == 0
+    metrics = (tmp_path / "runs/seed1/metrics.json").stat().st_mtime_ns
+    again = cnnlab("evaluate", "[0, 1, 2]")  # each run evaluated from this model.pt: kept, untouched
+    assert again.stdout.count("already evaluated from this model.pt and code; kept") == 3, again.stderr
+    assert (tmp_path / "runs/seed1/metrics.json").stat().st_mtime_ns == metrics
     summarized = cnnlab("summarize", "[0, 1, 2]")
     assert "over 3 seeds" in summarized.stdout, summarized.stderr
     summary = json.loads((tmp_path / "summary.json").read_text())

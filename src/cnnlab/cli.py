@@ -185,10 +185,15 @@ def run(args: argparse.Namespace) -> int:
                       f"on {record['device']} ({record['precision']}); "
                       f"best epoch {record['best_epoch']}")
     elif args.command == "evaluate":
-        from cnnlab.evaluate import evaluate
+        from cnnlab.evaluate import evaluate_unless_current
 
         for run_cfg in runs:
-            metrics = evaluate(run_cfg, layout.run_folder(out, run_cfg["seed"]), threads=args.threads)
+            metrics = evaluate_unless_current(run_cfg, layout.run_folder(out, run_cfg["seed"]),
+                                              threads=args.threads)
+            if metrics is None:
+                print(f"{cfg['name']} seed {run_cfg['seed']}: already evaluated from this model.pt and "
+                      "code; kept")
+                continue
             chosen = ("on validation" if metrics["val_acc"] is not None
                       else "the last; no validation split")
             print(f"{cfg['name']} seed {run_cfg['seed']}: test accuracy {metrics['test_acc']:.4f} (epoch "
