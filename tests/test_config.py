@@ -24,7 +24,9 @@ QUESTION_VARIANTS = [  # the lab's questions: each a variant of a base experimen
     *[f"lenet5_mnist_batch{b}{suffix}" for suffix in ("", "_fixed_steps", "_scaled_lr")
       for b in (16, 256, 1024, 4096)],
 ]
-EXPERIMENTS = STUDY_EXPERIMENTS + QUESTION_VARIANTS
+Q4_EXPERIMENTS = [  # question 4: two bases of their own, each with one variant (another model)
+    "cnn_fc_head_mnist", "cnn_conv1x1_head_mnist", "cnn_plain_block_mnist", "cnn_bottleneck_block_mnist"]
+EXPERIMENTS = STUDY_EXPERIMENTS + QUESTION_VARIANTS + Q4_EXPERIMENTS
 
 
 def test_catalog_has_every_experiment_and_validates():

@@ -25,13 +25,16 @@ def test_a_variant_is_its_base_with_the_keys_it_changes():
 def test_every_question_variant_changes_one_key_of_its_base():
     params = config.load_params(PARAMS)
     questions = params["questions"]
-    assert sorted(v for q in questions.values() for v in q["variants"]) == sorted(QUESTION_VARIANTS)
+    q4_variants = ["cnn_conv1x1_head_mnist", "cnn_bottleneck_block_mnist"]
+    variants = sorted(v for q in questions.values() for v in q["variants"])
+    assert variants == sorted(QUESTION_VARIANTS + q4_variants)
     for question in questions.values():
         base = resolved(params, question["base"])
         for name in question["variants"]:
             variant = resolved(params, name)
             changed = {k for k in base if base[k] != variant[k]} - {"name"}
-            assert changed and changed <= {"order", "normalize", "augment", "batch_size", "epochs", "lr"}
+            assert changed and changed <= {"order", "normalize", "augment", "batch_size", "epochs", "lr",
+                                           "model"}
             assert len(changed - {"epochs", "lr"}) == 1, (name, changed)  # Q3 pairs batch with epochs or lr
 
 
