@@ -37,7 +37,8 @@ QUESTIONS = {
     "q1_lr": {"title": "Does a larger learning rate help?", "base": BASE,
               "variants": ["cnn_mnist_fast", "cnn_mnist_again"]},
     "q3_epoch_vs_batch": {"title": "Epoch vs batch", "base": BASE, "variants": ["cnn_mnist_b16"]},
-    "q4_conv1x1": {"title": "1x1 convolution vs fully-connected", "base": BASE, "variants": ["cnn_mnist_mlp"]},
+    "q4_conv1x1": {"title": "1x1 convolution vs fully-connected", "base": BASE,
+                   "variants": ["cnn_mnist_mlp"]},
     "q_not_run": {"title": "A question without results", "base": BASE, "variants": ["cnn_mnist_not_run"]},
 }
 TRAINED = [BASE, *(name for name in VARIANTS if name != "cnn_mnist_not_run"), "mlp_mnist"]
@@ -180,7 +181,8 @@ BAD_QUESTIONS = {  # what a user may write -> what the one-line error says
     "unknown variant": ({"title": "t", "base": BASE, "variants": ["cnn_mnist_fats"]},
                         "questions.qx.variants: 'cnn_mnist_fats' is not an experiment"),
     "base among its variants": ({"title": "t", "base": BASE, "variants": [BASE]},
-                                "questions.qx.variants: 'cnn_mnist' is not an experiment with `base: cnn_mnist`"),
+                                "questions.qx.variants: 'cnn_mnist' is not an experiment with `base: "
+                                "cnn_mnist`"),
     "no title": ({"base": BASE, "variants": ["cnn_mnist_fast"]}, "questions.qx: the key 'title' is missing"),
     "unknown key": ({"title": "t", "base": BASE, "variants": ["mlp_mnist"], "varaints": []},
                     "questions.qx: unknown key 'varaints'"),
