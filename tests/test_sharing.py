@@ -145,8 +145,19 @@ def test_a_record_of_a_file_rewritten_since_is_dropped(tmp_path, monkeypatch):
         key = base64.urlsafe_b64encode(f"results/{name}".encode()).decode()
         records[name] = metadata / key
         records[name].write_text(json.dumps({"endtime": path.stat().st_mtime, "input": ["a"]}))
+    for name in ("kept_plots", "rewritten_plots"):  # folders, dated by Snakemake's mark
+        folder = tmp_path / "results" / name
+        folder.mkdir()
+        (folder / "curves.png").write_bytes(b"png")
+        (folder / ".snakemake_timestamp").touch()
+        key = base64.urlsafe_b64encode(f"results/{name}".encode()).decode()
+        records[name] = metadata / key
+        records[name].write_text(json.dumps({"endtime": (folder / ".snakemake_timestamp").stat().st_mtime}))
     (metadata / "not-a-record").write_text("x")
-    os.utime(tmp_path / "results" / "rewritten.json", (time.time() + 5,) * 2)  # DVC remade it
+    later = (time.time() + 5,) * 2
+    os.utime(tmp_path / "results" / "rewritten.json", later)  # DVC remade them
+    os.utime(tmp_path / "results" / "rewritten_plots" / "curves.png", later)
     drop_stale_records(metadata)
     assert records["kept.json"].exists() and not records["rewritten.json"].exists()
+    assert records["kept_plots"].exists() and not records["rewritten_plots"].exists()
     assert (metadata / "not-a-record").exists()

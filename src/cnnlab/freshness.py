@@ -76,9 +76,10 @@ def walk(path: Path) -> list[Path]:
 
 
 def drop_stale_records(metadata: Path) -> None:
-    """Remove each record under `metadata` (Snakemake's `.snakemake/metadata/`: one JSON file a
-    file it made, named by the file's path in URL-safe base64, with the file's time when made as
-    `endtime`) whose file has been rewritten since. Folders (dated by their mark) are left alone."""
+    """Remove each record under `metadata` (Snakemake's `.snakemake/metadata/`: one JSON file an
+    output it made, named by the output's path in URL-safe base64, with the output's time when made
+    as `endtime`) whose output has been rewritten since: a file with another time, a folder with a
+    file inside newer than the record (Snakemake dates a folder by its mark, written last)."""
     for record in Path(metadata).glob("*"):
         if not record.is_file() or record.name.startswith("@"):  # "@": a long name split into folders
             continue
@@ -87,5 +88,12 @@ def drop_stale_records(metadata: Path) -> None:
             made = json.loads(record.read_text()).get("endtime")
         except (ValueError, UnicodeDecodeError, AttributeError):
             continue  # not a record of this kind: none of ours to judge
-        if made is not None and path.is_file() and abs(path.stat().st_mtime - made) > 0.001:
+        if made is not None and rewritten_since(path, made):
             record.unlink()
+
+
+def rewritten_since(path: Path, made: float) -> bool:
+    if path.is_file():
+        return abs(path.stat().st_mtime - made) > 0.001
+    inside = [item for item in walk(path)[1:] if item.name != ".snakemake_timestamp"]
+    return any(item.stat().st_mtime > made + 0.001 for item in inside)
