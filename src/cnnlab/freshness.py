@@ -6,9 +6,10 @@ made (`dvc repro` leaves Snakemake's record behind) or brought (`dvc pull` write
 order, later than the git checkout of the code and of metrics.json). The workflow uses these two
 rules instead (workflow/rules/dvc.smk, experiments.smk):
 
-- `write_recipe`: each experiment's recipe is a file that its train and evaluate jobs take as input,
-  rewritten only when the recipe changes, and then dated to the epoch when the results on disk were
-  already made with it (their train.json says so), by whichever tool made them;
+- `write_recipe`: each run's recipe is a file that its train and evaluate jobs take as input (and
+  each experiment's list of seeds one that its summary takes), rewritten only when it changes, and
+  then dated to the epoch when the results on disk were already made with it (their train.json or
+  summary.json says so), by whichever tool made them;
 - `date_in_order`: in a copy where Snakemake has not run yet, the outputs of the stages that DVC
   finds current by their content are dated in the pipeline's order, as if made one by one when
   the last of them arrived;
@@ -32,8 +33,10 @@ def recipe_text(settings: dict) -> str:
     return json.dumps({k: v for k, v in settings.items() if k != "data"}, sort_keys=True, indent=1) + "\n"
 
 
-def write_recipe(path: Path, settings: dict, record: Path) -> None:
-    """Keep `path` holding the recipe of `settings`; `record` is the experiment's train.json.
+def write_recipe(path: Path, settings: dict, record: Path, key: str = "config") -> None:
+    """Keep `path` holding the recipe of `settings`; `record` is the results' own record of what
+    they were made with, under `key`: a run's train.json (`config`, its settings) or an
+    experiment's summary.json (`seeds`, its list of seeds; `settings` is then {"seeds": [...]}).
 
     Unchanged, the file keeps its time. Changed, it is newer than the results, so they are made
     again; unless `record` shows they were made with this recipe already: then it is older.
@@ -42,7 +45,11 @@ def write_recipe(path: Path, settings: dict, record: Path) -> None:
     if path.exists() and path.read_text() == text:
         return
     atomic_write_text(path, text)
-    if record.exists() and recipe_text(json.loads(record.read_text())["config"]) == text:
+    try:
+        made = json.loads(record.read_text())[key]
+    except (OSError, ValueError, KeyError, TypeError):
+        return  # no results, or none that say what they were made with
+    if recipe_text(made if key == "config" else {key: made}) == text:
         os.utime(path, (0, 0))
 
 

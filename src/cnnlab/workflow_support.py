@@ -79,13 +79,17 @@ def code_digest(step: str) -> str:
 def workflow_params(config: dict, params_file: dict) -> dict:
     """Snakemake's `config` (params.yaml with any `--config` values) checked and completed as cnnlab
     completes params.yaml; `params_file` is params.yaml itself, as cnnlab reads it."""
-    config = {key: value if value == params_file.get(key) else typed(value) for key, value in config.items()}
-    params = completed(config, source="params.yaml with snakemake --config")
+    params = completed(typed_config(config, params_file), source="params.yaml with snakemake --config")
     for key in FILE_ONLY_KEYS:
         if params.get(key) != params_file.get(key):
             raise CnnlabError(f"--config {key}: edit it in params.yaml; --config reaches cnnlab only for "
                               f"the top-level keys ({', '.join(STUDY_KEYS)}), defaults and experiments")
     return params
+
+
+def typed_config(config: dict, params_file: dict) -> dict:
+    """Snakemake's `config` with each `--config` value (one that differs from params.yaml) typed."""
+    return {key: value if value == params_file.get(key) else typed(value) for key, value in config.items()}
 
 
 def typed(value):

@@ -8,7 +8,14 @@ from snakemake.utils import validate
 from cnnlab.config import completed, experiment_config, read_params, run_config
 from cnnlab.errors import CnnlabError
 from cnnlab.layout import RUN
-from cnnlab.workflow_support import buildable_study, code_files, gpus_per_job, set_options, workflow_params
+from cnnlab.workflow_support import (
+    buildable_study,
+    code_files,
+    gpus_per_job,
+    set_options,
+    typed_config,
+    workflow_params,
+)
 
 
 def checked(function, *args, **kwargs):
@@ -32,7 +39,8 @@ configfile: "params.yaml"
 # `defaults`), and what this run asks for (the same, unless `--config` changed something).
 PARAMS_FILE = checked(completed, PARAMS_AS_WRITTEN, source="params.yaml")
 PARAMS = PARAMS_FILE if config == PARAMS_AS_WRITTEN else checked(workflow_params, config, PARAMS_FILE)
-validate(config, "../schemas/params.schema.yaml", set_default=False)  # Snakemake's own check
+# Snakemake's own check, of its config as cnnlab reads it (`--config seeds=[0]`: numbers, not text)
+validate(typed_config(config, PARAMS_AS_WRITTEN), "../schemas/params.schema.yaml", set_default=False)
 
 EXPERIMENTS = list(PARAMS["experiments"])
 DATA_ROOT = PARAMS["data"]["root"]
@@ -69,9 +77,17 @@ def recipe(exp, seed):
 RECIPES = {(exp, seed): recipe(exp, seed) for exp in EXPERIMENTS for seed in SEEDS[exp]}
 
 
+RUN_FOLDER = f"results/{{exp}}/{RUN}"  # a run's folder (cnnlab.layout), {exp} and {seed} wildcards
+
+
+def run_file(name):
+    """`name` (model.pt, metrics.json, ...) in the folder of a run: an output pattern."""
+    return f"{RUN_FOLDER}/{name}"
+
+
 def run_files(exp, name):
-    """`name` (metrics.json, history.csv, ...) of each of `exp`'s runs."""
-    return [f"results/{exp}/{RUN.format(seed=seed)}/{name}" for seed in SEEDS[exp]]
+    """`name` of each of `exp`'s runs."""
+    return [run_file(name).format(exp=exp, seed=seed) for seed in SEEDS[exp]]
 
 
 def cnnlab_options(exp):

@@ -5,7 +5,9 @@
 #
 # The recipe reaches Snakemake as a file, not as params: Snakemake compares params with its own
 # record of its last run, which knows nothing of results made by `dvc repro` or brought by
-# `dvc pull`; the file is dated by cnnlab.freshness from what the results themselves record.
+# `dvc pull`; the file is dated by cnnlab.freshness from what the results themselves record. So
+# is an experiment's list of seeds, the input of its summary: after Snakemake's record of a summary
+# is dropped (another tool remade it: cnnlab.freshness.drop_stale_records), the list still decides.
 # A dataset is an `ancient` input: its content is checked against known digests when it is
 # fetched, and its time says nothing (DVC restores it at `dvc pull` time).
 
@@ -13,11 +15,15 @@ from pathlib import Path
 
 from cnnlab.freshness import write_recipe
 
-RUN_FOLDER = "results/{exp}/" + RUN  # cnnlab.layout
+
 RECIPE_FILE = ".snakemake/cnnlab/recipes/{exp}/seed{seed}.json"  # Snakemake's, beside its own record
+SEEDS_FILE = ".snakemake/cnnlab/seeds/{exp}.json"  # which runs an experiment's summary takes
 for (_exp, _seed), _settings in RECIPES.items():
     write_recipe(Path(RECIPE_FILE.format(exp=_exp, seed=_seed)), _settings,
                  Path(RUN_FOLDER.format(exp=_exp, seed=_seed)) / "train.json")
+for _exp, _seeds in SEEDS.items():
+    write_recipe(Path(SEEDS_FILE.format(exp=_exp)), {"seeds": _seeds}, Path(f"results/{_exp}/summary.json"),
+                 key="seeds")
 
 
 rule train:
@@ -26,10 +32,10 @@ rule train:
         recipe=RECIPE_FILE,
         code=code_files("train"),
     output:
-        model=RUN_FOLDER + "/model.pt",
-        last=RUN_FOLDER + "/last.pt",
-        history=RUN_FOLDER + "/history.csv",
-        record=RUN_FOLDER + "/train.json",
+        model=run_file("model.pt"),
+        last=run_file("last.pt"),
+        history=run_file("history.csv"),
+        record=run_file("train.json"),
     params:
         options=lambda wc: cnnlab_options(wc.exp),
     threads: 4  # torch gains little beyond a few threads here; Snakemake lowers it to --cores
@@ -52,10 +58,10 @@ rule evaluate:
         recipe=RECIPE_FILE,
         code=code_files("evaluate"),
     output:
-        metrics=RUN_FOLDER + "/metrics.json",
-        per_class=RUN_FOLDER + "/per_class.csv",
-        confusion=RUN_FOLDER + "/confusion.csv",
-        predictions=RUN_FOLDER + "/predictions.csv",
+        metrics=run_file("metrics.json"),
+        per_class=run_file("per_class.csv"),
+        confusion=run_file("confusion.csv"),
+        predictions=run_file("predictions.csv"),
     params:
         options=lambda wc: cnnlab_options(wc.exp),
     threads: 4
@@ -74,6 +80,7 @@ rule summarize:
         lambda wc: run_files(wc.exp, "metrics.json"),
         lambda wc: run_files(wc.exp, "per_class.csv"),
         lambda wc: run_files(wc.exp, "confusion.csv"),
+        seeds=SEEDS_FILE,
         code=code_files("summarize"),
     output:
         summary="results/{exp}/summary.json",
