@@ -180,3 +180,20 @@ def write_mirror(path: Path, datasets=("mnist", "fashion_mnist", "cifar10"), n_t
             write_idx_dataset(path / MIRROR_SUBFOLDERS[name], n_train, n_test, compress,
                               dataset_seed)
     return path
+
+
+def mnist_project(folder: Path, n_train: int, n_test: int, val_size: int = 100, **changes) -> Path:
+    """`folder`/params.yaml, the project's catalog with its data root `folder`/raw holding synthetic
+    MNIST (fetched, unverified) and the top-level keys of `changes` replaced; returns `folder`."""
+    import yaml
+
+    from cnnlab import config
+    from cnnlab.data.fetch import fetch
+
+    mirror = write_mirror(folder / "mirror", datasets=("mnist",), n_train=n_train, n_test=n_test)
+    params = config.read_params(Path(__file__).resolve().parents[1] / "params.yaml")
+    params["data"].update(root=str(folder / "raw"), mirror=str(mirror), verify=False, val_size=val_size)
+    params.update(changes)
+    (folder / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    fetch("mnist", folder / "raw", mirror=mirror, verify=False)
+    return folder

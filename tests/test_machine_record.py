@@ -9,11 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
-from cnnlab import config, runtime
-from cnnlab.data.fetch import fetch
-from synthetic import write_mirror
+from cnnlab import runtime
+from synthetic import mnist_project
 
 REPO = Path(__file__).resolve().parents[1]
 XEON_CPUINFO = """processor\t: 0
@@ -84,13 +82,7 @@ def test_no_repository_or_no_git_records_none_and_never_fails(tmp_path, monkeypa
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
     """A params.yaml whose data root holds synthetic MNIST (as tests/test_train.py's)."""
-    tmp = tmp_path_factory.mktemp("project")
-    mirror = write_mirror(tmp / "mirror", datasets=("mnist",), n_train=300, n_test=100)
-    params = config.read_params(REPO / "params.yaml")
-    params["data"].update(root=str(tmp / "raw"), mirror=str(mirror), verify=False, val_size=100)
-    (tmp / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    fetch("mnist", tmp / "raw", mirror=mirror, verify=False)
-    return tmp
+    return mnist_project(tmp_path_factory.mktemp("project"), n_train=300, n_test=100)
 
 
 def train_through_the_cli(project: Path, out: Path, env: dict) -> dict:

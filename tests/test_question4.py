@@ -9,15 +9,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
-import yaml
 
-from cnnlab import config
-from cnnlab.data.fetch import fetch
 from cnnlab.engine import flops_per_image
 from cnnlab.equivalence import conv1x1_equivalence, max_abs_difference
 from cnnlab.evaluate import SHIFT_PIXELS, shift, shifted_images
 from cnnlab.models import count_parameters, create_model
-from synthetic import write_mirror
+from synthetic import mnist_project
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -70,13 +67,7 @@ def test_each_image_moves_two_pixels_in_a_direction_of_its_own_drawn_from_the_se
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
     """A params.yaml whose data root holds synthetic MNIST."""
-    tmp = tmp_path_factory.mktemp("project")
-    mirror = write_mirror(tmp / "mirror", datasets=("mnist",), n_train=700, n_test=200)
-    params = config.read_params(REPO / "params.yaml")
-    params["data"].update(root=str(tmp / "raw"), mirror=str(mirror), verify=False, val_size=100)
-    (tmp / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    fetch("mnist", tmp / "raw", mirror=mirror, verify=False)
-    return tmp
+    return mnist_project(tmp_path_factory.mktemp("project"), n_train=700, n_test=200)
 
 
 def test_evaluate_records_shifted_test_acc_and_summarize_reads_runs_without_it(project, tmp_path):

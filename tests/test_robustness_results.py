@@ -22,15 +22,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-import yaml
 
 from cnnlab import config, runtime
-from cnnlab.data.fetch import fetch
 from cnnlab.evaluate import evaluate
 from cnnlab.models import create_model
 from cnnlab.summary import summarize
 from cnnlab.train import train
-from synthetic import write_mirror
+from synthetic import mnist_project
 
 REPO = Path(__file__).resolve().parents[1]
 EXPERIMENT = "mlp_mnist"  # one epoch of a tiny MLP: quick to train in the fixture
@@ -52,14 +50,8 @@ class RunsCode:
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
     """params.yaml over synthetic MNIST, and one trained and evaluated EXPERIMENT in trained/."""
-    tmp = tmp_path_factory.mktemp("project")
-    mirror = write_mirror(tmp / "mirror", datasets=("mnist",), n_train=300, n_test=100)
-    params = config.read_params(REPO / "params.yaml")
-    params["data"].update(root=str(tmp / "raw"), mirror=str(mirror), verify=False, val_size=50)
-    params["datasets"] = ["mnist"]
-    params["seeds"] = [0]
-    (tmp / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    fetch("mnist", tmp / "raw", mirror=mirror, verify=False)
+    tmp = mnist_project(tmp_path_factory.mktemp("project"), n_train=300, n_test=100, val_size=50,
+                        datasets=["mnist"], seeds=[0])
     cfg = config.experiment_config(config.load_params(tmp / "params.yaml"), EXPERIMENT)
     train(config.run_config(cfg, 0), tmp / "trained" / RUN)
     evaluate(config.run_config(cfg, 0), tmp / "trained" / RUN)
