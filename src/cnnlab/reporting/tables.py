@@ -102,7 +102,7 @@ def paired_table(pairs: list[tuple[str, FinishedRun, str, FinishedRun, str]]) ->
         rows.append({"comparison": title, "a": a.name, "b": b.name, "measure": measure,
                      **{k: result[k] for k in COMPARISON_COLUMNS[4:] if k != "differences"},
                      "differences": " ".join(f"{d:+.4f}" for d in result["differences"])})
-    return pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
+    return pd.DataFrame(rows, columns=COMPARISON_COLUMNS).round(6)
 
 
 def per_seed(run: FinishedRun, measure: str) -> dict[int, float]:
