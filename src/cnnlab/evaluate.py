@@ -26,8 +26,9 @@ def evaluate_unless_current(cfg: dict, out_dir: Path, threads: int | None = None
     code: then None, and nothing is written (so DVC's `runs` stage, which evaluates every seed of an
     experiment, leaves the files of current runs as they are, and Snakemake finds them current)."""
     out_dir = Path(out_dir)
-    try:
+    try:  # what the evaluation reads must still be readable, as when it was made
         read_train_record(out_dir, cfg, "")
+        read_csv(out_dir / "history.csv", HISTORY_COLUMNS, "", numeric=True)
         made = read_json(out_dir / "metrics.json", ("model_sha256", "code_sha256"), "")
     except CnnlabError:
         made = None
