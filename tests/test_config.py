@@ -21,8 +21,9 @@ QUESTION_VARIANTS = [  # the lab's questions: each a variant of a base experimen
     "lenet5_mnist_normalize_none", "lenet5_mnist_normalize_imagenet", "lenet5_mnist_normalize_wrong",
     "lenet5_mnist_crop", "lenet_sigmoid_fashionmnist_normalize_dataset",
     "lenet_sigmoid_fashionmnist_normalize_imagenet", "lenet_sigmoid_fashionmnist_normalize_wrong",
-    *[f"lenet5_mnist_batch{b}{suffix}" for suffix in ("", "_fixed_steps", "_scaled_lr")
-      for b in (16, 256, 1024, 4096)],
+    *[f"lenet5_mnist_batch{b}" for b in (16, 256, 1024, 4096)],
+    "lenet5_mnist_batch16_fixed_steps", "lenet5_mnist_batch256_fixed_steps",
+    *[f"lenet5_mnist_batch{b}_scaled_lr" for b in (16, 256, 1024, 4096)],
 ]
 Q4_EXPERIMENTS = [  # question 4: two bases of their own, each with one variant (another model)
     "cnn_fc_head_mnist", "cnn_conv1x1_head_mnist", "cnn_plain_block_mnist", "cnn_bottleneck_block_mnist"]
