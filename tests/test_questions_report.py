@@ -7,6 +7,7 @@ the base's, so its difference is within the noise), a batch-size variant (Q3) an
 the CNN (Q4: parameters and FLOPs).
 """
 
+import base64
 import dataclasses
 import html
 import json
@@ -173,6 +174,37 @@ def test_report_html_opens_with_the_answers(study):
         assert f'<table id="{qid}-table">' in page
     # a question whose variants have no results gets no answer, in neither file
     assert QUESTIONS["q_not_run"]["title"] not in page + study["markdown"]
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    """A PNG's width and height, from its IHDR chunk."""
+    header = path.read_bytes()[:24]
+    assert header[:8] == b"\x89PNG\r\n\x1a\n", path
+    return int.from_bytes(header[16:20], "big"), int.from_bytes(header[20:24], "big")
+
+
+def test_each_answer_shows_its_figure_in_both_files(study):
+    figures = study["results"] / "figures"
+    for qid in ("q1_lr", "q3_epoch_vs_batch", "q4_conv1x1"):
+        png = figures / f"question_{qid}.png"
+        assert png_size(png)[0] > 1000
+        assert f"![question_{qid}](figures/question_{qid}.png)" in section(study["markdown"],
+                                                                         QUESTIONS[qid]["title"])
+        answer_html = study["html"].split(f'<h3 id="{qid}">')[1].split(f'<table id="{qid}-table">')[0]
+        embedded = re.search(r'<img src="data:image/png;base64,([^"]+)"', answer_html).group(1)
+        assert base64.b64decode(embedded) == png.read_bytes()
+    # Q1's figure adds the per-class panel below the curves; a question without results has none
+    heights = {qid: png_size(figures / f"question_{qid}.png")[1] for qid in ("q1_lr", "q4_conv1x1")}
+    assert heights["q1_lr"] > heights["q4_conv1x1"] * 1.4
+    assert not (figures / "question_q_not_run.png").exists()
+
+
+def test_a_question_figure_whose_answer_is_gone_is_removed(study, tmp_path):
+    stale = study["results"] / "figures" / "question_q_removed.png"
+    stale.write_bytes((study["results"] / "figures" / "question_q1_lr.png").read_bytes())
+    done = run_cli(["--params", str(study["params_path"]), "report", "--results", str(study["results"])])
+    assert done.returncode == 0, done.stderr
+    assert not stale.exists() and (study["results"] / "figures" / "question_q1_lr.png").is_file()
 
 
 BAD_QUESTIONS = {  # what a user may write -> what the one-line error says

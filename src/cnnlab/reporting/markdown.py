@@ -19,7 +19,7 @@ def render_markdown(params: dict, runs: list[FinishedRun], reproduction: pd.Data
     note = smoke_note(params, runs)
     parts = ["# cnnlab: the CNN week as one reproducible study", f"> {note}" if note else "",
              "## The lab's questions, answered from the numbers",
-             *(answer_markdown(a) for a in answers)]
+             *(answer_markdown(a, results_dir) for a in answers)]
     if not answers:
         parts.append("No question of params.yaml's `questions` has its base and a variant evaluated yet.")
     parts += ["## Reproduction", reproduction_markdown(reproduction), "## Study figures"]
@@ -42,8 +42,10 @@ def table_markdown(headers: list[str], rows: list[list[str]]) -> str:
     return "\n".join("| " + " | ".join(cell(c) for c in line) + " |" for line in lines)
 
 
-def answer_markdown(answer: Answer) -> str:
-    return f"### {answer.title}\n\n{answer.paragraph}\n\n{table_markdown(answer.headers, answer.rows)}"
+def answer_markdown(answer: Answer, results_dir: Path) -> str:
+    figure = figure_markdown(answer.figure, answer.caption, results_dir) + "\n\n" if answer.figure else ""
+    table = table_markdown(answer.headers, answer.rows)
+    return f"### {answer.title}\n\n{answer.paragraph}\n\n{figure}{table}"
 
 
 def reproduction_markdown(reproduction: pd.DataFrame) -> str:

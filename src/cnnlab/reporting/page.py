@@ -155,12 +155,13 @@ def summary_html(summary: pd.DataFrame, runs: list[FinishedRun]) -> str:
 
 
 def answers_html(answers) -> str:
-    """Each question: its paragraph, then its table (every number of the paragraph is in it)."""
+    """Each question: its paragraph, its figure, then its table (every number of the paragraph is in it)."""
     if not answers:
         return ("<p>No question of params.yaml's <code>questions</code> has its base and a variant "
                 "evaluated yet.</p>")
     return "\n".join(
         f'<h3 id="{esc(a.qid)}">{esc(a.title)}</h3><p>{esc(a.paragraph)}</p>'
+        + (figure_html(a.figure, a.caption) if a.figure else "")
         + table_html(a.headers, [[esc(cell) for cell in row] for row in a.rows],
                      numeric=set(range(2, len(a.headers))), table_id=f"{a.qid}-table")
         for a in answers)

@@ -10,6 +10,7 @@ an interval that contains 0 is called the noise of the seeds, one seed gets no i
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from cnnlab import statistics
 from cnnlab.config import count
@@ -29,6 +30,9 @@ class Answer:
     paragraph: str
     headers: list[str]
     rows: list[list[str]]
+    experiments: tuple[FinishedRun, ...]  # the base, then its variants with results
+    figure: Path | None = None  # question_figures.plot_answers draws it
+    caption: str = ""
 
 
 @dataclass(frozen=True)
@@ -59,8 +63,13 @@ def question_answers(params: dict, runs: list[FinishedRun]) -> list[Answer]:
     return answers
 
 
+def question_number(qid: str) -> str:
+    """'q3' for q3_fixed_steps: the studies of one question show the same numbers and figure."""
+    return qid.split("_")[0]
+
+
 def answer(qid: str, title: str, base: FinishedRun, variants: list[FinishedRun]) -> Answer:
-    numbers = QUESTION_NUMBERS.get(qid.split("_")[0], QuestionNumbers())  # q3_fixed_steps: "q3"
+    numbers = QUESTION_NUMBERS.get(question_number(qid), QuestionNumbers())
     differences = list(paired_table([(v.name, v, "test_acc", base, "test_acc") for v in variants])
                        .itertuples())
     headers = ["experiment", "differs from the base in", "test accuracy: mean ± 95 % interval (n)",
@@ -72,7 +81,7 @@ def answer(qid: str, title: str, base: FinishedRun, variants: list[FinishedRun])
     sentences = [f"{base.name} ends at {accuracy_text(base)}.",
                  *(variant_sentence(v, base, d) for v, d in zip(variants, differences)),
                  numbers.note(base, variants)]
-    return Answer(qid, title, " ".join(s for s in sentences if s), headers, rows)
+    return Answer(qid, title, " ".join(s for s in sentences if s), headers, rows, (base, *variants))
 
 
 def accuracy_text(run: FinishedRun, measure: str = "test_acc") -> str:

@@ -8,6 +8,7 @@ from cnnlab.errors import CnnlabError
 from cnnlab.io import atomic_write_text, atomic_write_with, held_folder
 from cnnlab.reporting.markdown import render_markdown
 from cnnlab.reporting.page import render_html
+from cnnlab.reporting.question_figures import plot_answers
 from cnnlab.reporting.questions import question_answers
 from cnnlab.reporting.references import REFERENCES, load_references
 from cnnlab.reporting.study_figures import StudyInputs, plot_study
@@ -33,7 +34,7 @@ def build_report(params: dict, results_dir: Path, references_path: Path = REFERE
             atomic_write_with(results_dir / f"{name}.csv", lambda p, t=table: t.to_csv(p, index=False))
         figures = plot_study(StudyInputs(summary, reproduction, {r.name: r for r in runs}),
                              results_dir / "figures")
-        answers = question_answers(params, runs)
+        answers = plot_answers(question_answers(params, runs), results_dir / "figures")
         page = render_html(params, runs, summary, reproduction, comparisons, figures, answers)
         report = results_dir / "report.html"
         atomic_write_text(report, page)

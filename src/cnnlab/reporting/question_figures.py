@@ -1,0 +1,165 @@
+"""One figure per question of params.yaml's `questions`: results/figures/question_<qid>.png, drawn by
+`cnnlab report` and shown with its answer (report.html, report.md).
+
+- Every question: the test accuracy after each epoch of the base and its variants (the mean over the
+  seeds, the band its 95 % interval), and each one's final test accuracy (a dot per seed, the mean
+  and its interval).
+- Q1 (the batch order) adds the per-class test accuracy: class-sorted batches favour the classes
+  seen last.
+- Q3 (epoch vs batch) is drawn against the batch size: final test accuracy and seconds per epoch.
+"""
+
+from dataclasses import replace
+from pathlib import Path
+
+import pandas as pd
+import seaborn as sns
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from cnnlab.reporting.questions import Answer, question_number, seconds_per_epoch
+from cnnlab.reporting.style import (
+    few_points,
+    possible_percent,
+    save,
+    seed_band,
+    seed_histories,
+    seeds_note,
+    styled,
+)
+from cnnlab.reporting.tables import seed_runs
+from cnnlab.results import FinishedRun, read_evaluation_tables
+from cnnlab.statistics import describe
+
+FILE_PREFIX = "question_"
+SEED_DOT = {"color": "0.55", "s": 14, "zorder": 2}
+MEAN_BAR = {"color": "black", "fmt": "o", "capsize": 4, "markersize": 5, "zorder": 3}
+
+CURVES_CAPTION = (
+    "Left: test accuracy after each epoch of the base experiment and its variants; each line is the "
+    "mean over the seeds, the band its 95 % interval (no band with one seed). Right: the final test "
+    "accuracy of each (the checkpoint selected on validation): a grey dot per seed, the black dot "
+    "their mean and the bar its 95 % interval.")
+PER_CLASS_CAPTION = (" Bottom: test accuracy per class, the seeds' counts added up: with class-sorted "
+                     "batches the classes seen last in each epoch win.")
+BATCH_CAPTION = (
+    "Against the batch size B (log scale): left, the final test accuracy (a grey dot per seed, the "
+    "black dot their mean, the bar its 95 % interval); right, the seconds an epoch's training took (a "
+    "dot per seed, the line joins the means; validation and test not included). One epoch is "
+    "training images / B steps.")
+
+
+def plot_answers(answers: list[Answer], out_dir: Path) -> list[Answer]:
+    """Each answer with its figure drawn into `out_dir`; the figures of questions without an answer
+    now are removed (they would show results that are gone)."""
+    out_dir = Path(out_dir)
+    drawn = []
+    for answer in answers:
+        draw, caption = FIGURE_KINDS.get(question_number(answer.qid), (curves_figure, CURVES_CAPTION))
+        path = save(draw(answer), out_dir / f"{FILE_PREFIX}{answer.qid}.png")
+        drawn.append(replace(answer, figure=path, caption=caption))
+    for old in out_dir.glob(f"{FILE_PREFIX}*.png"):
+        if old not in {answer.figure for answer in drawn}:
+            old.unlink()
+    return drawn
+
+
+def n_seeds(experiments: list[FinishedRun]) -> int:
+    return min(len(seed_runs(e)) for e in experiments)
+
+
+def seed_values(experiment: FinishedRun, value) -> list[float]:
+    return [value(run) for run in seed_runs(experiment)]
+
+
+def test_percent(run: FinishedRun) -> float:
+    return run.metrics["test_acc"] * 100
+
+
+def mean_with_interval(ax, position: float, values: list[float], horizontal: bool) -> None:
+    """The seeds' values as grey dots, their mean as a black dot with its 95 % interval as a bar."""
+    described = describe(values)
+    mean = described["mean"]
+    error = (None if described["ci_low"] is None
+             else [[mean - described["ci_low"]], [described["ci_high"] - mean]])
+    if horizontal:
+        ax.scatter(values, [position] * len(values), **SEED_DOT)
+        ax.errorbar(mean, position, xerr=error, **MEAN_BAR)
+    else:
+        ax.scatter([position] * len(values), values, **SEED_DOT)
+        ax.errorbar(position, mean, yerr=error, **MEAN_BAR)
+
+
+def curves_figure(answer: Answer) -> Figure:
+    experiments = list(answer.experiments)
+    with styled():
+        fig = Figure(figsize=(12, 7.8 if per_class_panel(answer) else 4.6), layout="constrained")
+        grid = fig.add_gridspec(2 if per_class_panel(answer) else 1, 2, width_ratios=(3, 2))
+        curves, finals = fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[0, 1])
+        draw_curves(curves, experiments)
+        for y, experiment in enumerate(experiments):
+            mean_with_interval(finals, y, seed_values(experiment, test_percent), horizontal=True)
+        finals.set_yticks(range(len(experiments)), [e.name for e in experiments], fontsize="small")
+        finals.set_ylim(len(experiments) - 0.5, -0.5)
+        finals.set_xlim(*possible_percent(finals.get_xlim()))
+        finals.set(xlabel="final test accuracy (%)", title="selected checkpoint, each seed")
+        if per_class_panel(answer):
+            draw_per_class(fig.add_subplot(grid[1, :]), experiments)
+        fig.suptitle(f"{answer.title}\n{seeds_note(n_seeds(experiments))}", fontsize="medium")
+    return fig
+
+
+def draw_curves(ax, experiments: list[FinishedRun]) -> None:
+    table = pd.concat([seed_histories(seed_runs(e)).assign(experiment=e.name) for e in experiments],
+                      ignore_index=True)
+    table["test accuracy (%)"] = table["test_acc"] * 100
+    sns.lineplot(data=table, x="epoch", y="test accuracy (%)", hue="experiment",
+                 hue_order=[e.name for e in experiments], markers=few_points(experiments[0].history),
+                 style="experiment", dashes=False, errorbar=seed_band(n_seeds(experiments)), ax=ax)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+    ax.set_ylim(*possible_percent(ax.get_ylim()))
+    ax.set_title("test accuracy per epoch")
+    ax.legend(fontsize="small")
+
+
+def per_class_panel(answer: Answer) -> bool:
+    return question_number(answer.qid) == "q1"
+
+
+def draw_per_class(ax, experiments: list[FinishedRun]) -> None:
+    fix = "run `cnnlab summarize EXP` again"
+    table = pd.concat([read_evaluation_tables(e.folder, fix, with_predictions=False)["per_class"]
+                       .assign(experiment=e.name) for e in experiments], ignore_index=True)
+    table["test accuracy (%)"] = table["accuracy"] * 100
+    sns.pointplot(data=table, x="class", y="test accuracy (%)", hue="experiment",
+                  hue_order=[e.name for e in experiments], dodge=0.3, errorbar=None, ax=ax)
+    ax.set_title("test accuracy per class (the seeds' counts added up)")
+    ax.legend(fontsize="small")
+
+
+def batch_figure(answer: Answer) -> Figure:
+    experiments = sorted(answer.experiments, key=lambda e: e.cfg["batch_size"])
+    batches = [e.cfg["batch_size"] for e in experiments]
+    with styled():
+        fig = Figure(figsize=(11, 4.6), layout="constrained")
+        accuracy, seconds = fig.subplots(1, 2)
+        for experiment, batch in zip(experiments, batches):
+            mean_with_interval(accuracy, batch, seed_values(experiment, test_percent), horizontal=False)
+            seconds.scatter([batch] * len(seed_runs(experiment)),
+                            seed_values(experiment, lambda run: run.history["seconds"].mean()), **SEED_DOT)
+        seconds.plot(batches, [seconds_per_epoch(e) for e in experiments], color="black", marker="o")
+        for ax in (accuracy, seconds):
+            ax.set_xscale("log", base=2)
+            ax.set_xticks(batches, [f"{b:,}" for b in batches])
+            ax.set_xlabel("batch size B")
+        accuracy.set_ylim(*possible_percent(accuracy.get_ylim()))
+        accuracy.set(ylabel="final test accuracy (%)", title="test accuracy")
+        seconds.set_ylim(bottom=0)
+        seconds.set(ylabel="seconds per epoch", title="training time per epoch")
+        fig.suptitle(f"{answer.title}\n{seeds_note(n_seeds(experiments), 'bar')}", fontsize="medium")
+    return fig
+
+
+# By question number (questions.question_number); any other question: curves_figure.
+FIGURE_KINDS = {"q3": (batch_figure, BATCH_CAPTION),
+                "q1": (curves_figure, CURVES_CAPTION + PER_CLASS_CAPTION)}
