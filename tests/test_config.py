@@ -17,10 +17,11 @@ STUDY_EXPERIMENTS = [  # STUDY.md's E1-E8
     "convnet_cifar10", "cnn_bn_mnist", "resnet18_transfer_cifar10",
 ]
 QUESTION_VARIANTS = [  # the lab's questions: each a variant of a base experiment (`base:`)
-    "lenet5_mnist_file_order", "lenet5_mnist_class_sorted",
+    "lenet5_mnist_file_order", "lenet5_mnist_class_sorted", "convnet_cifar10_shuffled",
     "lenet5_mnist_normalize_none", "lenet5_mnist_normalize_imagenet", "lenet5_mnist_normalize_wrong",
     "lenet5_mnist_crop", "lenet_sigmoid_fashionmnist_normalize_dataset",
     "lenet_sigmoid_fashionmnist_normalize_imagenet", "lenet_sigmoid_fashionmnist_normalize_wrong",
+    "vgg_cifar10_no_augment",
     *[f"lenet5_mnist_batch{b}" for b in (16, 256, 1024, 4096)],
     "lenet5_mnist_batch16_fixed_steps", "lenet5_mnist_batch256_fixed_steps",
     *[f"lenet5_mnist_batch{b}_scaled_lr" for b in (16, 256, 1024, 4096)],
@@ -125,7 +126,7 @@ def test_cli_list_marks_experiments_that_datasets_leaves_out(tmp_path):
     left_out = [line.split()[0] for line in listing.stdout.splitlines() if "left out" in line]
     assert listing.returncode == 0
     assert left_out == ["vgg_cifar10", "resnet18_cifar10", "resnet18_cifar10_long", "convnet_cifar10",
-                        "resnet18_transfer_cifar10"]
+                        "resnet18_transfer_cifar10", "convnet_cifar10_shuffled", "vgg_cifar10_no_augment"]
 
 
 def test_study_numbers_are_no_part_of_any_recipe(tmp_path):
