@@ -119,6 +119,26 @@ def test_a_damaged_cache_is_measured_again(project, first_plan):
     assert "6 not measured" in cnnlab(project, env, "plan", *QUICK, "--no-calibrate").stdout
 
 
+def test_a_long_experiment_name_keeps_the_columns_in_line(tmp_path):
+    """The experiment column is as wide as the longest name: each row's cells start (left-aligned
+    columns) or end (right-aligned ones) where the header's do."""
+    long_name = "lenet5_mnist_normalize_imagenet"  # 31 characters
+    write_mirror(tmp_path / "mirror", datasets=("mnist",), n_train=300, n_test=100)
+    project = make_project(tmp_path, ["lenet5_mnist", long_name])
+    output = cnnlab(project, environment(tmp_path, project), "plan", "--no-calibrate").stdout
+    lines = output.splitlines()
+    header = lines[0]
+    rows = [line for line in lines if line.startswith(("lenet5_mnist ", long_name + " "))]
+    assert header.startswith("experiment ") and len(rows) == 4  # two experiments, two seeds each
+    cells = re.compile(r"\S+(?: \S+)*")  # a cell: words one space apart; columns: two or more spaces
+    header_spans = [(cell.start(), cell.end()) for cell in cells.finditer(header)]
+    for line in rows:
+        spans = [(cell.start(), cell.end()) for cell in cells.finditer(line)]
+        assert len(spans) == len(header_spans), line
+        assert all(start == header_start or end == header_end
+                   for (start, end), (header_start, header_end) in zip(spans, header_spans)), (header, line)
+
+
 def test_status_is_what_snakemake_would_run(tmp_path):
     write_mirror(tmp_path / "mirror", datasets=("mnist",), n_train=300, n_test=100)
     project = make_project(tmp_path, ["cnn_mnist"])

@@ -222,6 +222,20 @@ def test_another_experiments_folder_is_refused(project, results):
     assert snapshot(results) == before
 
 
+@pytest.mark.parametrize("command", ["summarize", "plot", "report"])
+def test_a_seeds_run_of_another_experiment_is_refused(project, results, command):
+    """summarize, plot and report read every seed's run: one that another experiment made is named."""
+    record = results / RUN / "train.json"
+    record.write_text(json.dumps({**json.loads(record.read_text()), "experiment": "cnn_mnist"}))
+    before = snapshot(results.parent)
+    if command == "report":
+        result = cnnlab(project, "report", "--results", str(results.parent), cwd=REPO)
+    else:
+        result = cnnlab(project, command, EXPERIMENT, "--out", str(results))
+    assert_refused(result, f"{results / RUN} holds the results of experiment cnn_mnist, not {EXPERIMENT}")
+    assert snapshot(results.parent) == before
+
+
 def test_other_parameters_are_named_with_both_values(project, results):
     assert_refused(cnnlab(project, "evaluate", EXPERIMENT, "--out", str(results), "--set", "epochs=2"),
                    "epochs: trained with 1, asked 2")
@@ -383,17 +397,20 @@ BROKEN_FILES = {
 
 
 @pytest.mark.parametrize("command, name, content", [
-    (command, name, content) for command in ("evaluate", "plot", "report")
+    (command, name, content) for command in ("evaluate", "summarize", "plot", "report")
     for name, contents in BROKEN_FILES.items() for content in contents
     if (command, name) != ("evaluate", "metrics.json")])  # evaluate writes metrics.json, never reads it
 def test_a_broken_results_file_is_named(project, results, command, name, content):
+    """The broken file is named, and the commands that read every seed's run name the seed to make
+    again."""
     (results / RUN / name).write_text(content)
     before = snapshot(results.parent)
     if command == "report":
         result = cnnlab(project, "report", "--results", str(results.parent), cwd=REPO)
     else:
         result = cnnlab(project, command, EXPERIMENT, "--out", str(results))
-    assert_refused(result, str(results / RUN / name))
+    fix = [] if command == "evaluate" else [f"`cnnlab train {EXPERIMENT} --seed 0`"]
+    assert_refused(result, str(results / RUN / name), *fix)
     assert snapshot(results.parent) == before
 
 

@@ -205,15 +205,16 @@ def plan(params: dict, params_path: Path, overrides: list[str], threads: int, bu
         notes = [snakemake_status(jobs)]
     notes.append(measure(jobs, threads, calibration_seconds, calibrate_now))
     budget = budget_hours * 3600
-    lines = [f"{'experiment':28s}  {'seed':>4s}  {'epochs':>6s}  {'images/epoch':>12s}  {'MFLOP/img':>9s}  "
-             f"{'device':9s}  {'status':13s}  {'time':>8s}  {'peak MB':>7s}"]
+    width = max(len(name) for name in ["experiment", *(job.cfg["name"] for job in jobs)])  # the first column
+    lines = [f"{'experiment':{width}s}  {'seed':>4s}  {'epochs':>6s}  {'images/epoch':>12s}  "
+             f"{'MFLOP/img':>9s}  {'device':9s}  {'status':13s}  {'time':>8s}  {'peak MB':>7s}"]
     for job in jobs:
         cfg, to_run = job.cfg, job.to_run
         # what is left to run; in brackets the whole run, of what `make study` would not run
         time = duration(to_run) if to_run != 0 else f"({duration(job.seconds())})"
         peak = f"{job.measured['peak_memory_mb']:,.0f}" if job.measured else "-"
         flag = "  ! over budget" if job.seconds() is not None and job.seconds() > budget else ""
-        lines.append(f"{cfg['name']:28s}  {cfg['seed']:4d}  {cfg['epochs']:6d}  "
+        lines.append(f"{cfg['name']:{width}s}  {cfg['seed']:4d}  {cfg['epochs']:6d}  "
                      f"{calibrate.split_sizes(cfg)[0]:12,d}  {job.flops / 1e6:9,.2f}  "
                      f"{cfg['device'] + ' ' + cfg['precision']:9s}  {job.status:13s}  {time:>8s}  "
                      f"{peak:>7s}{flag}")

@@ -13,6 +13,8 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from cnnlab import layout
+from cnnlab.config import run_config
 from cnnlab.errors import CnnlabError, describe_os_error
 
 # The files of a results folder, and history.csv's columns in order (what `cnnlab train` writes).
@@ -171,13 +173,24 @@ class FinishedRun:
         return self.trained["config"]
 
 
-def read_finished_run(folder: Path, name: str, fix: str, cfg: dict | None = None) -> FinishedRun:
-    """train.json, metrics.json and history.csv of `folder`; with `cfg`, train.json must record
-    `cfg`'s experiment trained with `cfg`'s parameters."""
-    trained = (read_json(folder / "train.json", TRAIN_RECORD_KEYS, fix) if cfg is None
-               else read_train_record(folder, cfg, fix))
-    return FinishedRun(name, trained, read_json(folder / "metrics.json", METRICS_KEYS, fix),
-                       read_csv(folder / "history.csv", HISTORY_COLUMNS, fix, numeric=True), folder)
+def seed_fix(name: str, seed: int) -> str:
+    """What to do about a missing or broken run of experiment `name` at `seed`."""
+    return (f"run `cnnlab train {name} --seed {seed}` and `cnnlab evaluate {name} --seed {seed}`, then "
+            f"`cnnlab summarize {name}` (each with the same --set values)")
+
+
+def read_seed_runs(out_dir: Path, name: str, seeds: list[int], cfg: dict | None = None) -> list[FinishedRun]:
+    """train.json, metrics.json and history.csv of the run of each of `seeds` in experiment `name`'s
+    folder `out_dir`, checked to be `name`'s; with `cfg`, each trained with its seed's recipe."""
+    runs = []
+    for seed in seeds:
+        folder, fix = layout.run_folder(out_dir, seed), seed_fix(name, seed)
+        trained = (read_json(folder / "train.json", TRAIN_RECORD_KEYS, fix) if cfg is None
+                   else read_train_record(folder, run_config(cfg, seed), fix))  # and its recipe
+        check_owner(folder, trained["experiment"], {"name": name})
+        runs.append(FinishedRun(name, trained, read_json(folder / "metrics.json", METRICS_KEYS, fix),
+                                read_csv(folder / "history.csv", HISTORY_COLUMNS, fix, numeric=True), folder))
+    return runs
 
 
 SUMMARY_KEYS = ("experiment", "seeds", "n", "test_acc", "val_acc", "labs_best_test_acc", "test_loss",
@@ -187,14 +200,10 @@ SUMMARY_KEYS = ("experiment", "seeds", "n", "test_acc", "val_acc", "labs_best_te
 def read_replicates(folder: Path, name: str, fix: str) -> FinishedRun:
     """An experiment's folder as one FinishedRun: its summary.json, each of its seeds' runs (`runs`),
     the means over the seeds as `metrics`, and the first seed's record and history."""
-    from cnnlab import layout
-
     summary = read_json(folder / "summary.json", SUMMARY_KEYS, fix)
     if summary["experiment"] != name or not isinstance(summary["seeds"], list) or not summary["seeds"]:
         raise CnnlabError(f"{folder / 'summary.json'} is not a summary of {name}'s runs; {fix}")
-    runs = [read_finished_run(layout.run_folder(folder, seed), name, fix) for seed in summary["seeds"]]
-    for run in runs:
-        check_owner(run.folder, run.trained["experiment"], {"name": name})
+    runs = read_seed_runs(folder, name, summary["seeds"])
     first = runs[0]
     means = {key: (summary[key] or {}).get("mean") for key in ("test_acc", "val_acc", "labs_best_test_acc",
                                                                   "test_loss")}

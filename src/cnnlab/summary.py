@@ -10,11 +10,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from cnnlab import layout
-from cnnlab.config import run_config
 from cnnlab.errors import CnnlabError
 from cnnlab.io import atomic_write_json, atomic_write_with, held_folder
-from cnnlab.results import PER_CLASS_COLUMNS, read_evaluation_tables, read_finished_run
+from cnnlab.results import PER_CLASS_COLUMNS, read_evaluation_tables, read_seed_runs, seed_fix
 from cnnlab.statistics import binomial_se, describe
 
 # The measures of metrics.json that are summarised over seeds.
@@ -36,20 +34,16 @@ def summarize(cfg: dict, out_dir: Path) -> dict:
 
 def read_runs(cfg: dict, out_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """seeds.csv's table, the mean curves, and the per-class and confusion counts of every run added up."""
-    rows, histories, per_class, confusion = [], [], [], None
-    for seed in cfg["seeds"]:
-        folder = layout.run_folder(out_dir, seed)
-        fix = (f"run `cnnlab train {cfg['name']} --seed {seed}` and `cnnlab evaluate {cfg['name']} "
-               f"--seed {seed}`")
-        run = read_finished_run(folder, cfg["name"], fix, run_config(cfg, seed))
-        tables = read_evaluation_tables(folder, fix)
+    runs = read_seed_runs(out_dir, cfg["name"], cfg["seeds"], cfg)
+    rows, per_class, confusion = [], [], None
+    for seed, run in zip(cfg["seeds"], runs):
+        tables = read_evaluation_tables(run.folder, seed_fix(cfg["name"], seed))
         # .get: a run evaluated before shifted_test_acc existed lacks it; it counts as missing
         rows.append({"seed": seed, **{m: run.metrics.get(m) for m in MEASURES},
                      "best_epoch": run.metrics["best_epoch"],
                      "wall_seconds": round(run.trained["wall_seconds"], 2),
                      "images_per_sec": round(run.trained["images_per_sec"], 1),
                      "test_size": run.trained["test_size"]})
-        histories.append(run.history)
         per_class.append(tables["per_class"])
         confusion = tables["confusion"] if confusion is None else confusion + tables["confusion"]
     counts = pd.concat(per_class).groupby("class", sort=False)[["correct", "total"]].sum().reset_index()
@@ -58,7 +52,7 @@ def read_runs(cfg: dict, out_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.
     counts = counts.join(spread.add_prefix("accuracy_").round(6), on="class")
     if list(counts.columns[:4]) != PER_CLASS_COLUMNS:
         raise CnnlabError(f"{out_dir}: per_class.csv of the runs do not match; evaluate them again")
-    curves = pd.concat(histories).groupby("epoch", as_index=False).mean().round(6)
+    curves = pd.concat(run.history for run in runs).groupby("epoch", as_index=False).mean().round(6)
     return pd.DataFrame(rows), curves, counts, confusion
 
 

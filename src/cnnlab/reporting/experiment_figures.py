@@ -15,8 +15,7 @@ import torch
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from cnnlab import layout, random_streams
-from cnnlab.config import run_config
+from cnnlab import random_streams
 from cnnlab.data import transforms
 from cnnlab.data.batches import CROP_PADDING, StudyData, load_study_data
 from cnnlab.errors import CnnlabError
@@ -34,7 +33,7 @@ from cnnlab.reporting.style import (
     styled,
     within_possible_values,
 )
-from cnnlab.results import FinishedRun, read_evaluation_tables, read_finished_run
+from cnnlab.results import FinishedRun, read_evaluation_tables, read_seed_runs, seed_fix
 
 SPLITS = ("train", "val", "test")
 SPLIT_NAMES = {"train": "train", "val": "validation", "test": "test"}
@@ -75,13 +74,11 @@ def plot_experiment(cfg: dict, out_dir: Path) -> list[Path]:
 def read_inputs(cfg: dict, out_dir: Path) -> FigureInputs:
     """The files `cnnlab train`, `evaluate` and `summarize` wrote, checked to belong to `cfg`, and its
     data."""
-    fix = (f"run `cnnlab train {cfg['name']}`, `cnnlab evaluate {cfg['name']}` and `cnnlab summarize "
-           f"{cfg['name']}` again (same --set values)")
-    runs = [read_finished_run(layout.run_folder(out_dir, seed), cfg["name"], fix, run_config(cfg, seed))
-            for seed in cfg["seeds"]]
+    runs = read_seed_runs(out_dir, cfg["name"], cfg["seeds"], cfg)
     first = runs[0]
-    tables = {**read_evaluation_tables(first.folder, fix),
-              **read_evaluation_tables(out_dir, fix, with_predictions=False)}
+    tables = {**read_evaluation_tables(first.folder, seed_fix(cfg["name"], cfg["seeds"][0])),
+              **read_evaluation_tables(out_dir, f"run `cnnlab summarize {cfg['name']}` again (with the same "
+                                                "--set values)", with_predictions=False)}
     data = load_study_data(first.cfg)
     if len(tables["predictions"]) != len(data.test_y):
         raise CnnlabError(f"{first.folder}/predictions.csv has {len(tables['predictions'])} rows but the "
