@@ -23,6 +23,7 @@ import pytest
 import yaml
 
 from cnnlab import config
+from cnnlab.equivalence import conv1x1_equivalence
 from cnnlab.reporting import report
 from cnnlab.reporting.questions import question_answers
 from cnnlab.statistics import describe
@@ -162,6 +163,9 @@ def test_q4_gives_parameters_and_flops(study):
         assert f"{name} has {trained['parameters']:,} parameters" in text
         assert f"| {trained['parameters']:,} |" in table
     assert "shifted" in text  # every run's metrics.json has shifted_test_acc
+    check = conv1x1_equivalence()  # Q4 (a), the same numbers every time
+    assert (f"the largest of the 3,920 absolute differences is {check['float64']:.1e} in float64 and "
+            f"{check['float32']:.1e} in float32") in text
 
 
 def test_report_html_opens_with_the_answers(study):

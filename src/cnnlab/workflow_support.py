@@ -36,7 +36,8 @@ STEP_CODE = {
     "evaluate": [*ENGINE_CODE, "src/cnnlab/evaluate.py"],
     "summarize": ["src/cnnlab/statistics.py", "src/cnnlab/summary.py"],
     "plot": ["src/cnnlab/reporting"],
-    "report": ["src/cnnlab/reporting"],
+    # equivalence.py (Q4's 1x1 check, with its model helper) runs as the report is made
+    "report": ["src/cnnlab/reporting", "src/cnnlab/equivalence.py", "src/cnnlab/models"],
 }
 
 # cnnlab reads these from params.yaml alone, never from `snakemake --config`.

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from cnnlab import statistics
 from cnnlab.config import count
+from cnnlab.equivalence import conv1x1_equivalence
 from cnnlab.reporting.page import comparison_sentence, flops, interval, pct, pp, recipe_keys
 from cnnlab.reporting.tables import mean_of, paired_table, seed_runs
 from cnnlab.results import FinishedRun
@@ -69,7 +70,7 @@ def question_number(qid: str) -> str:
 
 
 def answer(qid: str, title: str, base: FinishedRun, variants: list[FinishedRun]) -> Answer:
-    numbers = QUESTION_NUMBERS.get(question_number(qid), QuestionNumbers())
+    numbers = QUESTION_NUMBERS.get(qid) or QUESTION_NUMBERS.get(question_number(qid), QuestionNumbers())
     differences = list(paired_table([(v.name, v, "test_acc", base, "test_acc") for v in variants])
                        .itertuples())
     headers = ["experiment", "differs from the base in", "test accuracy: mean ± 95 % interval (n)",
@@ -162,16 +163,28 @@ def cost_note(base: FinishedRun, variants: list[FinishedRun]) -> str:
     return " ".join(sentences)
 
 
-# One declaration per question id of params.yaml; a question not listed shows test accuracy only.
-QUESTION_NUMBERS = {  # by the question's number: every q3_* study shows the same columns
+def equivalence_note(base: FinishedRun, variants: list[FinishedRun]) -> str:
+    """Q4 (a), measured when the report is made (milliseconds): a Linear layer as a 1x1 convolution."""
+    check = conv1x1_equivalence()
+    return (f"A {check['linear']} layer's weights copied into a 1x1 convolution give the same outputs at "
+            f"every position of {check['feature_maps']} feature maps: the largest of the "
+            f"{check['outputs']:,} absolute differences is {check['float64']:.1e} in float64 and "
+            f"{check['float32']:.1e} in float32 (rounding only: the same sums in another order). "
+            + cost_note(base, variants))
+
+
+Q4_COLUMNS = (Column("parameters", lambda r: f"{r.trained['parameters']:,}"),
+              Column("FLOPs / image", lambda r: flops(r.trained["flops_per_image"])),
+              Column("test acc. on shifted images", shifted_text))
+
+# One declaration per question of params.yaml, by its id or else its number (every q3_* study shows
+# the same columns); a question not listed shows test accuracy only.
+QUESTION_NUMBERS = {
     "q3": QuestionNumbers(
         (Column("steps per epoch", lambda r: f"{steps_per_epoch(r):,}"),
          Column("seconds per epoch", lambda r: f"{seconds_per_epoch(r):,.1f} s"),
          Column("images / s", lambda r: f"{mean_of(seed_runs(r), 'images_per_sec'):,.0f}")),
         epoch_note),
-    "q4": QuestionNumbers(
-        (Column("parameters", lambda r: f"{r.trained['parameters']:,}"),
-         Column("FLOPs / image", lambda r: flops(r.trained["flops_per_image"])),
-         Column("test acc. on shifted images", shifted_text)),
-        cost_note),
+    "q4": QuestionNumbers(Q4_COLUMNS, cost_note),
+    "q4_conv1x1": QuestionNumbers(Q4_COLUMNS, equivalence_note),
 }
