@@ -4,21 +4,21 @@ Each figure is declared once, by `@FIGURES.figure(name, caption, applies)` on it
 `plot_names(cfg)` lists those that apply to an experiment, in report order.
 """
 
+from __future__ import annotations  # FigureInputs names StudyData without importing it
+
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import seaborn as sns
-import torch
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from cnnlab import layout, random_streams
+from cnnlab import layout
 from cnnlab.config import run_config
-from cnnlab.data import transforms
-from cnnlab.data.batches import CROP_PADDING, StudyData, load_study_data
 from cnnlab.errors import CnnlabError
 from cnnlab.io import held_folder
 from cnnlab.reporting.gallery import Gallery
@@ -35,6 +35,11 @@ from cnnlab.reporting.style import (
     within_possible_values,
 )
 from cnnlab.results import FinishedRun, read_evaluation_tables, read_finished_run
+
+# torch and cnnlab's data modules (which import it) are imported by the functions that load and draw
+# images: `cnnlab report` imports this module for FIGURES alone, and torch takes seconds to import.
+if TYPE_CHECKING:
+    from cnnlab.data.batches import StudyData
 
 SPLITS = ("train", "val", "test")
 SPLIT_NAMES = {"train": "train", "val": "validation", "test": "test"}
@@ -82,6 +87,8 @@ def read_inputs(cfg: dict, out_dir: Path) -> FigureInputs:
     first = runs[0]
     tables = {**read_evaluation_tables(first.folder, fix),
               **read_evaluation_tables(out_dir, fix, with_predictions=False)}
+    from cnnlab.data.batches import load_study_data  # see the imports at the top
+
     data = load_study_data(first.cfg)
     if len(tables["predictions"]) != len(data.test_y):
         raise CnnlabError(f"{first.folder}/predictions.csv has {len(tables['predictions'])} rows but the "
@@ -265,7 +272,7 @@ def samples_figure(inputs: FigureInputs) -> Figure:
     rows = predictions.loc[chosen]
     captions = [f"#{r.index}\ntrue: {r.actual}\npred: {r.predicted}" for r in rows.itertuples()]
     mistakes = (rows["actual"] != rows["predicted"]).tolist()
-    fig = image_grid(inputs.data.test_x[torch.tensor(rows["index"].tolist())], captions, mistakes)
+    fig = image_grid(inputs.data.test_x[rows["index"].tolist()], captions, mistakes)
     fig.suptitle(f"{inputs.title}: test images, true and predicted class\n"
                  f"(the first {FIRST_IMAGES} and the first {FIRST_MISTAKES} misclassified; "
                  f"misclassified in red, {sum(mistakes)} shown of {len(wrong)} in the test set)")
@@ -279,6 +286,10 @@ def samples_figure(inputs: FigureInputs) -> Figure:
     "all a convolution relies on."))
 def permutation_figure(inputs: FigureInputs) -> Figure:
     """The same test images as the model sees them: original pixel order above, permuted below."""
+    import torch  # see the imports at the top
+
+    from cnnlab.data import transforms
+
     data, seed = inputs.data, inputs.run.cfg["seed"]
     x = data.test_x[:SAMPLE_COLUMNS]
     permuted = transforms.permute_pixels(x, transforms.pixel_permutation(seed, x[0, 0].numel()))
@@ -297,6 +308,12 @@ def permutation_figure(inputs: FigureInputs) -> Figure:
     "weights the labels by area."))
 def augmentation_figure(inputs: FigureInputs) -> Figure:
     """Real training images under each augmentation the CIFAR recipes can use."""
+    import torch  # see the imports at the top
+
+    from cnnlab import random_streams
+    from cnnlab.data import transforms
+    from cnnlab.data.batches import CROP_PADDING
+
     data, seed, classes = inputs.data, inputs.run.cfg["seed"], inputs.data.info.classes
     x, y = data.train_x[:SAMPLE_COLUMNS], data.train_y[:SAMPLE_COLUMNS]
     generator = random_streams.augmentation_figure_generator(seed)
