@@ -80,6 +80,8 @@ def plot_experiment(cfg: dict, out_dir: Path) -> list[Path]:
 def read_inputs(cfg: dict, out_dir: Path) -> FigureInputs:
     """The files `cnnlab train`, `evaluate` and `summarize` wrote, checked to belong to `cfg`, and its
     data."""
+    from cnnlab.data.batches import load_study_data  # see the imports at the top
+
     fix = (f"run `cnnlab train {cfg['name']}`, `cnnlab evaluate {cfg['name']}` and `cnnlab summarize "
            f"{cfg['name']}` again (same --set values)")
     runs = [read_finished_run(layout.run_folder(out_dir, seed), cfg["name"], fix, run_config(cfg, seed))
@@ -87,8 +89,6 @@ def read_inputs(cfg: dict, out_dir: Path) -> FigureInputs:
     first = runs[0]
     tables = {**read_evaluation_tables(first.folder, fix),
               **read_evaluation_tables(out_dir, fix, with_predictions=False)}
-    from cnnlab.data.batches import load_study_data  # see the imports at the top
-
     data = load_study_data(first.cfg)
     if len(tables["predictions"]) != len(data.test_y):
         raise CnnlabError(f"{first.folder}/predictions.csv has {len(tables['predictions'])} rows but the "
