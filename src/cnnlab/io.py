@@ -13,8 +13,6 @@ from collections.abc import Callable
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
-import torch
-
 from cnnlab.errors import CnnlabError
 
 UMASK = os.umask(0)  # read once (reading it means setting it), then put back
@@ -67,6 +65,8 @@ def atomic_torch_save(path: str | Path, obj) -> None:
 
 def _torch_save(obj, path: Path) -> None:
     """torch.save, but a failed write (a full disk) raises its OSError, not torch's RuntimeError."""
+    import torch  # here, not at the top: summarize and report write no checkpoint, and torch takes seconds
+
     with open(path, "wb") as f:
         try:
             torch.save(obj, f)

@@ -4,18 +4,24 @@ A missing, damaged or foreign file gives one CnnlabError naming it and what to d
 loaded with `weights_only=True`: they may hold tensors and plain values, never code that would run.
 """
 
+from __future__ import annotations  # the annotations below name pandas and torch without importing them
+
 import json
 import pickle
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import pandas as pd
-import torch
+from typing import TYPE_CHECKING
 
 from cnnlab import layout
 from cnnlab.config import run_config
 from cnnlab.errors import CnnlabError, describe_os_error
+
+# pandas and torch take seconds to import, and every command reads results: each is imported by the
+# functions that use it (`cnnlab train` reads no table; summarize and report load no checkpoint).
+if TYPE_CHECKING:
+    import pandas as pd
+    import torch
 
 # The files of a results folder, and history.csv's columns in order (what `cnnlab train` writes).
 RESULT_FILES = ("model.pt", "last.pt", "history.csv", "train.json", "metrics.json", "per_class.csv",
@@ -57,6 +63,8 @@ def require_keys(data, keys, path: Path, fix: str) -> None:
 
 def read_csv(path: Path, columns, fix: str, numeric: bool = False, **options) -> pd.DataFrame:
     """The table in `path` with at least `columns` (all numbers when `numeric`) and one row."""
+    import pandas as pd  # see the imports at the top
+
     if not path.is_file():
         raise CnnlabError(f"{path} is missing; {fix}")
     try:
@@ -119,6 +127,8 @@ def check_same_recipe(trained: dict, asked: dict, source: Path, fix: str) -> Non
 
 def load_checkpoint(path: Path, fix: str, device: str | torch.device = "cpu"):
     """torch.load with weights_only=True: tensors and plain values come back, code never runs."""
+    import torch  # see the imports at the top
+
     if not path.is_file():
         raise CnnlabError(f"{path} is missing; {fix}")
     try:
@@ -166,7 +176,7 @@ class FinishedRun:
     history: pd.DataFrame  # history.csv
     folder: Path
     summary: dict | None = None  # an experiment's summary.json (None for a single run)
-    runs: list["FinishedRun"] = field(default_factory=list)  # an experiment's runs, one a seed
+    runs: list[FinishedRun] = field(default_factory=list)  # an experiment's runs, one a seed
 
     @property
     def cfg(self) -> dict:

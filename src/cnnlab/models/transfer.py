@@ -11,13 +11,10 @@ import os
 import socket
 
 import torch
-import torchvision
 from torch import nn
 
 from ..errors import CnnlabError
 from .registry import register_model
-
-IMAGENET_WEIGHTS = torchvision.models.ResNet18_Weights.IMAGENET1K_V1
 
 # Seconds one network operation may block: a network that drops packets would otherwise
 # hang the download for minutes before failing.
@@ -28,14 +25,24 @@ class WeightsUnavailable(CnnlabError):
     """The pretrained weights could be neither found in the cache nor downloaded."""
 
 
-def weights_cache_path(weights=IMAGENET_WEIGHTS) -> str:
+def imagenet_weights():
+    """torchvision's ImageNet ResNet-18 weights. torchvision is imported here, not at the top: it
+    takes a second or more to import, and every job that imports the models (each `cnnlab train`
+    and `evaluate`) would pay it, while only this model needs it."""
+    import torchvision
+
+    return torchvision.models.ResNet18_Weights.IMAGENET1K_V1
+
+
+def weights_cache_path() -> str:
     """Where torchvision looks for (and downloads) the weights file."""
-    return os.path.join(torch.hub.get_dir(), "checkpoints", os.path.basename(weights.url))
+    return os.path.join(torch.hub.get_dir(), "checkpoints", os.path.basename(imagenet_weights().url))
 
 
-def load_imagenet_state_dict(weights=IMAGENET_WEIGHTS) -> dict:
+def load_imagenet_state_dict() -> dict:
     """The ImageNet state dict, from torchvision's cache or downloaded into it."""
-    path = weights_cache_path(weights)
+    weights = imagenet_weights()
+    path = weights_cache_path()
     was_cached = os.path.exists(path)
     previous_timeout = socket.getdefaulttimeout()
     socket.setdefaulttimeout(DOWNLOAD_TIMEOUT)
@@ -57,6 +64,8 @@ def load_imagenet_state_dict(weights=IMAGENET_WEIGHTS) -> dict:
 
 @register_model("resnet18_imagenet", input_shape=(3, 32, 32))
 def resnet18_imagenet(num_classes=10, pretrained=False):
+    import torchvision  # see imagenet_weights
+
     model = torchvision.models.resnet18(weights=None)
     if pretrained:
         model.load_state_dict(load_imagenet_state_dict())

@@ -4,20 +4,19 @@ Each figure is declared once, by `@FIGURES.figure(name, caption, applies)` on it
 `plot_names(cfg)` lists those that apply to an experiment, in report order.
 """
 
+from __future__ import annotations  # FigureInputs names StudyData without importing it
+
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import seaborn as sns
-import torch
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from cnnlab import random_streams
-from cnnlab.data import transforms
-from cnnlab.data.batches import CROP_PADDING, StudyData, load_study_data
 from cnnlab.errors import CnnlabError
 from cnnlab.io import held_folder
 from cnnlab.reporting.gallery import Gallery
@@ -34,6 +33,11 @@ from cnnlab.reporting.style import (
     within_possible_values,
 )
 from cnnlab.results import FinishedRun, read_evaluation_tables, read_seed_runs, seed_fix
+
+# torch and cnnlab's data modules (which import it) are imported by the functions that load and draw
+# images: `cnnlab report` imports this module for FIGURES alone, and torch takes seconds to import.
+if TYPE_CHECKING:
+    from cnnlab.data.batches import StudyData
 
 SPLITS = ("train", "val", "test")
 SPLIT_NAMES = {"train": "train", "val": "validation", "test": "test"}
@@ -74,6 +78,8 @@ def plot_experiment(cfg: dict, out_dir: Path) -> list[Path]:
 def read_inputs(cfg: dict, out_dir: Path) -> FigureInputs:
     """The files `cnnlab train`, `evaluate` and `summarize` wrote, checked to belong to `cfg`, and its
     data."""
+    from cnnlab.data.batches import load_study_data  # see the imports at the top
+
     runs = read_seed_runs(out_dir, cfg["name"], cfg["seeds"], cfg)
     first = runs[0]
     tables = {**read_evaluation_tables(first.folder, seed_fix(cfg["name"], cfg["seeds"][0])),
@@ -262,7 +268,7 @@ def samples_figure(inputs: FigureInputs) -> Figure:
     rows = predictions.loc[chosen]
     captions = [f"#{r.index}\ntrue: {r.actual}\npred: {r.predicted}" for r in rows.itertuples()]
     mistakes = (rows["actual"] != rows["predicted"]).tolist()
-    fig = image_grid(inputs.data.test_x[torch.tensor(rows["index"].tolist())], captions, mistakes)
+    fig = image_grid(inputs.data.test_x[rows["index"].tolist()], captions, mistakes)
     fig.suptitle(f"{inputs.title}: test images, true and predicted class\n"
                  f"(the first {FIRST_IMAGES} and the first {FIRST_MISTAKES} misclassified; "
                  f"misclassified in red, {sum(mistakes)} shown of {len(wrong)} in the test set)")
@@ -276,6 +282,10 @@ def samples_figure(inputs: FigureInputs) -> Figure:
     "all a convolution relies on."))
 def permutation_figure(inputs: FigureInputs) -> Figure:
     """The same test images as the model sees them: original pixel order above, permuted below."""
+    import torch  # see the imports at the top
+
+    from cnnlab.data import transforms
+
     data, seed = inputs.data, inputs.run.cfg["seed"]
     x = data.test_x[:SAMPLE_COLUMNS]
     permuted = transforms.permute_pixels(x, transforms.pixel_permutation(seed, x[0, 0].numel()))
@@ -294,6 +304,12 @@ def permutation_figure(inputs: FigureInputs) -> Figure:
     "weights the labels by area."))
 def augmentation_figure(inputs: FigureInputs) -> Figure:
     """Real training images under each augmentation the CIFAR recipes can use."""
+    import torch  # see the imports at the top
+
+    from cnnlab import random_streams
+    from cnnlab.data import transforms
+    from cnnlab.data.batches import CROP_PADDING
+
     data, seed, classes = inputs.data, inputs.run.cfg["seed"], inputs.data.info.classes
     x, y = data.train_x[:SAMPLE_COLUMNS], data.train_y[:SAMPLE_COLUMNS]
     generator = random_streams.augmentation_figure_generator(seed)

@@ -5,19 +5,24 @@ Figures are matplotlib `Figure` objects (no pyplot state to leak between figures
 atomically at DPI dots per inch.
 """
 
+from __future__ import annotations  # image_grid's annotation names torch without importing it
+
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import seaborn as sns
-import torch
 from matplotlib.figure import Figure
 
 from cnnlab.data.catalog import DATASETS
 from cnnlab.io import atomic_write_with
 from cnnlab.results import FinishedRun
 from cnnlab.statistics import describe
+
+if TYPE_CHECKING:  # `cnnlab report` draws no images and needs no torch (seconds to import)
+    import torch
 
 DPI = 150
 SAMPLE_COLUMNS = 8  # images per row in the image grids
