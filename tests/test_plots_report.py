@@ -29,6 +29,7 @@ from cnnlab import config
 from cnnlab.errors import CnnlabError
 from cnnlab.reporting import captions, experiment_figures, references, report, study_figures, tables
 from cnnlab.reporting.page import CSS, comparison_sentence, parameters_html
+from cnnlab.reporting.style import save
 from cnnlab.results import FinishedRun
 from cnnlab.statistics import describe
 from synthetic import write_mirror
@@ -534,6 +535,14 @@ def test_curves_of_two_seeds_have_a_band_of_the_interval_of_the_mean_and_of_one_
     one = experiment_figures.curves_figure(dataclasses.replace(inputs, runs=inputs.runs[:1]))
     assert [len(bands(ax)) for ax in one.axes] == [0, 0]
     assert titles(one)[0].endswith("1 seed")
+
+
+def test_a_figure_drawn_again_from_the_same_runs_is_the_same_png(study, tmp_path):
+    inputs = inputs_of(study, "cnn_mnist")  # smoke: the one-epoch bars with a dot a seed
+    first, second = tmp_path / "first.png", tmp_path / "second.png"
+    save(experiment_figures.curves_figure(inputs), first)
+    save(experiment_figures.curves_figure(inputs), second)
+    assert first.read_bytes() == second.read_bytes()
 
 
 def test_one_epoch_bars_show_each_seed_as_a_dot(study):

@@ -169,8 +169,10 @@ def one_epoch_figure(inputs: FigureInputs) -> Figure:
             frame = long[long["metric"] == metric]
             sns.barplot(data=frame, x="split", y="value", hue="split", errorbar=seed_band(n_seeds),
                         err_kws={"color": "0.2", "linewidth": 1.5}, capsize=0.15, alpha=0.8, ax=ax)
-            if n_seeds > 1:
-                sns.stripplot(data=frame, x="split", y="value", color="0.15", size=4, jitter=0.12, ax=ax)
+            if n_seeds > 1:  # spread evenly, not jittered at random: the same PNG every time
+                for position, (_, split) in enumerate(frame.groupby("split", sort=False)):
+                    ax.scatter(position + np.linspace(-0.12, 0.12, len(split)), split["value"], color="0.15",
+                               s=16, zorder=3)
             for bars in ax.containers:
                 ax.bar_label(bars, fmt=fmt, label_type="center", fontsize="small")
             ax.set(xlabel=None, ylabel=label, title="loss" if metric == "loss" else "accuracy")
