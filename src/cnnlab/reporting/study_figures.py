@@ -28,7 +28,7 @@ from cnnlab.reporting.style import (
     styled,
     within_possible_values,
 )
-from cnnlab.reporting.tables import NOT_COMPARABLE
+from cnnlab.reporting.tables import NOT_COMPARABLE, seed_runs
 from cnnlab.results import FinishedRun
 from cnnlab.statistics import describe, paired
 
@@ -47,11 +47,6 @@ class StudyInputs:
     summary: pd.DataFrame  # summary.csv
     reproduction: pd.DataFrame  # reproduction.csv
     experiments: dict[str, FinishedRun]  # experiment -> its runs together (.runs: one a seed)
-
-
-def seed_runs(experiment: FinishedRun) -> list[FinishedRun]:
-    """An experiment's runs, one a seed; a run read on its own is its only seed."""
-    return experiment.runs or [experiment]
 
 
 def plot_study(inputs: StudyInputs, out_dir: Path) -> dict[str, Path]:
