@@ -14,7 +14,6 @@ from pathlib import Path
 
 from cnnlab import statistics
 from cnnlab.config import count
-from cnnlab.equivalence import conv1x1_equivalence
 from cnnlab.reporting.page import comparison_sentence, flops, interval, pct, pp, recipe_keys
 from cnnlab.reporting.tables import mean_of, paired_table, seed_runs
 from cnnlab.results import FinishedRun
@@ -165,6 +164,8 @@ def cost_note(base: FinishedRun, variants: list[FinishedRun]) -> str:
 
 def equivalence_note(base: FinishedRun, variants: list[FinishedRun]) -> str:
     """Q4 (a), measured when the report is made (milliseconds): a Linear layer as a 1x1 convolution."""
+    from cnnlab.equivalence import conv1x1_equivalence  # imports torch: only a report with Q4 needs it
+
     check = conv1x1_equivalence()
     return (f"A {check['linear']} layer's weights copied into a 1x1 convolution give the same outputs at "
             f"every position of {check['feature_maps']} feature maps: the largest of the "
