@@ -24,7 +24,7 @@ import yaml
 
 from cnnlab import config
 from cnnlab.equivalence import conv1x1_equivalence
-from cnnlab.reporting import report
+from cnnlab.reporting import questions, report
 from cnnlab.reporting.questions import question_answers
 from cnnlab.statistics import describe
 from synthetic import write_mirror
@@ -98,6 +98,9 @@ def accuracy(name: str, results: Path) -> tuple[str, pd.Series]:
     """'X ± Y % (n = 2)' from the experiment's seeds.csv, and its test accuracy per seed."""
     seeds = pd.read_csv(results / name / "seeds.csv").set_index("seed")["test_acc"]
     d = describe(seeds)
+    if d["ci_low"] < 0 or d["ci_high"] > 1:  # smoke runs of 2 seeds: often too far apart for one
+        return (f"{d['mean'] * 100:.2f} % (n = 2; the seeds range {d['min'] * 100:.2f}-"
+                f"{d['max'] * 100:.2f} %, too far apart for an interval inside 0-100 %)"), seeds
     return f"{d['mean'] * 100:.2f} ± {(d['ci_high'] - d['ci_low']) / 2 * 100:.2f} % (n = 2)", seeds
 
 
@@ -141,6 +144,35 @@ def test_one_seed_gives_no_interval(study):
     assert "(n = 1, no interval)" in answer.paragraph
     assert "(1 common seed); 1 common seed(s): no interval; run more seeds to tell." in answer.paragraph
     assert "±" not in answer.paragraph and "within the noise" not in answer.paragraph
+
+
+def with_seed_values(run, test_accs=None, load=None):
+    """`run` with its seeds' test accuracy or the load their training started under replaced."""
+    seeds = []
+    for seed, acc in zip(run.runs, test_accs or [None] * len(run.runs)):
+        metrics = {**seed.metrics, "test_acc": acc} if acc is not None else seed.metrics
+        trained = seed.trained if load is None else {
+            **seed.trained, "machine": {**seed.trained["machine"], "load_average_start": [load, load, load],
+                                        "load_average_end": [load, load, load], "cores": 2}}
+        seeds.append(dataclasses.replace(seed, metrics=metrics, trained=trained))
+    return dataclasses.replace(run, runs=seeds)
+
+
+def test_an_accuracy_interval_never_leaves_0_to_100_percent(study):
+    runs = {r.name: r for r in report.load_runs(study["params"], study["results"])}
+    diverged = with_seed_values(runs["cnn_mnist_fast"], test_accs=[0.098, 0.98])  # one seed diverged
+    text = questions.accuracy_text(diverged)
+    assert text == ("53.90 % (n = 2; the seeds range 9.80-98.00 %, too far apart for an interval inside "
+                    "0-100 %)")
+
+
+def test_q3_times_of_a_loaded_machine_carry_a_caveat(study):
+    runs = {r.name: r for r in report.load_runs(study["params"], study["results"])}
+    quiet = questions.epoch_note(with_seed_values(runs[BASE], load=0.5), [])
+    loaded = questions.epoch_note(with_seed_values(runs[BASE], load=5.0), [])
+    assert "loaded" not in quiet
+    assert loaded.endswith(" 2 runs of 2 trained on a loaded machine (more processes than cores): compare "
+                           "these times with care.")
 
 
 def test_q3_defines_the_epoch_with_the_numbers(study):

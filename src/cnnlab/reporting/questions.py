@@ -14,7 +14,16 @@ from pathlib import Path
 
 from cnnlab import statistics
 from cnnlab.config import count
-from cnnlab.reporting.page import comparison_sentence, flops, interval, pct, pp, recipe_keys
+from cnnlab.reporting.page import (
+    comparison_sentence,
+    flops,
+    interval,
+    load_caveat,
+    machine_of,
+    pct,
+    pp,
+    recipe_keys,
+)
 from cnnlab.reporting.tables import mean_of, paired_table, seed_runs
 from cnnlab.results import FinishedRun
 
@@ -89,6 +98,10 @@ def accuracy_text(run: FinishedRun, measure: str = "test_acc") -> str:
     described = statistics.describe([r.metrics[measure] for r in seed_runs(run)])
     if described["ci_low"] is None:
         return f"{pct(described['mean'])} (n = 1, no interval)"
+    if described["ci_low"] < 0 or described["ci_high"] > 1:  # e.g. some seeds diverged, others not
+        return (f"{described['mean'] * 100:.2f} % (n = {described['n']}; the seeds range "
+                f"{described['min'] * 100:.2f}-{described['max'] * 100:.2f} %, too far apart for an interval "
+                "inside 0-100 %)")
     half = (described["ci_high"] - described["ci_low"]) / 2
     return f"{described['mean'] * 100:.2f} ± {half * 100:.2f} % (n = {described['n']})"
 
@@ -134,8 +147,11 @@ def epoch_note(base: FinishedRun, variants: list[FinishedRun]) -> str:
     steps = "; ".join(f"B = {r.cfg['batch_size']}: {r.trained['train_size']:,} / {r.cfg['batch_size']} "
                       f"→ {steps_per_epoch(r):,} steps, {seconds_per_epoch(r):,.1f} s an epoch, "
                       f"{mean_of(seed_runs(r), 'images_per_sec'):,.0f} images/s" for r in runs)
+    loaded = [seed for run in runs for seed in seed_runs(run) if load_caveat(machine_of(seed))]
+    caveat = (f" {count(len(loaded), 'run')} of {sum(len(seed_runs(r)) for r in runs)} trained on a loaded "
+              "machine (more processes than cores): compare these times with care." if loaded else "")
     return ("An epoch is one pass over the training set: 1 epoch = training images / B steps of batch "
-            f"size B. {steps} (times: means over the seeds).")
+            f"size B. {steps} (times: means over the seeds).{caveat}")
 
 
 # Q4: what a 1x1 convolution costs and buys: parameters, FLOPs, accuracy on shifted test images.
