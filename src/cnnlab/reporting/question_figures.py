@@ -17,7 +17,7 @@ import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from cnnlab.reporting.questions import Answer, question_number, seconds_per_epoch
+from cnnlab.reporting.questions import Answer, question_number, seconds_per_epoch, seed_seconds_per_epoch
 from cnnlab.reporting.style import (
     few_points,
     possible_percent,
@@ -58,8 +58,9 @@ def plot_answers(answers: list[Answer], out_dir: Path) -> list[Answer]:
         draw, caption = FIGURE_KINDS.get(question_number(answer.qid), (curves_figure, CURVES_CAPTION))
         path = save(draw(answer), out_dir / f"{FILE_PREFIX}{answer.qid}.png")
         drawn.append(replace(answer, figure=path, caption=caption))
+    kept = {answer.figure for answer in drawn}
     for old in out_dir.glob(f"{FILE_PREFIX}*.png"):
-        if old not in {answer.figure for answer in drawn}:
+        if old not in kept:
             old.unlink()
     return drawn
 
@@ -146,7 +147,7 @@ def batch_figure(answer: Answer) -> Figure:
         for experiment, batch in zip(experiments, batches):
             mean_with_interval(accuracy, batch, seed_values(experiment, test_percent), horizontal=False)
             seconds.scatter([batch] * len(seed_runs(experiment)),
-                            seed_values(experiment, lambda run: run.history["seconds"].mean()), **SEED_DOT)
+                            seed_values(experiment, seed_seconds_per_epoch), **SEED_DOT)
         seconds.plot(batches, [seconds_per_epoch(e) for e in experiments], color="black", marker="o")
         for ax in (accuracy, seconds):
             ax.set_xscale("log", base=2)

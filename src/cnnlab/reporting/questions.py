@@ -137,9 +137,14 @@ def steps_per_epoch(run: FinishedRun) -> int:
     return math.ceil(run.trained["train_size"] / run.cfg["batch_size"])
 
 
+def seed_seconds_per_epoch(seed_run: FinishedRun) -> float:
+    """One seed's training seconds per epoch (history.csv), averaged over its epochs."""
+    return float(seed_run.history["seconds"].mean())
+
+
 def seconds_per_epoch(run: FinishedRun) -> float:
     """history.csv's seconds per epoch, averaged over the epochs and the seeds."""
-    return sum(float(r.history["seconds"].mean()) for r in seed_runs(run)) / len(seed_runs(run))
+    return sum(seed_seconds_per_epoch(r) for r in seed_runs(run)) / len(seed_runs(run))
 
 
 def epoch_note(base: FinishedRun, variants: list[FinishedRun]) -> str:
