@@ -165,7 +165,8 @@ def test_report_shows_the_machine_the_load_and_how_it_was_made(project, evaluate
 def test_report_warns_next_to_times_taken_on_a_loaded_machine(project, evaluated, tmp_path):
     cores = os.cpu_count()
     page = report_of(project, evaluated, tmp_path,
-                     lambda r: r["machine"].update(load_average_end=[cores + 1.1, 1.0, 1.0]))
+                     lambda r: r["machine"].update(load_average_start=[0.5, 0.5, 0.5],
+                                                   load_average_end=[cores + 1.1, 1.0, 1.0]))
     caveat = (f"measured on a loaded machine: load {cores + 1.1:.1f} on {cores} cores; times are not "
               "comparable")
     assert caveat in summary_section(page)

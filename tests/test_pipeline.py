@@ -175,6 +175,26 @@ def test_second_snakemake_run_executes_no_job(study):
     assert "Nothing to be done" in output
 
 
+def test_study_bound_counts_every_runs_flops_against_snakemakes_wall_time(study, tmp_path):
+    project, env, _ = study
+    out = tmp_path / "bound.json"
+    run([sys.executable, str(REPO / "benchmarks" / "study_bound.py"), str(project), "--json", str(out),
+         "--matmul-seconds", "0.2"], project, env)
+    result = json.loads(out.read_text())
+    runs = [json.loads(p.read_text()) for p in project.glob("results/*/runs/seed*/train.json")]
+    assert result["total"]["runs"] == len(runs) == 2 * len(KEPT)
+    # training: 3 forward passes a training image, 1 for each epoch's validation and test images
+    expected = sum(r["epochs"] * r["flops_per_image"] * (3 * r["train_size"] + r["val_size"] + r["test_size"])
+                   for r in runs)
+    assert result["total"]["train_tflop"] == pytest.approx(expected / 1e12)
+    assert {row["experiment"] for row in result["experiments"]} == set(KEPT)
+    cores = str(os.cpu_count())
+    bound = (expected / 1e12 + result["total"]["evaluate_tflop"]) * 1e3 / result["peak_gflops"][cores]
+    assert result["total"]["bound_seconds"] == pytest.approx(bound)
+    # the wall time is that of the run that built the study, not of a later one with nothing to do
+    assert result["total"]["wall_seconds"] > 0 and "Nothing to be done" not in Path(result["log"]).read_text()
+
+
 def test_dvc_agrees_with_snakemake(study):
     project, env, _ = study
     assert json.loads(run(["dvc", "status", "--json"], project, env)) == {}
