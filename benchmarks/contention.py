@@ -1,8 +1,9 @@
 """LeNet-5 training beside other CPU work: does it slow down in proportion, or collapse?
 
     .venv/bin/python benchmarks/contention.py --json benchmarks/results/contention-DATE.json
-    .venv/bin/python benchmarks/contention.py --seconds 2 --repeats 1      # a smoke run (~2 min)
+    .venv/bin/python benchmarks/contention.py --seconds 2 --repeats 1      # a smoke run
     .venv/bin/python benchmarks/contention.py --policies unset OMP_WAIT_POLICY=PASSIVE GOMP_SPINCOUNT=10000
+    .venv/bin/python benchmarks/contention.py --scenarios alone            # what a policy costs alone
 
 Every training process is a separate `python benchmarks/contention.py --worker` whose environment
 (the OpenMP wait policy) is set before it imports torch: libgomp, torch's OpenMP here, reads it once,
@@ -24,8 +25,9 @@ Each repeat runs every scenario once, in the same order, before the next repeat 
 scenario's number is the median over the repeats. Slowdown = the rate alone (same threads, same
 policy) / the rate beside the other work. "In proportion" is what a fair share of the cores gives:
 the threads of all busy processes over the cores (2 + 2 threads on 2 cores: 2x; 1 + 2: 1.5x; the
-1-thread pair: 1x). A slowdown far above it is a collapse: threads spinning in OpenMP's waits while
-the thread they wait for has no core.
+1-thread pair: 1x). A slowdown over twice that is marked a collapse: threads spinning in OpenMP's
+waits while the thread they wait for has no core. Each training also reports the CPU time its
+threads used per second of the window (spinning counts) and how many of its threads were busy.
 
 Real MNIST is read from `--root` (a data root holding `mnist/`), else fetched with `cnnlab fetch
 mnist` from $CNNLAB_DATA_MIRROR (or the internet) into a temporary folder.
@@ -185,8 +187,8 @@ def run_scenario(args, scenario: Scenario, policy: str) -> list[dict]:
 
 
 def in_proportion(scenario: Scenario, competitor_threads: int, cores: int) -> float:
-    """The slowdown a fair share of the cores gives: alone a training has min(threads, cores) cores,
-    beside the others threads / busy threads of the cores (busy threads over cores when they fit)."""
+    """The slowdown a fair share of the cores would give: alone a training runs on min(threads, cores)
+    cores; beside other work, when all the busy threads do not fit, on cores x its threads / busy threads."""
     busy = scenario.threads * scenario.trainings + (competitor_threads if scenario.competitor else 0)
     share = cores * scenario.threads / busy if busy > cores else scenario.threads
     return min(scenario.threads, cores) / share
@@ -347,7 +349,7 @@ def main(argv=None) -> int:
                 print(f"repeat {repeat + 1}/{args.repeats}  {policy:28s} {scenario.name:24s} "
                       f"{scenario.threads} thread(s): {rates} images/s, load {os.getloadavg()[0]:.2f}",
                       file=sys.stderr)
-    cfg = experiment_cfg(REPO, args.chunk_steps)
+    cfg = experiment_cfg(args.root, args.chunk_steps)
     result = {
         "command_line": " ".join(["python", "benchmarks/contention.py", *(argv or sys.argv[1:])]),
         "machine": info,
