@@ -21,8 +21,9 @@ The scenarios, each under every wait policy of `--policies`:
 - beside a plain CPU hog (`--competitor-threads` processes of `while True: pass`), 2 and 1 threads;
 - two 1-thread trainings side by side (`snakemake --cores 2 --set-threads train=1`).
 
-Each repeat runs every scenario once, in the same order, before the next repeat (interleaved); a
-scenario's number is the median over the repeats. Slowdown = the rate alone (same threads, same
+Each repeat runs every scenario once under each policy (the policies of a scenario back to back),
+in the same order, before the next repeat (interleaved); a scenario's number is the median over
+the repeats. Slowdown = the rate alone (same threads, same
 policy) / the rate beside the other work. "In proportion" is what a fair share of the cores gives:
 the threads of all busy processes over the cores (2 + 2 threads on 2 cores: 2x; 1 + 2: 1.5x; the
 1-thread pair: 1x). A slowdown over twice that is marked a collapse: threads spinning in OpenMP's
@@ -340,8 +341,10 @@ def main(argv=None) -> int:
             args.root = Path(scratch)
             fetch_mnist(args.root)
         info, load_before = machine(), os.getloadavg()
-        runs = {(policy, scenario): [] for policy in args.policies
-                for scenario in chosen_scenarios(args.scenarios)}
+        # The policies of one scenario run one after the other: a change in the machine's load hits
+        # them alike.
+        runs = {(policy, scenario): [] for scenario in chosen_scenarios(args.scenarios)
+                for policy in args.policies}
         for repeat in range(args.repeats):
             for (policy, scenario), repeats in runs.items():
                 repeats.append(run_scenario(args, scenario, policy))
