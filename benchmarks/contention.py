@@ -90,7 +90,7 @@ def worker(args) -> None:
     from cnnlab import engine
     from cnnlab.train import train_one_epoch
 
-    session = engine.set_up_training(experiment_cfg(args.root, args.chunk_steps), args.threads)
+    session = engine.set_up_training(experiment_cfg(args.root, args.chunk_steps, args.set), args.threads)
     epoch = 1
     for _ in range(WARMUP_CHUNKS):
         train_one_epoch(session, epoch)
@@ -117,13 +117,13 @@ def worker(args) -> None:
         epoch += 1
 
 
-def experiment_cfg(root: Path, chunk_steps: int) -> dict:
-    """lenet5_mnist's recipe, one run, its training set cut to one chunk of batches."""
+def experiment_cfg(root: Path, chunk_steps: int, overrides: list[str]) -> dict:
+    """lenet5_mnist's recipe (with `--set` overrides), one run, its training set cut to one chunk."""
     from cnnlab import config
 
     params = config.load_params(REPO / "params.yaml")
     params["data"].update(root=str(root), verify=False)  # a benchmark, not a result
-    cfg = config.experiment_config(params, EXPERIMENT)
+    cfg = config.experiment_config(params, EXPERIMENT, overrides)
     cfg["limit_train"] = chunk_steps * cfg["batch_size"]
     return config.run_config(cfg, cfg["seeds"][0])
 
@@ -153,7 +153,8 @@ def policy_environment(policy: str) -> dict:
 
 def start_worker(args, threads: int, env: dict) -> subprocess.Popen:
     command = [sys.executable, __file__, "--worker", "--threads", str(threads), "--root", str(args.root),
-               "--seconds", str(args.seconds), "--chunk-steps", str(args.chunk_steps)]
+               "--seconds", str(args.seconds), "--chunk-steps", str(args.chunk_steps),
+               *(option for override in args.set for option in ("--set", override))]
     return subprocess.Popen(command, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
 
 
@@ -319,6 +320,8 @@ def parse_args(argv=None):
     p.add_argument("--competitor-threads", type=int, default=2,
                    help="threads of the competing training; processes of the CPU hog")
     p.add_argument("--root", type=Path, help="data root holding mnist/ (default: fetched into a temp folder)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override of lenet5_mnist's recipe, as `cnnlab train --set`")
     p.add_argument("--json", type=Path, help="write the raw results here")
     p.add_argument("--markdown", type=Path, help="write the table here")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
@@ -352,7 +355,7 @@ def main(argv=None) -> int:
                 print(f"repeat {repeat + 1}/{args.repeats}  {policy:28s} {scenario.name:24s} "
                       f"{scenario.threads} thread(s): {rates} images/s, load {os.getloadavg()[0]:.2f}",
                       file=sys.stderr)
-    cfg = experiment_cfg(args.root, args.chunk_steps)
+    cfg = experiment_cfg(args.root, args.chunk_steps, args.set)
     result = {
         "command_line": " ".join(["python", "benchmarks/contention.py", *(argv or sys.argv[1:])]),
         "machine": info,

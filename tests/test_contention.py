@@ -13,6 +13,8 @@ import pytest
 from synthetic import mnist_project, write_mirror
 from test_pipeline import environment, make_project, run
 
+REPO = Path(__file__).resolve().parents[1]
+
 # What libgomp (torch's OpenMP on Linux) says it read as it loaded, with OMP_DISPLAY_ENV=VERBOSE:
 # its spin count is 0 under PASSIVE, 300000 when nothing is set, 30000000000 under ACTIVE.
 SPIN_COUNT = {"PASSIVE": "GOMP_SPINCOUNT = '0'", "ACTIVE": "GOMP_SPINCOUNT = '30000000000'"}
@@ -65,3 +67,26 @@ def test_snakemake_cores_bound_a_training_jobs_torch_threads(tmp_path):
         run(["snakemake", "--cores", str(cores), record_file], project, env)
         record = json.loads((project / record_file).read_text())
         assert record["threads"] == cores and record["machine"]["omp_wait_policy"] == "PASSIVE"
+
+
+@pytest.mark.slow
+def test_contention_benchmark_gives_each_training_its_policy_and_threads(project, tmp_path):
+    """benchmarks/contention.py, briefly: every training process starts with its policy in its
+    environment (none for `unset`, even if the benchmark's own has one) and its torch threads."""
+    out = tmp_path / "contention.json"
+    benchmark = REPO / "benchmarks" / "contention.py"
+    done = subprocess.run([sys.executable, str(benchmark), "--root", str(project / "raw"),
+                           "--set", "data.val_size=100", "--scenarios", "alone", "pair", "--seconds", "0.2",
+                           "--repeats", "1", "--chunk-steps", "2", "--json", str(out)],
+                          capture_output=True, text=True, env={**os.environ, "OMP_WAIT_POLICY": "ACTIVE"})
+    assert done.returncode == 0, done.stderr
+    result = json.loads(out.read_text())
+    seen = {(run["policy"], run["scenario"], run["threads"], report["policy"]["OMP_WAIT_POLICY"],
+             report["torch_threads"])
+            for run in result["runs"] for repeat in run["reports"] for report in repeat}
+    assert seen == {(policy, scenario, threads, value, threads)
+                    for policy, value in (("unset", None), ("OMP_WAIT_POLICY=PASSIVE", "PASSIVE"))
+                    for scenario, threads in (("alone", 2), ("alone", 1), ("two 1-thread trainings", 1))}
+    for row in result["rows"]:
+        assert row["images_per_sec"] > 0 and row["busy_threads"] <= row["threads"]
+    assert "| two 1-thread trainings | 1 | OMP_WAIT_POLICY=PASSIVE |" in done.stdout
