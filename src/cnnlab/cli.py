@@ -11,6 +11,11 @@ from cnnlab.errors import CnnlabError, describe_os_error
 
 MIRROR_VARIABLE = "CNNLAB_DATA_MIRROR"
 MAX_THREADS = 1024
+# libgomp, torch's OpenMP on Linux, lets a thread waiting for work spin for milliseconds before it
+# sleeps: two jobs sharing the cores then spin against each other's threads and slow down far more
+# than their share (docs/performance.md, "Threads on a shared machine"). PASSIVE waiting threads
+# sleep at once. libgomp reads this once, when torch loads it; a user's own setting wins.
+OPENMP_DEFAULTS = {"OMP_WAIT_POLICY": "PASSIVE"}
 
 
 class Parser(argparse.ArgumentParser):
@@ -114,7 +119,14 @@ def positive_number(text: str) -> float:
     return number
 
 
+def set_openmp_defaults() -> None:
+    """Put OPENMP_DEFAULTS into the environment unless set; before any command imports torch."""
+    for name, value in OPENMP_DEFAULTS.items():
+        os.environ.setdefault(name, value)
+
+
 def main(argv: list[str] | None = None) -> int:
+    set_openmp_defaults()
     args = build_parser().parse_args(argv)
     try:
         return run(args)

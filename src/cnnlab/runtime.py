@@ -90,11 +90,12 @@ def code_commit(folder: Path) -> dict:
 
 def machine(cpuinfo: str = CPUINFO) -> dict:
     """What a run's times depend on besides its recipe, taken as it starts: the code's commit, the
-    CPU, its flags and cores, and the load average (train.json's `machine`; no torch needed)."""
+    CPU, its flags and cores, the load average and OpenMP's wait policy (None: unset, libgomp's
+    threads spin before they sleep; `cnnlab` sets PASSIVE) (train.json's `machine`; no torch needed)."""
     flags = cpu_flags(cpuinfo)
     return {**code_commit(Path(__file__).parent), "cpu": cpu_model(cpuinfo),
             "cpu_flags": [f for f in SPEED_FLAGS if f in flags], "cores": os.cpu_count(),
-            "load_average_start": load_average()}
+            "load_average_start": load_average(), "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY")}
 
 
 def pick_precision(name: str, device: torch.device) -> str:
