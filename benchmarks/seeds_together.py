@@ -241,7 +241,7 @@ def seed_cfgs(cfg: dict, count: int) -> list[dict]:
     """The run settings of the experiment's first `count` seeds."""
     if count > len(cfg["seeds"]):
         raise SystemExit(f"{cfg['name']} has {len(cfg['seeds'])} seeds {cfg['seeds']}, fewer than "
-                         f"{count}; pass --set 'seeds=[0, 1, 2, 3, 4]' or fewer --seeds-together")
+                         f"{count}; pass --set 'seeds={list(range(count))}' or fewer --seeds-together")
     return [config.run_config(cfg, seed) for seed in cfg["seeds"][:count]]
 
 
