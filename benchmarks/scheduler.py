@@ -15,8 +15,10 @@ variant's options to the end. Measured per variant:
   sampled every 0.05 s with psutil; the last sample before it exits counts. The jobs are its
   children (bash, then cnnlab and tee) and are not in it.
 - CBC: the ILP scheduler's solver runs as a child process of Snakemake (`cbc`), so it is not in
-  Snakemake's own time either; its processes are sampled with the same poll (a lower bound: a
-  solve shorter than the poll is missed; `--cprofile` counts the solves and their wall time).
+  Snakemake's own time; it counts as Snakemake's. To measure each solve, the ILP variants name the
+  solver COIN_CMD (PuLP's CBC, found on the PATH: the same program that Snakemake's default,
+  PULP_CBC_CMD, runs from inside PuLP) and put a small wrapper first on the PATH that runs PuLP's
+  CBC and records its user + system time (os.wait4).
 - everything: user + system time of Snakemake and all its descendants (RUSAGE_CHILDREN of this
   process), and the wall time.
 
@@ -65,6 +67,15 @@ VARIANTS = {
     "profile": ["--workflow-profile", "workflow/profiles/default"],
 }
 POLL_SECONDS = 0.05
+# The wrapper that stands for `cbc` on the PATH: runs PuLP's CBC, appends its CPU seconds to a file.
+SOLVER_WRAPPER = """#!{python} -S
+import os, sys
+pid = os.spawnv(os.P_NOWAIT, {cbc!r}, [{cbc!r}, *sys.argv[1:]])
+_, status, usage = os.wait4(pid, 0)
+with open({log!r}, "a") as log:
+    log.write(f"{{usage.ru_utime + usage.ru_stime}}\\n")
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
 DETERMINISTIC_FILES = ["model.pt", "predictions.csv"]  # a run's files that hold no times
 
 
@@ -111,10 +122,30 @@ def build_template(folder: Path, seeds: int, experiments: int | None) -> Path:
     return template
 
 
-def environment(folder: Path, project: Path) -> dict:
-    return dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-                PYTHONPATH=str(project / "src"), CNNLAB_DATA_MIRROR=str(folder / "mirror"),
-                TORCH_HOME=str(folder / "torch"))
+def environment(folder: Path, project: Path, solver: Path) -> dict:
+    """The jobs' environment: this Python's tools, the project's source, the synthetic data, and
+    the solver's wrapper first on the PATH."""
+    path = os.pathsep.join([str(solver), str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    return dict(os.environ, PATH=path, PYTHONPATH=str(project / "src"),
+                CNNLAB_DATA_MIRROR=str(folder / "mirror"), TORCH_HOME=str(folder / "torch"))
+
+
+def solver_wrapper(folder: Path) -> Path:
+    """`folder`/solver/cbc, the wrapper of PuLP's CBC that records each solve's CPU time in
+    `folder`/solver/cpu_seconds.txt; returns the folder."""
+    import pulp
+
+    solver = folder / "solver"
+    solver.mkdir(parents=True, exist_ok=True)
+    wrapper = solver / "cbc"
+    wrapper.write_text(SOLVER_WRAPPER.format(python=sys.executable, cbc=pulp.apis.PULP_CBC_CMD.pulp_cbc_path,
+                                             log=str(solver / "cpu_seconds.txt")))
+    wrapper.chmod(0o755)
+    return solver
+
+
+def uses_ilp(options: list[str]) -> bool:
+    return "greedy" not in options
 
 
 def fresh_copy(template: Path, project: Path) -> Path:
@@ -135,9 +166,11 @@ def results_fingerprint(project: Path) -> dict[str, str]:
 # One run
 
 
-def run_snakemake(command: list[str], project: Path, env: dict) -> dict:
-    """Run `command` in `project` to its end; its wall time, its own CPU time, CBC's (sampled),
-    and the CPU time of it and all its descendants."""
+def run_snakemake(command: list[str], project: Path, env: dict, solver: Path) -> dict:
+    """Run `command` in `project` to its end; its wall time, its own CPU time, CBC's, and the CPU
+    time of it and all its descendants."""
+    solves = solver / "cpu_seconds.txt"
+    solves.unlink(missing_ok=True)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     process = psutil.Popen(command, cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -145,15 +178,11 @@ def run_snakemake(command: list[str], project: Path, env: dict) -> dict:
     output = []
     reader = threading.Thread(target=lambda: output.append(process.stdout.read()))
     reader.start()
-    own, solver = None, {}
+    own = None
     while process.poll() is None:
         try:
             own = process.cpu_times()
-            for child in process.children():
-                if child.name() == "cbc":
-                    times = child.cpu_times()
-                    solver[child.pid] = times.user + times.system
-        except psutil.Error:  # it (or a child) ended between the poll and the reading
+        except psutil.Error:  # it ended between the poll and the reading
             pass
         time.sleep(POLL_SECONDS)
     reader.join()
@@ -162,29 +191,37 @@ def run_snakemake(command: list[str], project: Path, env: dict) -> dict:
     text = output[0]
     if process.returncode != 0:
         sys.exit(f"{' '.join(command)} exited {process.returncode}:\n{text[-4000:]}")
+    solver_seconds = [float(line) for line in solves.read_text().split()] if solves.is_file() else []
     return {
         "wall_s": wall,
         "snakemake_cpu_s": own.user + own.system,
-        "cbc_cpu_s_sampled": sum(solver.values()),
-        "cbc_processes_seen": len(solver),
+        "cbc_cpu_s": sum(solver_seconds),
+        "cbc_solves": len(solver_seconds),
         "everything_cpu_s": (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
         "jobs": len(re.findall(r"^Finished jobid", text, flags=re.MULTILINE)),
     }
 
 
+def snakemake_options(name: str) -> list[str]:
+    """The variant's options after SNAKEMAKE_ALL; the ILP's solver through the wrapper."""
+    options = VARIANTS[name]
+    return [*SNAKEMAKE_ALL, *options, *(["--scheduler-ilp-solver", "COIN_CMD"] if uses_ilp(options) else [])]
+
+
 def run_variant(name: str, template: Path, folder: Path) -> tuple[dict, dict]:
     project = fresh_copy(template, folder / "project")
-    measured = run_snakemake([*snakemake_command(), *SNAKEMAKE_ALL, *VARIANTS[name]], project,
-                             environment(folder, project))
+    solver = solver_wrapper(folder)
+    measured = run_snakemake([*snakemake_command(), *snakemake_options(name)], project,
+                             environment(folder, project, solver), solver)
     return measured, results_fingerprint(project)
 
 
 def cprofile_variant(name: str, template: Path, folder: Path, out: Path, top: int) -> str:
     """`name` once more under cProfile; Snakemake's and cnnlab's functions by cumulative time."""
     project = fresh_copy(template, folder / "project")
-    command = [sys.executable, "-m", "cProfile", "-o", str(out), "-m", "snakemake", *SNAKEMAKE_ALL,
-               *VARIANTS[name]]
-    run_snakemake(command, project, environment(folder, project))
+    solver = solver_wrapper(folder)
+    command = [sys.executable, "-m", "cProfile", "-o", str(out), "-m", "snakemake", *snakemake_options(name)]
+    run_snakemake(command, project, environment(folder, project, solver), solver)
     stats = pstats.Stats(str(out), stream=(listing := _Listing()))
     ours = r"snakemake/(scheduling|dag|jobs|persistence|io)|cnnlab|\.smk"  # not asyncio's or threading's
     stats.sort_stats("cumulative").print_stats(ours, top)
@@ -230,17 +267,17 @@ def markdown(result: dict) -> str:
         f"experiments x {result['seeds']} seeds, smoke scale, `snakemake {' '.join(SNAKEMAKE_ALL)}` "
         "+ the variant's options.",
         "",
-        "| variant | options | jobs | wall s | Snakemake CPU s | per job s | CBC CPU s (sampled) "
-        "| everything CPU s | Snakemake share |",
+        "| variant | options | jobs | wall s | Snakemake CPU s | + CBC CPU s (solves) | per job s "
+        "| everything CPU s | Snakemake's share |",
         "|---|---|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for name, row in result["variants"].items():
+        total = row["snakemake_cpu_s"] + row["cbc_cpu_s"]  # CBC works for Snakemake
         lines.append(
             f"| {name} | `{' '.join(VARIANTS[name]) or '(none)'}` | {row['jobs']} | {row['wall_s']:.1f} | "
-            f"{row['snakemake_cpu_s']:.1f} | {row['snakemake_cpu_s'] / max(row['jobs'], 1):.3f} | "
-            f"{row['cbc_cpu_s_sampled']:.2f} ({row['cbc_processes_seen']} seen) | "
-            f"{row['everything_cpu_s']:.1f} | "
-            f"{row['snakemake_cpu_s'] / row['everything_cpu_s']:.0%} |")
+            f"{row['snakemake_cpu_s']:.1f} | {row['cbc_cpu_s']:.2f} ({row['cbc_solves']}) | "
+            f"{total / max(row['jobs'], 1):.3f} | {row['everything_cpu_s']:.1f} | "
+            f"{total / row['everything_cpu_s']:.0%} |")
     differing = result["results_differ_from_first"]
     differing = ", ".join(f"{name}: {files}" for name, files in differing.items() if files) or "none"
     lines += ["", "Results (files under results/, each run's model.pt and predictions.csv) that differ from "
@@ -282,8 +319,8 @@ def main(argv=None) -> int:
             print(f"{name}: {variants[name]}", file=sys.stderr)
         profiled = None
         if args.cprofile:
-            out = (args.json.parent if args.json else folder) / f"scheduler-{args.cprofile}.prof"
-            profiled = {"variant": args.cprofile, "file": str(out),
+            out = folder / f"scheduler-{args.cprofile}.prof"  # in the work folder: its listing is kept
+            profiled = {"variant": args.cprofile,
                         "listing": cprofile_variant(args.cprofile, template, folder, out, args.top)}
     first = fingerprints[args.variants[0]]
     result = {

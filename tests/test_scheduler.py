@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 PROFILE = REPO / "workflow" / "profiles" / "default"
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"
@@ -44,6 +46,7 @@ def test_make_study_runs_snakemake_with_the_profile():
     assert "snakemake all --workflow-profile workflow/profiles/default" in recipe
 
 
+@pytest.mark.slow  # two real runs of Snakemake, about half a minute
 def test_the_profile_wakes_the_scheduler_only_when_a_job_ends(tmp_path):
     # without the profile, the rate limit's wake-ups come on top (the check that this test can fail)
     (tmp_path / "plain").mkdir()
