@@ -1,6 +1,6 @@
-"""No collapse under contention: a `cnnlab` job waits for work with OpenMP's PASSIVE policy (its
-idle threads sleep instead of spinning against another job's), and Snakemake's `--cores` bounds the
-torch threads of a training job. benchmarks/contention.py measures what these are worth."""
+"""No collapse under contention: Snakemake's `--cores` bounds the torch threads of a training job,
+and train.json records the OpenMP wait policy the job ran with (cnnlab leaves libgomp's default:
+PASSIVE halved LeNet-5's speed alone, docs/performance.md). benchmarks/contention.py measures both."""
 
 import json
 import os
@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from cnnlab.workflow_support import JOB_THREADS
 from synthetic import mnist_project, write_mirror
 from test_pipeline import environment, make_project, run
 
@@ -17,7 +18,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 # What libgomp (torch's OpenMP on Linux) says it read as it loaded, with OMP_DISPLAY_ENV=VERBOSE:
 # its spin count is 0 under PASSIVE, 300000 when nothing is set, 30000000000 under ACTIVE.
-SPIN_COUNT = {"PASSIVE": "GOMP_SPINCOUNT = '0'", "ACTIVE": "GOMP_SPINCOUNT = '30000000000'"}
+SPIN_COUNT = {"PASSIVE": "GOMP_SPINCOUNT = '0'", None: "GOMP_SPINCOUNT = '300000'",
+              "ACTIVE": "GOMP_SPINCOUNT = '30000000000'"}
 
 
 @pytest.fixture(scope="module")
@@ -40,33 +42,29 @@ def train(project: Path, out: Path, env: dict) -> tuple[dict, str]:
     return json.loads((out / "runs/seed0/train.json").read_text()), done.stderr
 
 
-def test_cnnlab_waits_passively_unless_told_otherwise(project, tmp_path):
-    """Set before torch loads libgomp: libgomp itself reports the policy, and train.json records it."""
-    record, openmp = train(project, tmp_path / "default", without_wait_policy())
-    assert SPIN_COUNT["PASSIVE"] in openmp
-    assert record["machine"]["omp_wait_policy"] == "PASSIVE" and record["threads"] == 2
-
-
-def test_a_users_own_wait_policy_wins(project, tmp_path):
-    env = {**without_wait_policy(), "OMP_WAIT_POLICY": "ACTIVE"}
-    record, openmp = train(project, tmp_path / "active", env)
-    assert SPIN_COUNT["ACTIVE"] in openmp and SPIN_COUNT["PASSIVE"] not in openmp
-    assert record["machine"]["omp_wait_policy"] == "ACTIVE"
+@pytest.mark.parametrize("policy", [None, "PASSIVE", "ACTIVE"])
+def test_train_json_records_the_wait_policy_libgomp_ran_with(project, tmp_path, policy):
+    """libgomp itself reports the policy it read as torch loaded it; train.json records the same."""
+    env = without_wait_policy() if policy is None else {**without_wait_policy(), "OMP_WAIT_POLICY": policy}
+    record, openmp = train(project, tmp_path / str(policy), env)
+    assert SPIN_COUNT[policy] in openmp
+    assert record["machine"]["omp_wait_policy"] == policy and record["threads"] == 2
 
 
 @pytest.mark.slow
 def test_snakemake_cores_bound_a_training_jobs_torch_threads(tmp_path):
-    """The rule asks for 4 threads; Snakemake lowers them to --cores, and the job's torch uses that
-    many (train.json's `threads` is torch.get_num_threads() as it trained), waiting passively."""
+    """A job's torch threads are Snakemake's `threads` (train.json's `threads` is
+    torch.get_num_threads() as it trained): one by default (JOB_THREADS), and a thread count asked
+    for with --set-threads is lowered to --cores."""
     write_mirror(tmp_path / "mirror", datasets=("mnist",), n_train=600, n_test=200)
     project = make_project(tmp_path, ["mlp_mnist"])
     env = environment(tmp_path, project)
-    env.pop("OMP_WAIT_POLICY", None)
-    for cores, seed in ((1, 0), (2, 1)):
+    for options, seed, threads in ((["--cores", "2"], 0, JOB_THREADS),
+                                   (["--cores", "2", "--set-threads", "train=4"], 1, 2),
+                                   (["--cores", "1", "--set-threads", "train=4"], 2, 1)):
         record_file = f"results/mlp_mnist/runs/seed{seed}/train.json"
-        run(["snakemake", "--cores", str(cores), record_file], project, env)
-        record = json.loads((project / record_file).read_text())
-        assert record["threads"] == cores and record["machine"]["omp_wait_policy"] == "PASSIVE"
+        run(["snakemake", *options, record_file], project, env)
+        assert json.loads((project / record_file).read_text())["threads"] == threads
 
 
 @pytest.mark.slow

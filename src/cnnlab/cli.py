@@ -11,11 +11,6 @@ from cnnlab.errors import CnnlabError, describe_os_error
 
 MIRROR_VARIABLE = "CNNLAB_DATA_MIRROR"
 MAX_THREADS = 1024
-# libgomp, torch's OpenMP on Linux, lets a thread waiting for work spin for milliseconds before it
-# sleeps: two jobs sharing the cores then spin against each other's threads and slow down far more
-# than their share (docs/performance.md, "Threads on a shared machine"). PASSIVE waiting threads
-# sleep at once. libgomp reads this once, when torch loads it; a user's own setting wins.
-OPENMP_DEFAULTS = {"OMP_WAIT_POLICY": "PASSIVE"}
 
 
 class Parser(argparse.ArgumentParser):
@@ -92,8 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="flag jobs estimated to take longer (default: 4)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="as for `cnnlab train`, e.g. --set scale=smoke")
-    p.add_argument("--threads", type=thread_count, default=min(4, os.cpu_count() or 1),
-                   help="torch threads of a training job (default: as `make study` gives them, at most 4)")
+    p.add_argument("--threads", type=thread_count,
+                   help="torch threads of a training job (default: as the rules give them, 1)")
     p.add_argument("--no-calibrate", action="store_true", help="measure nothing; use earlier measurements")
     p.add_argument("--calibration-seconds", type=positive_number, default=3.0, metavar="SECONDS",
                    help="training time measured per setup (default: 3)")
@@ -119,14 +114,7 @@ def positive_number(text: str) -> float:
     return number
 
 
-def set_openmp_defaults() -> None:
-    """Put OPENMP_DEFAULTS into the environment unless set; before any command imports torch."""
-    for name, value in OPENMP_DEFAULTS.items():
-        os.environ.setdefault(name, value)
-
-
 def main(argv: list[str] | None = None) -> int:
-    set_openmp_defaults()
     args = build_parser().parse_args(argv)
     try:
         return run(args)

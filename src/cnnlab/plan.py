@@ -18,6 +18,7 @@ from urllib.parse import urlparse
 
 from cnnlab import calibrate, config
 from cnnlab.data.catalog import DATASETS, DatasetInfo, dataset_dir
+from cnnlab.workflow_support import JOB_THREADS
 
 CONNECT_TIMEOUT = 3.0  # seconds for one TCP connection to a download host
 ADVICE = ("run it on a GPU (device: cuda) or a cluster (`snakemake --executor ...`), or make it smaller: "
@@ -196,8 +197,9 @@ def duration(seconds: float | None) -> str:
         else f"{seconds / 3600:.1f} h"
 
 
-def plan(params: dict, params_path: Path, overrides: list[str], threads: int, budget_hours: float,
+def plan(params: dict, params_path: Path, overrides: list[str], threads: int | None, budget_hours: float,
          calibrate_now: bool, calibration_seconds: float) -> str:
+    threads = threads or JOB_THREADS
     jobs = study_jobs(params, overrides)
     if overrides or params_path.resolve() != Path("params.yaml").resolve():
         notes = ["status: not shown with --set or --params (`make study` runs params.yaml as it is)"]

@@ -59,6 +59,13 @@ def cpu_has_bf16(cpuinfo: str = CPUINFO) -> bool:
     return bool({"avx512_bf16", "amx_bf16"} & cpu_flags(cpuinfo))
 
 
+def cpu_bf16_is_faster(cpuinfo: str = CPUINFO) -> bool:
+    """AMX (bf16 matrix tiles): there bf16 autocast pays off. AVX-512 BF16 alone does not: on this
+    project's Xeon with it and no AMX, a bf16 matmul ran at 165 GFLOP/s against 311 in fp32, and
+    every model trained at 0.6-0.9x its fp32 speed (docs/performance.md, "Precision")."""
+    return "amx_bf16" in cpu_flags(cpuinfo)
+
+
 def cpu_model(cpuinfo: str = CPUINFO) -> str | None:
     """The CPU's name as Linux gives it, else what Python's platform module knows (macOS, Windows)."""
     fields = cpuinfo_fields(cpuinfo)
@@ -91,7 +98,7 @@ def code_commit(folder: Path) -> dict:
 def machine(cpuinfo: str = CPUINFO) -> dict:
     """What a run's times depend on besides its recipe, taken as it starts: the code's commit, the
     CPU, its flags and cores, the load average and OpenMP's wait policy (None: unset, libgomp's
-    threads spin before they sleep; `cnnlab` sets PASSIVE) (train.json's `machine`; no torch needed)."""
+    threads spin before they sleep) (train.json's `machine`; no torch needed)."""
     flags = cpu_flags(cpuinfo)
     return {**code_commit(Path(__file__).parent), "cpu": cpu_model(cpuinfo),
             "cpu_flags": [f for f in SPEED_FLAGS if f in flags], "cores": os.cpu_count(),
@@ -99,14 +106,15 @@ def machine(cpuinfo: str = CPUINFO) -> dict:
 
 
 def pick_precision(name: str, device: torch.device) -> str:
-    """auto: bf16 where the hardware has it, fp16 (with a gradient scaler) on older GPUs, else fp32."""
+    """auto: bf16 where the hardware makes it faster, fp16 (with a gradient scaler) on older GPUs,
+    else fp32."""
     if name != "auto":
         if name == "fp16" and device.type != "cuda":
             raise CnnlabError("precision: fp16 needs a CUDA GPU; on the CPU use bf16 or fp32")
         return name
     if device.type == "cuda":
         return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-    return "bf16" if cpu_has_bf16() else "fp32"
+    return "bf16" if cpu_bf16_is_faster() else "fp32"
 
 
 def autocast(device: torch.device, precision: str):

@@ -9,6 +9,7 @@ from cnnlab.config import completed, experiment_config, read_params, run_config
 from cnnlab.errors import CnnlabError
 from cnnlab.layout import RUN
 from cnnlab.workflow_support import (
+    JOB_THREADS,
     buildable_study,
     code_files,
     gpus_per_job,

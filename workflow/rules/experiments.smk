@@ -38,7 +38,7 @@ rule train:
         record=run_file("train.json"),
     params:
         options=lambda wc: cnnlab_options(wc.exp),
-    threads: 4  # torch gains little beyond a few threads here; Snakemake lowers it to --cores
+    threads: JOB_THREADS  # Snakemake runs --cores of them at once; --set-threads train=N for more
     resources:
         gpu=GPUS,
     conda:
@@ -64,7 +64,7 @@ rule evaluate:
         predictions=run_file("predictions.csv"),
     params:
         options=lambda wc: cnnlab_options(wc.exp),
-    threads: 4
+    threads: JOB_THREADS
     resources:
         gpu=GPUS,
     conda:
