@@ -40,6 +40,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from outputs import add_output_options, publish
 from PIL import Image
 from torch import nn
 from torchvision import transforms as T
@@ -363,13 +364,19 @@ def markdown(rows: list[Row], peak: dict, info: dict, precision: str, memory: di
     return "\n".join(lines) + "\n"
 
 
-def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+def study_parser(doc: str, experiments: list[str]) -> argparse.ArgumentParser:
+    """The options every benchmark of the study's experiments starts with."""
+    p = argparse.ArgumentParser(description=doc.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--params", type=Path, default=REPO / "params.yaml")
     p.add_argument("--root", type=Path, help="data root (default: data.root of params.yaml)")
-    p.add_argument("--experiments", nargs="+", default=list(STEPS), metavar="EXP")
+    p.add_argument("--experiments", nargs="+", default=experiments, metavar="EXP")
     p.add_argument("--steps", type=int, help="timed batches per experiment (default: per experiment)")
+    return p
+
+
+def parse_args(argv=None):
+    p = study_parser(__doc__, list(STEPS))
     p.add_argument("--scale-steps", type=float, default=1.0, help="multiply the default steps")
     p.add_argument("--rounds", type=int, default=2, help="alternations of the two loops (best counts)")
     p.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
@@ -382,8 +389,7 @@ def parse_args(argv=None):
     p.add_argument("--memory-steps", type=int, default=3)
     p.add_argument("--pipeline", type=Path, metavar="PROJECT",
                    help="time `snakemake -n all` and `dvc status` in this project folder")
-    p.add_argument("--json", type=Path, help="write the raw results here")
-    p.add_argument("--markdown", type=Path, help="write the tables here")
+    add_output_options(p)
     p.add_argument("--memory-child", metavar="EXP", help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
@@ -412,10 +418,7 @@ def main(argv=None) -> int:
         lines = ["| experiment | batch | peak RSS (MB) |", "|---|--:|--:|"]
         lines += [f"| {name} | {experiment_cfg(args, name)['batch_size']} | {mb:,.0f} |"
                   for name, mb in memory.items()]
-        print("\n".join(lines))
-        if args.json:
-            args.json.write_text(json.dumps({"memory_mb": memory}, indent=2))
-        return 0
+        return publish(args, {"memory_mb": memory}, "\n".join(lines))
 
     info = machine()
     info["load_before"], info["matmul_size"] = os.getloadavg()[0], args.matmul_size
@@ -461,18 +464,12 @@ def main(argv=None) -> int:
     info["load_after"] = os.getloadavg()[0]
     command = "benchmarks/bench.py " + " ".join(argv if argv is not None else sys.argv[1:])
     text = markdown(rows, peak, info, precision, memory, pipeline, command.strip())
-    print(text)
-    if args.markdown:
-        args.markdown.write_text(text)
-    if args.json:
-        args.json.write_text(json.dumps({
-            "machine": info, "matmul_gflops": peak, "precision": precision, "memory_mb": memory,
-            "pipeline_seconds": pipeline,
-            "rows": [{**r.__dict__, "ratio": r.ratio, "cnnlab_gflops": r.gflops(r.cnnlab),
-                      "labs_gflops": r.gflops(r.labs), "epoch_seconds": r.epoch_seconds}
-                     for r in rows]}, indent=2))
-    return 0
-
+    return publish(args, {
+        "machine": info, "matmul_gflops": peak, "precision": precision, "memory_mb": memory,
+        "pipeline_seconds": pipeline,
+        "rows": [{**r.__dict__, "ratio": r.ratio, "cnnlab_gflops": r.gflops(r.cnnlab),
+                  "labs_gflops": r.gflops(r.labs), "epoch_seconds": r.epoch_seconds}
+                 for r in rows]}, text)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -46,6 +46,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from outputs import add_output_options, publish
+
 REPO = Path(__file__).resolve().parents[1]
 EXPERIMENT = "lenet5_mnist"
 WARMUP_CHUNKS = 2
@@ -322,8 +324,7 @@ def parse_args(argv=None):
     p.add_argument("--root", type=Path, help="data root holding mnist/ (default: fetched into a temp folder)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override of lenet5_mnist's recipe, as `cnnlab train --set`")
-    p.add_argument("--json", type=Path, help="write the raw results here")
-    p.add_argument("--markdown", type=Path, help="write the table here")
+    add_output_options(p)
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--threads", type=int, help=argparse.SUPPRESS)
     return p.parse_args(argv)
@@ -368,12 +369,7 @@ def main(argv=None) -> int:
                   "reports": repeats} for (policy, scenario), repeats in runs.items()],
     }
     table = markdown(result)
-    print(table)
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2) + "\n")
-    if args.markdown:
-        args.markdown.write_text(table + "\n")
-    return 0
+    return publish(args, result, table)
 
 
 if __name__ == "__main__":

@@ -31,7 +31,6 @@ functions by cumulative time (the profiler slows it down: its totals are not com
 
 import argparse
 import hashlib
-import json
 import os
 import platform
 import pstats
@@ -48,11 +47,11 @@ from pathlib import Path
 
 import psutil
 import yaml
+from outputs import add_output_options, publish
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))  # the synthetic data of the tests
 
-PROJECT_FILES = ["Snakefile", "params.yaml", "references.yaml", "workflow", "src"]
 DATASETS = ["mnist", "fashion_mnist"]
 # The study's last real run (README, "What it costs"): two one-thread jobs side by side.
 SNAKEMAKE_ALL = ["all", "--cores", "2", "--set-threads", "train=1", "evaluate=1"]
@@ -90,34 +89,23 @@ def snakemake_command() -> list[str]:
 
 
 def build_template(folder: Path, seeds: int, experiments: int | None) -> Path:
-    """A copy of the project in `folder`/template with synthetic data, `seeds` seeds at smoke scale,
-    and the MNIST and Fashion-MNIST experiments (the first `experiments` of them, if given)."""
+    """A copy of the project in `folder` with synthetic data, `seeds` seeds at smoke scale, and the
+    MNIST and Fashion-MNIST experiments (the first `experiments` of them, if given), as the tests
+    make one (tests/test_pipeline.py)."""
     from cnnlab import config
     from synthetic import write_mirror
+    from test_pipeline import make_project
 
-    template = folder / "template"
-    template.mkdir(parents=True)
-    for name in PROJECT_FILES:
-        source = REPO / name
-        if source.is_dir():
-            shutil.copytree(source, template / name, symlinks=True,
-                            ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-        else:
-            shutil.copy2(source, template / name)
+    kept = None
+    if experiments is not None:
+        catalog = config.read_params(REPO / "params.yaml")["experiments"]
+        kept = [name for name, spec in catalog.items()
+                if spec.get("dataset") in DATASETS and "base" not in spec][:experiments]
+    template = make_project(folder / "template", kept)  # the runs copy it to folder/project
     write_mirror(folder / "mirror", datasets=DATASETS, n_train=800, n_test=300)
     params = config.read_params(template / "params.yaml")
-    params.update(datasets=DATASETS, scale="smoke")
-    params["data"]["verify"] = False  # synthetic files have no canonical digests
+    params["datasets"] = DATASETS
     params["scales"]["smoke"]["seeds"] = list(range(seeds))
-    if experiments is not None:
-        kept = [name for name, spec in params["experiments"].items()
-                if spec.get("dataset") in DATASETS and "base" not in spec][:experiments]
-        params["experiments"] = {name: params["experiments"][name] for name in kept}
-        params.pop("questions")  # they compare experiments left out here
-        references = config.read_yaml((template / "references.yaml").read_text(), "references.yaml")
-        references["experiments"] = {name: refs for name, refs in references["experiments"].items()
-                                     if name in kept}
-        (template / "references.yaml").write_text(yaml.safe_dump(references, sort_keys=False))
     (template / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     return template
 
@@ -300,8 +288,7 @@ def parse_args(argv=None):
     p.add_argument("--top", type=int, default=25, help="functions listed from the profile")
     p.add_argument("--workdir", type=Path, help="where the projects go (default: a temporary folder, "
                                                  "removed at the end)")
-    p.add_argument("--json", type=Path, help="write the raw results here (e.g. benchmarks/results/)")
-    p.add_argument("--markdown", type=Path, help="write the table here")
+    add_output_options(p)
     return p.parse_args(argv)
 
 
@@ -336,12 +323,7 @@ def main(argv=None) -> int:
         "cprofile": profiled,
     }
     table = markdown(result)
-    print(table)
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2) + "\n")
-    if args.markdown:
-        args.markdown.write_text(table + "\n")
-    return 0
+    return publish(args, result, table)
 
 
 if __name__ == "__main__":

@@ -35,10 +35,8 @@ the same run. Evaluation: cnnlab's `predict` over the test set at its batch
 Rounds alternate between the ways; the best round of each counts, as in bench.py.
 """
 
-import argparse
 import copy
 import dataclasses
-import json
 import os
 import sys
 import time
@@ -47,6 +45,7 @@ from pathlib import Path
 
 import bench
 import torch
+from outputs import add_output_options, publish
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
@@ -332,12 +331,7 @@ def markdown(rows: list[Row], checks: list[dict], evals: list[dict], peaks: dict
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--params", type=Path, default=REPO / "params.yaml")
-    p.add_argument("--root", type=Path, help="data root (default: data.root of params.yaml)")
-    p.add_argument("--experiments", nargs="+", default=list(STEPS), metavar="EXP")
-    p.add_argument("--steps", type=int, help="timed batches per experiment (default: per experiment)")
+    p = bench.study_parser(__doc__, list(STEPS))
     p.add_argument("--seeds-together", nargs="+", type=int, default=[2, 3, 5], metavar="S")
     p.add_argument("--threads", nargs="+", type=int, default=[1, 2], metavar="N", help="torch threads")
     p.add_argument("--rounds", type=int, default=2, help="alternations of the ways (best counts)")
@@ -345,7 +339,7 @@ def parse_args(argv=None):
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override, as `cnnlab train --set`")
     p.add_argument("--matmul-size", type=int, default=2048, help="n of the n x n matmul peak")
-    p.add_argument("--json", type=Path, help="write the raw results here")
+    add_output_options(p)
     return p.parse_args(argv)
 
 
@@ -394,12 +388,9 @@ def main(argv=None) -> int:
     info["load_after"] = os.getloadavg()[0]
     command = "benchmarks/seeds_together.py " + " ".join(argv if argv is not None else sys.argv[1:])
     text = markdown(rows, checks, evals, peaks, info, command.strip())
-    print(text)
-    if args.json:
-        args.json.write_text(json.dumps({
-            "machine": info, "matmul_gflops_fp32": peaks, "checks": checks, "evaluation": evals,
-            "rows": [{**r.__dict__, "per_seed": r.per_seed, "gflops": r.gflops()} for r in rows]}, indent=2))
-    return 0
+    return publish(args, {
+        "machine": info, "matmul_gflops_fp32": peaks, "checks": checks, "evaluation": evals,
+        "rows": [{**r.__dict__, "per_seed": r.per_seed, "gflops": r.gflops()} for r in rows]}, text)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,6 @@ third-party package pulls in counts towards that one) and the cnnlab module that
 
 import argparse
 import hashlib
-import json
 import os
 import platform
 import shutil
@@ -36,6 +35,8 @@ import tempfile
 import time
 from importlib import metadata
 from pathlib import Path
+
+from outputs import add_output_options, publish
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))  # the synthetic project of the tests
@@ -241,8 +242,7 @@ def parse_args(argv=None):
     p.add_argument("--top", type=int, default=6, help="packages shown per module (importtime)")
     p.add_argument("--workdir", type=Path, help="where the synthetic projects go (default: a temporary "
                                                  "folder, removed at the end)")
-    p.add_argument("--json", type=Path, help="write the raw results here")
-    p.add_argument("--markdown", type=Path, help="write the table here")
+    add_output_options(p)
     return p.parse_args(argv)
 
 
@@ -277,12 +277,7 @@ def main(argv=None) -> int:
         "changed_files": changed,
     }
     table = markdown(result, args.top)
-    print(table)
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2) + "\n")
-    if args.markdown:
-        args.markdown.write_text(table + "\n")
-    return 0
+    return publish(args, result, table)
 
 
 if __name__ == "__main__":

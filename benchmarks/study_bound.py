@@ -27,6 +27,7 @@ from pathlib import Path
 
 import torch
 from bench import machine, matmul_gflops
+from outputs import add_output_options, publish
 
 ELAPSED = re.compile(r"Elapsed time: (?:(\d+) days?, )?(\d+):(\d\d):(\d\d(?:\.\d+)?)")
 
@@ -120,7 +121,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("project", type=Path, help="a project folder whose study has run (results/, .snakemake/)")
     p.add_argument("--log", type=Path, help="Snakemake's log of the run (default: the newest one)")
-    p.add_argument("--json", type=Path, help="write the raw numbers here")
+    add_output_options(p)
     p.add_argument("--matmul-seconds", type=float, default=2.0, help="how long to time each peak")
     args = p.parse_args(argv)
 
@@ -147,10 +148,7 @@ def main(argv=None) -> int:
                   "train_seconds": sum(r["train_seconds"] for r in runs)},
         "experiments": by_experiment(runs, peaks),
     }
-    print(markdown(result))
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2))
-    return 0
+    return publish(args, result, markdown(result))
 
 
 if __name__ == "__main__":

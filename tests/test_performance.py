@@ -10,9 +10,7 @@ import torch
 
 from cnnlab import engine, runtime
 from cnnlab.data.catalog import DATASETS
-from cnnlab.data.fetch import fetch
 from cnnlab.errors import CnnlabError
-from synthetic import write_mirror
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
@@ -77,18 +75,9 @@ def test_models_and_batches_are_channels_last(model):
     assert batch.is_contiguous(memory_format=torch.channels_last) and not batch.is_contiguous()
 
 
-@pytest.fixture(scope="module")
-def data_root(tmp_path_factory):
-    """Synthetic MNIST on disk; CIFAR-10 left out, so the benchmark's random-image fallback runs."""
-    tmp = tmp_path_factory.mktemp("bench")
-    mirror = write_mirror(tmp / "mirror", datasets=("mnist",), n_train=700, n_test=200)
-    fetch("mnist", tmp / "raw", mirror=mirror, verify=False)
-    return tmp / "raw"
-
-
-def test_bench_runs_both_loops_and_writes_the_tables(data_root, tmp_path):
+def test_bench_runs_both_loops_and_writes_the_tables(mnist_root, tmp_path):
     out = tmp_path / "bench.json"
-    assert bench.main(["--root", str(data_root), "--experiments", "lenet5_mnist", "convnet_cifar10",
+    assert bench.main(["--root", str(mnist_root), "--experiments", "lenet5_mnist", "convnet_cifar10",
                        "--steps", "2", "--rounds", "1", "--matmul-size", "128", "--threads", "1",
                        "--set", "data.val_size=100", "--json", str(out),
                        "--markdown", str(tmp_path / "bench.md"), "--memory", "--memory-steps", "1"]) == 0
@@ -104,8 +93,8 @@ def test_bench_runs_both_loops_and_writes_the_tables(data_root, tmp_path):
     assert "| lenet5_mnist | lenet5 | 64 | 2 | files |" in table and "peak RSS" in table
 
 
-def test_bench_labs_loop_uses_the_labs_transforms(data_root):
-    args = bench.parse_args(["--root", str(data_root)])
+def test_bench_labs_loop_uses_the_labs_transforms(mnist_root):
+    args = bench.parse_args(["--root", str(mnist_root)])
     cfg = bench.experiment_cfg(args, "vgg_cifar10")
     names = [type(t).__name__ for t in bench.labs_transform(cfg, DATASETS["cifar10"]).transforms]
     assert names == ["RandomCrop", "RandomHorizontalFlip", "ToTensor", "Normalize"]
@@ -114,10 +103,10 @@ def test_bench_labs_loop_uses_the_labs_transforms(data_root):
         == ["ToTensor"]
 
 
-def test_parity_runs_cnnlab_and_writes_the_table(data_root, tmp_path):
+def test_parity_runs_cnnlab_and_writes_the_table(mnist_root, tmp_path):
     doc = tmp_path / "performance.md"
     doc.write_text(f"# Performance\n\n{parity.BEGIN}\nold\n{parity.END}\n\nmore text\n")
-    assert parity.main(["--root", str(data_root), "--experiments", "lenet5_mnist", "--seeds", "0",
+    assert parity.main(["--root", str(mnist_root), "--experiments", "lenet5_mnist", "--seeds", "0",
                         "--set", "epochs=1", "--set", "limit_train=128", "--set", "limit_test=64",
                         "--set", "data.val_size=64", "--set", "data.verify=false", "--threads", "1",
                         "--runs", str(tmp_path / "runs"), "--csv", str(tmp_path / "parity.csv"),

@@ -5,11 +5,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-from cnnlab.data.fetch import fetch
-from synthetic import write_mirror
-
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
 import seeds_together  # noqa: E402
@@ -17,19 +12,10 @@ import seeds_together  # noqa: E402
 EXPERIMENTS = ("lenet5_mnist", "cnn_mnist")  # Adam and SGD with momentum
 
 
-@pytest.fixture(scope="module")
-def data_root(tmp_path_factory):
-    """Synthetic MNIST on disk, fetched as `cnnlab fetch` does."""
-    tmp = tmp_path_factory.mktemp("seeds")
-    mirror = write_mirror(tmp / "mirror", datasets=("mnist",), n_train=700, n_test=200)
-    fetch("mnist", tmp / "raw", mirror=mirror, verify=False)
-    return tmp / "raw"
-
-
-def test_the_benchmark_writes_its_tables_and_each_seed_matches_its_own_run(data_root, tmp_path):
+def test_the_benchmark_writes_its_tables_and_each_seed_matches_its_own_run(mnist_root, tmp_path):
     out = tmp_path / "seeds.json"
     result = subprocess.run(
-        [sys.executable, str(REPO / "benchmarks" / "seeds_together.py"), "--root", str(data_root),
+        [sys.executable, str(REPO / "benchmarks" / "seeds_together.py"), "--root", str(mnist_root),
          "--experiments", *EXPERIMENTS, "--steps", "2", "--check-steps", "4", "--seeds-together", "2", "3",
          "--threads", "1", "--rounds", "1", "--matmul-size", "128", "--set", "data.val_size=100",
          "--json", str(out)], capture_output=True, text=True, timeout=300)
@@ -56,9 +42,9 @@ def test_the_benchmark_writes_its_tables_and_each_seed_matches_its_own_run(data_
                 assert check["max_abs_difference"] < 1e-5
 
 
-def test_the_check_tells_the_seeds_apart(data_root):
+def test_the_check_tells_the_seeds_apart(mnist_root):
     """The comparison is not trivially small: seed 1 together against seed 0's own run differs."""
-    args = seeds_together.parse_args(["--root", str(data_root), "--set", "data.val_size=100"])
+    args = seeds_together.parse_args(["--root", str(mnist_root), "--set", "data.val_size=100"])
     cfg = seeds_together.experiment_config(args, "cnn_mnist")
     datas = [seeds_together.bench.subset(d, 4 * cfg["batch_size"])
              for d in seeds_together.load_seed_data(cfg, 2, 4 * cfg["batch_size"])]
