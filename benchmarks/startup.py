@@ -57,8 +57,12 @@ COMMANDS = {  # a Snakemake job's command line (workflow/rules/*.smk), on the sy
     "summarize": ["summarize", EXPERIMENT],
     "plot": ["plot", EXPERIMENT],
     "report": ["report"],
+    # DVC's `runs` stage: every seed of the experiment, each kept
+    "train, every seed": ["train", EXPERIMENT],
+    "evaluate, every seed": ["evaluate", EXPERIMENT],
 }
-KEPT = {"train": "already trained", "evaluate": "already evaluated"}  # what a run with nothing to do says
+KEPT = {"train": "already trained", "evaluate": "already evaluated",  # what a run with nothing to do says
+        "train, every seed": "already trained", "evaluate, every seed": "already evaluated"}
 
 
 def cnnlab_executable() -> list[str]:

@@ -170,30 +170,35 @@ def run(args: argparse.Namespace) -> int:
     if args.command in ("train", "evaluate"):
         seeds = [args.seed] if args.seed is not None else cfg["seeds"]
         runs = [config.run_config(cfg, seed) for seed in seeds]
+        # Whether a seed's run is current is decided without torch (2 s to import); cnnlab.train and
+        # cnnlab.evaluate import it, so they are imported only when a seed has work to do.
+        from cnnlab.results import evaluation_kept, training_kept
     if args.command == "train":
-        from cnnlab.train import train_unless_current
-
         for run_cfg in runs:
-            record = train_unless_current(run_cfg, layout.run_folder(out, run_cfg["seed"]),
-                                          resume=args.resume, threads=args.threads)
-            if record is None:
+            folder = layout.run_folder(out, run_cfg["seed"])
+            if training_kept(run_cfg, folder):
                 print(f"{cfg['name']} seed {run_cfg['seed']}: already trained with this recipe and code; "
                       "kept")
-            else:
-                print(f"{cfg['name']} seed {run_cfg['seed']}: trained "
-                      f"{config.count(record['epochs'], 'epoch')} in {record['wall_seconds']:.1f} s "
-                      f"on {record['device']} ({record['precision']}); "
-                      f"best epoch {record['best_epoch']}")
-    elif args.command == "evaluate":
-        from cnnlab.evaluate import evaluate_unless_current
+                continue
+            from cnnlab.train import train
 
+            # --resume continues each run that has a last.pt; one without it starts afresh
+            record = train(run_cfg, folder, resume=args.resume and (folder / "last.pt").is_file(),
+                           threads=args.threads)
+            print(f"{cfg['name']} seed {run_cfg['seed']}: trained "
+                  f"{config.count(record['epochs'], 'epoch')} in {record['wall_seconds']:.1f} s "
+                  f"on {record['device']} ({record['precision']}); "
+                  f"best epoch {record['best_epoch']}")
+    elif args.command == "evaluate":
         for run_cfg in runs:
-            metrics = evaluate_unless_current(run_cfg, layout.run_folder(out, run_cfg["seed"]),
-                                              threads=args.threads)
-            if metrics is None:
+            folder = layout.run_folder(out, run_cfg["seed"])
+            if evaluation_kept(run_cfg, folder):
                 print(f"{cfg['name']} seed {run_cfg['seed']}: already evaluated from this model.pt and "
                       "code; kept")
                 continue
+            from cnnlab.evaluate import evaluate
+
+            metrics = evaluate(run_cfg, folder, threads=args.threads)
             chosen = ("on validation" if metrics["val_acc"] is not None
                       else "the last; no validation split")
             print(f"{cfg['name']} seed {run_cfg['seed']}: test accuracy {metrics['test_acc']:.4f} (epoch "

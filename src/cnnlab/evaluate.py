@@ -1,6 +1,5 @@
 """`cnnlab evaluate EXP`: test the validation-selected checkpoint, per class and on shifted test images."""
 
-import hashlib
 from pathlib import Path
 
 import pandas as pd
@@ -10,43 +9,13 @@ from cnnlab.engine import accuracy, set_up
 from cnnlab.errors import CnnlabError
 from cnnlab.io import atomic_write_json, atomic_write_with, held_folder
 from cnnlab.random_streams import shifted_test_generator
-from cnnlab.results import HISTORY_COLUMNS, load_model_state, read_csv, read_json, read_train_record
+from cnnlab.results import HISTORY_COLUMNS, file_sha256, load_model_state, read_csv, read_train_record
 from cnnlab.workflow_support import code_digest
-
-EVALUATION_FILES = ("metrics.json", "per_class.csv", "confusion.csv", "predictions.csv")
 
 # shifted_test_acc (question 4): each test image moved this many pixels up, down, left or right
 # (one direction an image, drawn from the run's seed), the uncovered border black (0).
 SHIFT_PIXELS = 2
 SHIFT_DIRECTIONS = ((-1, 0), (1, 0), (0, -1), (0, 1))  # (rows, columns): up, down, left, right
-
-
-def evaluate_unless_current(cfg: dict, out_dir: Path, threads: int | None = None) -> dict | None:
-    """Evaluate one run, unless its metrics.json was made from this model.pt by this evaluation
-    code: then None, and nothing is written (so DVC's `runs` stage, which evaluates every seed of an
-    experiment, leaves the files of current runs as they are, and Snakemake finds them current)."""
-    out_dir = Path(out_dir)
-    try:  # what the evaluation reads must still be readable, as when it was made
-        read_train_record(out_dir, cfg, "")
-        read_csv(out_dir / "history.csv", HISTORY_COLUMNS, "", numeric=True)
-        made = read_json(out_dir / "metrics.json", ("model_sha256", "code_sha256"), "")
-    except CnnlabError:
-        made = None
-    current = (made is not None and made["code_sha256"] == code_digest("evaluate")
-               and all((out_dir / name).is_file() for name in EVALUATION_FILES)
-               and made["model_sha256"] == file_sha256(out_dir / "model.pt"))
-    if not current:
-        return evaluate(cfg, out_dir, threads)
-    with held_folder(out_dir):  # refused when busy or read-only, as an evaluation would be
-        return None
-
-
-def file_sha256(path: Path) -> str | None:
-    """The file's SHA-256, or None when it is missing."""
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except FileNotFoundError:
-        return None
 
 
 def evaluate(cfg: dict, out_dir: Path, threads: int | None = None) -> dict:
@@ -87,7 +56,7 @@ def compute(cfg: dict, out_dir: Path, threads: int | None) -> tuple[dict, pd.Dat
         "labs_best_epoch": int(labs_best["epoch"]),
     }
     metrics = {k: round(v, 6) if isinstance(v, float) else v for k, v in metrics.items()}
-    # what it was made from, so that a current evaluation is kept (evaluate_unless_current)
+    # what it was made from, so that a current evaluation is kept (results.evaluation_kept)
     metrics.update(model_sha256=file_sha256(out_dir / "model.pt"), code_sha256=code_digest("evaluate"))
 
     classes = list(data.info.classes)

@@ -2,10 +2,13 @@
 
 A missing, damaged or foreign file gives one CnnlabError naming it and what to do. Checkpoints are
 loaded with `weights_only=True`: they may hold tensors and plain values, never code that would run.
+Also whether a run is current, so that `cnnlab train` and `cnnlab evaluate` keep it: decided without
+torch, which those commands import only when a seed has work to do.
 """
 
 from __future__ import annotations  # the annotations below name pandas and torch without importing them
 
+import hashlib
 import json
 import pickle
 import warnings
@@ -15,7 +18,10 @@ from typing import TYPE_CHECKING
 
 from cnnlab import layout
 from cnnlab.config import run_config
+from cnnlab.data.catalog import read_provenance
 from cnnlab.errors import CnnlabError, describe_os_error
+from cnnlab.io import held_folder
+from cnnlab.workflow_support import code_digest
 
 # pandas and torch take seconds to import, and every command reads results: each is imported by the
 # functions that use it (`cnnlab train` reads no table; summarize and report load no checkpoint).
@@ -34,6 +40,7 @@ TRAIN_RECORD_KEYS = ("experiment", "config", "dataset", "model", "parameters", "
                      "data_verified", "best_epoch", "epochs", "train_size", "test_size")
 METRICS_KEYS = ("test_acc", "val_acc", "test_loss", "best_epoch", "labs_best_test_acc", "labs_best_epoch")
 # metrics.json also holds shifted_test_acc (question 4), not required: runs evaluated before it lack it.
+EVALUATION_FILES = ("metrics.json", "per_class.csv", "confusion.csv", "predictions.csv")  # evaluate writes
 
 
 def first_line(err: Exception) -> str:
@@ -158,6 +165,62 @@ def load_model_state(model: torch.nn.Module, path: Path, cfg: dict, fix: str) ->
     except (RuntimeError, TypeError, ValueError, KeyError, AttributeError) as err:
         raise CnnlabError(f"{path} does not fit the model {cfg['model']} ({first_line(err)}); "
                           f"{fix}") from None
+
+
+# ----------------------------------------------------------------------------- a current run, kept
+
+def training_kept(cfg: dict, out_dir: Path) -> bool:
+    """True when `out_dir` holds a finished run of `cfg` (which has its `seed`) with the same recipe and
+    the same training code: `cnnlab train` keeps it. So after one more seed in `seeds` it trains that
+    seed alone (DVC reruns the whole stage of an experiment). A kept run is refused as a training
+    would be: when its data is no longer fetched, or the folder is busy or read-only."""
+    if not trained_current(cfg, out_dir):
+        return False
+    read_provenance(cfg["dataset"], cfg["data"]["root"])  # its data must still be there
+    with held_folder(out_dir):
+        return True
+
+
+def trained_current(cfg: dict, out_dir: Path) -> bool:
+    """`out_dir` holds a finished run of `cfg` made by this training code."""
+    try:
+        record = read_train_record(out_dir, cfg, "")
+    except CnnlabError:
+        return False
+    return record.get("code_sha256") == code_digest("train") and (out_dir / "model.pt").is_file()
+
+
+def evaluation_kept(cfg: dict, out_dir: Path) -> bool:
+    """True when the run's metrics.json was made from its model.pt by this evaluation code: `cnnlab
+    evaluate` keeps it and writes nothing (so DVC's `runs` stage, which evaluates every seed of an
+    experiment, leaves the files of current runs as they are, and Snakemake finds them current).
+    Refused, as an evaluation would be, when the folder is busy or read-only."""
+    if not evaluated_current(cfg, out_dir):
+        return False
+    with held_folder(out_dir):
+        return True
+
+
+def evaluated_current(cfg: dict, out_dir: Path) -> bool:
+    """`out_dir`'s evaluation files were made from its model.pt by this evaluation code, and what the
+    evaluation reads (train.json, history.csv) is still readable, as when it was made."""
+    try:
+        read_train_record(out_dir, cfg, "")
+        read_csv(out_dir / "history.csv", HISTORY_COLUMNS, "", numeric=True)
+        made = read_json(out_dir / "metrics.json", ("model_sha256", "code_sha256"), "")
+    except CnnlabError:
+        return False
+    return (made["code_sha256"] == code_digest("evaluate")
+            and all((out_dir / name).is_file() for name in EVALUATION_FILES)
+            and made["model_sha256"] == file_sha256(out_dir / "model.pt"))
+
+
+def file_sha256(path: Path) -> str | None:
+    """The file's SHA-256, or None when it is missing."""
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except FileNotFoundError:
+        return None
 
 
 # ----------------------------------------------------------------------------- a finished run

@@ -18,7 +18,6 @@ import torch
 from tqdm import tqdm
 
 from cnnlab import random_streams, runtime
-from cnnlab.data.load import read_provenance
 from cnnlab.engine import TrainingSession, accuracy, loss_function, mix_batch, set_up_training
 from cnnlab.errors import CnnlabError
 from cnnlab.io import atomic_torch_save, atomic_write_json, atomic_write_text, held_folder
@@ -30,7 +29,6 @@ from cnnlab.results import (
     check_same_recipe,
     first_line,
     load_checkpoint,
-    read_train_record,
     recorded_experiment,
     require_keys,
 )
@@ -43,28 +41,6 @@ CHECK_EVERY = 50  # steps between looks at the running loss (a look waits for th
 
 class TrainingDiverged(CnnlabError):
     pass
-
-
-def train_unless_current(cfg: dict, out_dir: Path, resume: bool = False,
-                         threads: int | None = None) -> dict | None:
-    """Train one run (cfg has its `seed`) into `out_dir`, unless the run there is finished with the
-    same recipe and the same training code: then None. So `cnnlab train EXP` after one more seed in
-    `seeds` trains that seed alone (DVC reruns the whole stage of an experiment)."""
-    out_dir = Path(out_dir)
-    if is_current(cfg, out_dir):
-        read_provenance(cfg["dataset"], cfg["data"]["root"])  # its data must still be there
-        with held_folder(out_dir):  # refused when busy or read-only, as a training would be
-            return None
-    return train(cfg, out_dir, resume=resume and (out_dir / "last.pt").is_file(), threads=threads)
-
-
-def is_current(cfg: dict, out_dir: Path) -> bool:
-    """`out_dir` holds a finished run of `cfg` made by this training code."""
-    try:
-        record = read_train_record(out_dir, cfg, "")
-    except CnnlabError:
-        return False
-    return record.get("code_sha256") == code_digest("train") and (out_dir / "model.pt").is_file()
 
 
 def train(cfg: dict, out_dir: Path, resume: bool = False, threads: int | None = None,

@@ -5,12 +5,13 @@ module in cnnlab/data/formats/ (see its __init__). Everything else (fetch, load,
 titles and markers) reads the declaration.
 """
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from cnnlab.errors import CnnlabError
 
-PROVENANCE_FILE = "cnnlab-fetch.json"  # written by fetch beside the files, read by load
+PROVENANCE_FILE = "cnnlab-fetch.json"  # written by fetch beside the files, read by read_provenance
 
 
 @dataclass(frozen=True)
@@ -116,3 +117,23 @@ def dataset_dir(name: str, root: str | Path) -> Path:
     """Where `fetch` puts dataset `name`: root/<name>/<torchvision's folder>, one folder per dataset
     (so that DVC and Snakemake can track each dataset on its own)."""
     return Path(root) / name / dataset_info(name).folder
+
+
+def read_provenance(name: str, root: str | Path) -> tuple[dict, bool]:
+    """What `cnnlab fetch` recorded of the dataset's files: their digests and whether they are the
+    canonical ones; a dataset not fetched, or a damaged record, is one CnnlabError saying what to do.
+    Here, free of torch: `cnnlab train` checks it for a run it keeps without loading the data."""
+    folder = dataset_dir(name, root)
+    provenance_path = folder / PROVENANCE_FILE
+    try:
+        provenance = json.loads(provenance_path.read_text())
+        return dict(provenance["files"]), bool(provenance["verified"])
+    except FileNotFoundError:
+        raise CnnlabError(
+            f"{name} has not been fetched into {root} (no {provenance_path}); "
+            f"run `cnnlab fetch {name}` first"
+        ) from None
+    except (ValueError, KeyError, TypeError) as error:
+        raise CnnlabError(
+            f"{provenance_path} is damaged ({error}); delete {folder} and run `cnnlab fetch {name}`"
+        ) from None

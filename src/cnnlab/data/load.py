@@ -2,14 +2,13 @@
 the module of its declared format into uint8 tensors."""
 
 import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from cnnlab.data.catalog import PROVENANCE_FILE, DatasetInfo, dataset_dir, dataset_info
+from cnnlab.data.catalog import DatasetInfo, dataset_dir, dataset_info, read_provenance
 from cnnlab.data.formats import format_of
 from cnnlab.errors import CnnlabError
 
@@ -24,25 +23,6 @@ class Splits:
     test_y: torch.Tensor
     info: DatasetInfo
     verified: bool  # the files are the canonical ones (as recorded by `fetch`)
-
-
-def read_provenance(name: str, root: str | Path) -> tuple[dict, bool]:
-    """What `cnnlab fetch` recorded of the dataset's files: their digests and whether they are the
-    canonical ones; a dataset not fetched, or a damaged record, is one CnnlabError saying what to do."""
-    folder = dataset_dir(name, root)
-    provenance_path = folder / PROVENANCE_FILE
-    try:
-        provenance = json.loads(provenance_path.read_text())
-        return dict(provenance["files"]), bool(provenance["verified"])
-    except FileNotFoundError:
-        raise CnnlabError(
-            f"{name} has not been fetched into {root} (no {provenance_path}); "
-            f"run `cnnlab fetch {name}` first"
-        ) from None
-    except (ValueError, KeyError, TypeError) as error:
-        raise CnnlabError(
-            f"{provenance_path} is damaged ({error}); delete {folder} and run `cnnlab fetch {name}`"
-        ) from None
 
 
 def load(name: str, root: str | Path = "data/raw") -> Splits:
