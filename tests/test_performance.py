@@ -16,6 +16,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
 import bench  # noqa: E402
 import parity  # noqa: E402
+import profile_step  # noqa: E402
 
 CPU, CUDA = torch.device("cpu"), torch.device("cuda")
 
@@ -130,3 +131,18 @@ def test_peak_memory_is_the_process_own_not_its_parents():
                                     check=True).stdout)
     del ballast
     assert 0 < child_mb < parent_mb - 500
+
+
+def test_profile_step_splits_a_step_into_convolutions_and_the_rest(mnist_root, tmp_path):
+    out = tmp_path / "profile.json"
+    assert profile_step.main(["--root", str(mnist_root), "--experiments", "lenet5_mnist", "--steps", "3",
+                              "--threads", "1", "--matmul-size", "128", "--set", "data.val_size=100",
+                              "--json", str(out)]) == 0
+    runs = json.loads(out.read_text())["experiments"]["lenet5_mnist"]
+    assert [r["fill"] for r in runs] == [True, False]
+    for r in runs:
+        assert 0 < r["convolution_seconds"] < r["wall_seconds"] and r["gflops"] > 0
+        seconds = [s for _, s in r["top"]]
+        assert len(seconds) == profile_step.TOP and seconds == sorted(seconds, reverse=True)
+        assert "aten::convolution_backward" in dict(r["top"])
+    assert torch.utils.deterministic.fill_uninitialized_memory  # torch's default again
