@@ -66,6 +66,7 @@ def test_plan_measures_every_job_and_says_where_the_data_comes_from(project, fir
     assert cnn[5:7] == ["cpu fp32", "to run"] and re.fullmatch(r"\d+ s", cnn[7])
     assert float(cnn[8].replace(",", "")) > 100  # peak MB of a process holding torch
     assert "! over budget" in out and "what to do: run it on a GPU" in out
+    assert re.search(r"^over the budget of 0.0001 h a job: cnn_mnist \(\d+ s\) x 2 seeds, ", out, re.M)
     e8 = row(out, "resnet18_transfer_cifar10")
     assert e8[6] == "not in `all`" and e8[7].startswith("(")  # its whole run, in brackets
     assert re.search(r"mnist +offline mirror .*mirror/mnist", out)

@@ -40,6 +40,12 @@ def _experiment_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=thread_count, help="CPU threads for torch (default: torch's choice)")
 
 
+def _skip_left_out_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--skip-left-out", action="store_true",
+                   help="for a dataset that `datasets` in params.yaml leaves out of the study: do nothing "
+                        "but leave this step's outputs empty (DVC's stages, which cannot be left out)")
+
+
 def _seed_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=seed_number,
                    help="one of the experiment's seeds (default: each of them, into OUT/runs/seed<k>/)")
@@ -60,23 +66,28 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"offline mirror folder (default: ${MIRROR_VARIABLE}, else data.mirror)")
     p.add_argument("--no-verify", action="store_true",
                    help="accept copies whose digests are unknown (recorded as data_verified: false)")
+    _skip_left_out_arg(p)
 
     p = sub.add_parser("train", help="train one experiment, once per seed (a seed already trained with "
                                      "the same recipe and code is kept)")
     _experiment_args(p)
     _seed_arg(p)
     p.add_argument("--resume", action="store_true", help="continue each run from its last.pt")
+    _skip_left_out_arg(p)
 
     p = sub.add_parser("evaluate", help="test each run's selected checkpoint: metrics, per-class, confusion")
     _experiment_args(p)
     _seed_arg(p)
+    _skip_left_out_arg(p)
 
     p = sub.add_parser("summarize", help="an experiment's runs together: mean, SD and 95 %% interval "
                                          "over its seeds (summary.json, seeds.csv)")
     _experiment_args(p)
+    _skip_left_out_arg(p)
 
     p = sub.add_parser("plot", help="figures of one experiment into results/EXPERIMENT/plots/")
     _experiment_args(p)
+    _skip_left_out_arg(p)
 
     p = sub.add_parser("report", help="the study's summary, reproduction table and HTML report")
     p.add_argument("--results", type=Path, default=Path("results"), help="results folder")
@@ -145,10 +156,16 @@ def run(args: argparse.Namespace) -> int:
         print_catalog(params)
         return 0
     if args.command == "fetch":
+        root = args.root or Path(params["data"]["root"])
+        if args.skip_left_out and args.dataset not in config.study_datasets(params):
+            from cnnlab import left_out
+
+            print(left_out.skip("fetch", args.dataset, args.dataset, root / args.dataset))
+            return 0
         from cnnlab.data.fetch import fetch
 
         mirror = args.mirror or os.environ.get(MIRROR_VARIABLE) or params["data"]["mirror"] or None
-        record = fetch(args.dataset, args.root or Path(params["data"]["root"]),
+        record = fetch(args.dataset, root,
                        mirror=Path(mirror) if mirror else None,
                        verify=params["data"]["verify"] and not args.no_verify)
         print(f"{args.dataset}: from {record['source']} (verified: {str(record['verified']).lower()})")
@@ -167,6 +184,12 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = config.experiment_config(params, args.experiment, args.overrides)
     out = args.out or layout.experiment_folder(args.experiment)
+    if args.skip_left_out and cfg["dataset"] not in config.study_datasets(params):
+        from cnnlab import left_out
+
+        if args.command not in ("summarize", "plot") or not left_out.evaluated(cfg, out):
+            print(left_out.skip(args.command, cfg["name"], cfg["dataset"], out))
+            return 0
     if args.command in ("train", "evaluate"):
         seeds = [args.seed] if args.seed is not None else cfg["seeds"]
         runs = [config.run_config(cfg, seed) for seed in seeds]

@@ -236,11 +236,18 @@ def _check(validator, instance, source: str, where=()) -> None:
         raise CnnlabError(f"{source}: {key}: {_explain(error)}")
 
 
-def study_experiments(params: dict) -> list[str]:
-    """The experiments of the study's datasets (`datasets`; without it, all), in catalog order."""
+def study_datasets(params: dict) -> list[str]:
+    """The datasets whose experiments make up the study: `datasets`; without it, all of the catalog's."""
+    from cnnlab.data.catalog import DATASETS
+
     chosen = params.get("datasets")
-    return [name for name, spec in params["experiments"].items()
-            if chosen is None or spec["dataset"] in chosen]
+    return list(DATASETS) if chosen is None else chosen
+
+
+def study_experiments(params: dict) -> list[str]:
+    """The experiments of the study's datasets, in catalog order."""
+    chosen = study_datasets(params)
+    return [name for name, spec in params["experiments"].items() if spec["dataset"] in chosen]
 
 
 def _choices(word: str, choices, label: str = "allowed keys") -> str:

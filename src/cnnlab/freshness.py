@@ -15,6 +15,9 @@ rules instead (workflow/rules/dvc.smk, experiments.smk):
   the last of them arrived;
 - `drop_stale_mark`: a folder that another tool remade after Snakemake is dated by the folder,
   not by the mark that Snakemake left in it;
+- `drop_empty_folders`: a dataset's folder that DVC's fetch stage left empty (while `datasets`
+  left it out: cnnlab.left_out) is removed once the dataset is back in the study: Snakemake goes
+  by the folder's existence and would take it for fetched;
 - `drop_stale_records`: Snakemake's record of how it made a file (its inputs, params, code) is
   dropped once another tool has rewritten the file: the record no longer describes it (one more
   seed made by `dvc repro` changes the inputs of a summary that DVC has already remade).
@@ -71,6 +74,15 @@ def drop_stale_mark(folder: Path, sibling: Path) -> None:
     mark = folder / ".snakemake_timestamp"
     if mark.exists() and sibling.exists() and sibling.stat().st_mtime > mark.stat().st_mtime:
         mark.unlink()
+
+
+def drop_empty_folders(folders: list[Path]) -> None:
+    """Remove each of `folders` that is an empty folder; leave anything else as it is."""
+    for folder in folders:
+        try:
+            Path(folder).rmdir()
+        except OSError:  # not empty, not there, not a folder
+            pass
 
 
 def walk(path: Path) -> list[Path]:

@@ -13,6 +13,7 @@ from pathlib import Path
 RESULTS = "results"
 RUNS = "runs"  # the runs of an experiment, one folder a seed
 RUN = RUNS + "/seed{seed}"
+PLOTS = "plots"  # an experiment's figures
 
 
 def experiment_folder(name: str, results: str | Path = RESULTS) -> Path:

@@ -112,7 +112,8 @@ def measure(jobs: list[Job], threads: int, seconds: float, run_new: bool) -> str
         job.measured = cache.get(key)
     missing = sum(job.measured is None for job in jobs)
     loads = [job.measured["load_average"] for job in jobs if job.measured]
-    return (f"estimates: {seconds:g} s of real training steps per setup on random data, {threads} threads; "
+    return (f"estimates: {seconds:g} s of real training steps per setup on random data, "
+            f"{config.count(threads, 'thread')}; "
             f"{new} setup(s) measured now, {len(jobs) - new - missing} job(s) from {calibrate.CACHE}"
             + (f"; {missing} not measured (run without --no-calibrate)" if missing else "")
             + (f"\n  load average while measuring: {min(loads):.1f}-{max(loads):.1f} "
@@ -226,11 +227,17 @@ def plan(params: dict, params_path: Path, overrides: list[str], threads: int | N
     else:
         total = sum(job.to_run for job in jobs)
         lines += ["", f"total to run: {duration(total)}; `make study` trains {lanes} job(s) at a time "
-                  f"({os.cpu_count()} cores, {threads} threads a job): about {duration(total / lanes)}"]
+                  f"({os.cpu_count()} cores, {config.count(threads, 'thread')} a job): "
+                  f"about {duration(total / lanes)}"]
     over = [job for job in jobs if job.seconds() is not None and job.seconds() > budget]
     if over:
-        lines.append(f"over the budget of {budget_hours:g} h a job: "
-                     + ", ".join(f"{job.cfg['name']} ({duration(job.seconds())})" for job in over))
+        by_experiment = {}  # name -> the longest of its seeds' jobs, and how many there are
+        for job in over:
+            longest, seeds = by_experiment.get(job.cfg["name"], (0, 0))
+            by_experiment[job.cfg["name"]] = (max(longest, job.seconds()), seeds + 1)
+        lines.append(f"over the budget of {budget_hours:g} h a job: " + ", ".join(
+            f"{name} ({duration(longest)}) x {config.count(seeds, 'seed')}"
+            for name, (longest, seeds) in by_experiment.items()))
         lines.append(f"  what to do: {ADVICE}")
     left_out = [job.cfg["name"] for job in jobs if job.status == "not in `all`"]
     if left_out:

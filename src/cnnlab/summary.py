@@ -11,12 +11,19 @@ from pathlib import Path
 import pandas as pd
 
 from cnnlab.errors import CnnlabError
-from cnnlab.io import atomic_write_json, atomic_write_with, held_folder
-from cnnlab.results import PER_CLASS_COLUMNS, read_evaluation_tables, read_seed_runs, seed_fix
+from cnnlab.io import atomic_write_json, atomic_write_text, atomic_write_with, held_folder
+from cnnlab.results import (
+    HISTORY_COLUMNS,
+    PER_CLASS_COLUMNS,
+    read_evaluation_tables,
+    read_seed_runs,
+    seed_fix,
+)
 from cnnlab.statistics import binomial_se, describe
 
 # The measures of metrics.json that are summarised over seeds.
 MEASURES = ("test_acc", "val_acc", "labs_best_test_acc", "test_loss", "shifted_test_acc")
+SEEDS_COLUMNS = ["seed", *MEASURES, "best_epoch", "wall_seconds", "images_per_sec", "test_size"]
 
 
 def summarize(cfg: dict, out_dir: Path) -> dict:
@@ -53,7 +60,19 @@ def read_runs(cfg: dict, out_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.
     if list(counts.columns[:4]) != PER_CLASS_COLUMNS:
         raise CnnlabError(f"{out_dir}: per_class.csv of the runs do not match; evaluate them again")
     curves = pd.concat(run.history for run in runs).groupby("epoch", as_index=False).mean().round(6)
-    return pd.DataFrame(rows), curves, counts, confusion
+    return pd.DataFrame(rows, columns=SEEDS_COLUMNS), curves, counts, confusion
+
+
+def summarize_left_out(name: str, out_dir: Path, why: str) -> None:
+    """The summary files of an experiment that is not in the study, as DVC's summary stage needs
+    them (cnnlab.left_out): the tables with their columns and no rows, summary.json saying `why`."""
+    out_dir = Path(out_dir)
+    with held_folder(out_dir, create=True):
+        for file, columns in [("seeds.csv", SEEDS_COLUMNS), ("curves.csv", HISTORY_COLUMNS),
+                              ("per_class.csv", PER_CLASS_COLUMNS), ("confusion.csv", ["actual"])]:
+            atomic_write_text(out_dir / file, ",".join(columns) + "\n")
+        atomic_write_json(out_dir / "summary.json",
+                          {"experiment": name, "seeds": [], "n": 0, "left_out": why})
 
 
 def summary_record(cfg: dict, per_seed: pd.DataFrame) -> dict:

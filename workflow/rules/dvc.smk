@@ -9,7 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from cnnlab.freshness import date_in_order, drop_stale_mark, drop_stale_records
+from cnnlab.config import study_datasets
+from cnnlab.freshness import date_in_order, drop_empty_folders, drop_stale_mark, drop_stale_records
 from cnnlab.workflow_support import PIPELINE_STEPS, dvc_stage
 
 
@@ -35,6 +36,7 @@ def date_dvc_results():
 
 if workflow.is_main_process:  # not again in each job
     date_dvc_results()
+    drop_empty_folders([Path(DATA_ROOT) / dataset for dataset in study_datasets(PARAMS)])
     drop_stale_records(Path(".snakemake/metadata"))
     # `cnnlab report` in DVC's report stage rewrites results/figures/ without Snakemake's mark.
     drop_stale_mark(Path("results/figures"), Path("results/report.html"))

@@ -186,13 +186,8 @@ def _fill_from_first_source(info: DatasetInfo, files_dir: Path, scratch: Path,
 
 
 def without(name: str) -> str:
-    """How to go on without dataset `name`, for the tool that ran this fetch."""
-    if os.environ.get("DVC_STAGE"):  # DVC sets it for every stage's command
-        # DVC's graph is all of dvc.yaml: `datasets` cannot take stages out of it
-        return (f"To go on without {name} in DVC: `dvc repro --keep-going` runs every stage that "
-                "does not need it, then `dvc repro --single-item report` builds the report over "
-                "`datasets` in params.yaml (leave it out there).")
-    return f"To run the study without {name}, leave it out of `datasets` in params.yaml."
+    """How to go on without dataset `name`: the same for Snakemake and DVC (cnnlab.left_out)."""
+    return f"To run the study without {name}, leave it out of `datasets` in params.yaml and run it again."
 
 
 def _from_mirror(info: DatasetInfo, mirror: str | Path | None, files_dir: Path, scratch: Path) -> str:

@@ -17,6 +17,7 @@ import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from cnnlab import layout
 from cnnlab.errors import CnnlabError
 from cnnlab.io import held_folder
 from cnnlab.reporting.gallery import Gallery
@@ -69,9 +70,9 @@ def plot_experiment(cfg: dict, out_dir: Path) -> list[Path]:
     out_dir = Path(out_dir)
     if not (out_dir / "summary.json").is_file():
         raise CnnlabError(f"{out_dir}/summary.json is missing; run `cnnlab summarize {cfg['name']}` first")
-    with held_folder(out_dir, also_clean=("plots",)):
+    with held_folder(out_dir, also_clean=(layout.PLOTS,)):
         inputs = read_inputs(cfg, out_dir)
-        return [save(FIGURES[name].draw(inputs), out_dir / "plots" / f"{name}.png")
+        return [save(FIGURES[name].draw(inputs), out_dir / layout.PLOTS / f"{name}.png")
                 for name in plot_names(cfg)]
 
 

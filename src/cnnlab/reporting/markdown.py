@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from cnnlab import layout
 from cnnlab.reporting.experiment_figures import FIGURES, plot_names
 from cnnlab.reporting.page import pct, pp, selected_ours, smoke_note
 from cnnlab.reporting.questions import Answer
@@ -27,7 +28,8 @@ def render_markdown(params: dict, runs: list[FinishedRun], reproduction: pd.Data
     parts.append("## Experiments")
     for run in runs:
         parts.append(f"### {run.name}")
-        parts += [figure_markdown(run.folder / "plots" / f"{name}.png", FIGURES[name].caption, results_dir)
+        plots = run.folder / layout.PLOTS
+        parts += [figure_markdown(plots / f"{name}.png", FIGURES[name].caption, results_dir)
                   for name in plot_names(run.cfg)]
     return "\n\n".join(p for p in parts if p) + "\n"
 

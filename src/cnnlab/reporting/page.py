@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from cnnlab import config, statistics
+from cnnlab import config, layout, statistics
 from cnnlab.config import count
 from cnnlab.reporting.experiment_figures import FIGURES, plot_names
 from cnnlab.reporting.references import REFERENCE_KINDS
@@ -343,7 +343,8 @@ def experiment_html(run: FinishedRun) -> str:
             f'{count(run.trained["epochs"], "epoch")}, {count(len(seeds), "seed")} '
             f'({esc(", ".join(map(str, seeds)))}); test accuracy {pct(run.metrics["test_acc"])} mean'
             f'{spread} (checkpoints chosen on validation).</p>')
-    figures = [figure_html(run.folder / "plots" / f"{name}.png", FIGURES[name].caption, f"{run.name} {name}")
+    plots = run.folder / layout.PLOTS
+    figures = [figure_html(plots / f"{name}.png", FIGURES[name].caption, f"{run.name} {name}")
                for name in plot_names(cfg)]
     return head + "\n".join(figures)
 
