@@ -21,13 +21,15 @@ UNTRAINED = "cnn_mnist"
 WHY = "mnist is left out of the study by `datasets` in params.yaml"
 
 
-def cnnlab(project, *argv) -> tuple[str, set[str]]:
+def cnnlab(project, *argv, returncode=0) -> tuple[str, set[str]]:
     """`cnnlab --params left_out.yaml ARGV --skip-left-out` (mnist left out); its output, with the
-    modules it imported."""
+    modules it imported (or, for a refused command, its error lines)."""
     done = subprocess.run([sys.executable, "-X", "importtime", "-m", "cnnlab", "--params", "left_out.yaml",
                            *argv, "--skip-left-out"], cwd=project, capture_output=True, text=True,
                           timeout=300, env=dict(os.environ))
-    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.returncode == returncode, done.stderr[-3000:]
+    if returncode:
+        return done.stdout, [line for line in done.stderr.splitlines() if not line.startswith("import time:")]
     return done.stdout, imported_modules(done.stderr)
 
 
@@ -81,3 +83,12 @@ def test_an_experiment_without_runs_gets_empty_summary_files_and_no_plots(projec
         assert len((folder / file).read_text().splitlines()) == 1  # the columns' names alone
     cnnlab(project, "plot", UNTRAINED)
     assert [*(folder / layout.PLOTS).iterdir()] == []
+
+
+def test_a_name_that_is_no_dataset_or_experiment_is_refused_and_nothing_made(project):
+    before = sorted(path.name for path in project.rglob("*"))
+    for command, name, says in [("fetch", "cifar100", "unknown dataset 'cifar100'"),
+                                ("train", "cnn_mnst", "unknown experiment 'cnn_mnst'")]:
+        _, errors = cnnlab(project, command, name, returncode=2)
+        assert len(errors) == 1 and errors[0].startswith("cnnlab: error: ") and says in errors[0], errors
+    assert sorted(path.name for path in project.rglob("*")) == before

@@ -69,6 +69,7 @@ def test_plan_measures_every_job_and_says_where_the_data_comes_from(project, fir
     assert re.search(r"^over the budget of 0.0001 h a job: cnn_mnist \(\d+ s\) x 2 seeds, ", out, re.M)
     e8 = row(out, "resnet18_transfer_cifar10")
     assert e8[6] == "not in `all`" and e8[7].startswith("(")  # its whole run, in brackets
+    assert "not in `all`: resnet18_transfer_cifar10 (2 seeds) (needs ImageNet weights" in out
     assert re.search(r"mnist +offline mirror .*mirror/mnist", out)
     cifar10 = next(line for line in out.splitlines() if line.strip().startswith("cifar10 "))
     # offline (as where this suite is run) it cannot be had; with internet it would be downloaded

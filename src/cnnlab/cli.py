@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from cnnlab import layout
-from cnnlab.data.catalog import DATASETS
+from cnnlab.data.catalog import DATASETS, dataset_info
 from cnnlab.errors import CnnlabError, describe_os_error
 
 MIRROR_VARIABLE = "CNNLAB_DATA_MIRROR"
@@ -157,6 +157,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.command == "fetch":
         root = args.root or Path(params["data"]["root"])
+        dataset_info(args.dataset)  # refuses an unknown name, before anything is made for it
         if args.skip_left_out and args.dataset not in config.study_datasets(params):
             from cnnlab import left_out
 

@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import threading
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
@@ -239,9 +240,10 @@ def plan(params: dict, params_path: Path, overrides: list[str], threads: int | N
             f"{name} ({duration(longest)}) x {config.count(seeds, 'seed')}"
             for name, (longest, seeds) in by_experiment.items()))
         lines.append(f"  what to do: {ADVICE}")
-    left_out = [job.cfg["name"] for job in jobs if job.status == "not in `all`"]
+    left_out = Counter(job.cfg["name"] for job in jobs if job.status == "not in `all`")  # seeds each
     if left_out:
-        lines.append(f"not in `all`: {', '.join(left_out)} (needs ImageNet weights in torch's cache; "
+        names = ", ".join(f"{name} ({config.count(seeds, 'seed')})" for name, seeds in left_out.items())
+        lines.append(f"not in `all`: {names} (needs ImageNet weights in torch's cache; "
                      "`snakemake --cores 1 results/EXP/summary.json` runs it, downloading them)")
     lines += ["", "data:"]
     names = list(dict.fromkeys(job.cfg["dataset"] for job in jobs))  # in the study's order
