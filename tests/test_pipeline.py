@@ -373,7 +373,8 @@ def test_dvc_study_without_a_dataset_builds_its_report(tmp_path):
     """`datasets` means to DVC what it means to Snakemake: `dvc repro` stops at the fetch it cannot
     do with the same advice; without cifar10 in `datasets` it runs to the report, the stages of
     cifar10 and its experiment doing nothing (cnnlab.left_out), and both tools find the study up to
-    date. Put back, with its data, the experiment is built (here by Snakemake), and DVC agrees."""
+    date. Put back, with its data, both tools plan to build that experiment alone; DVC builds it,
+    and Snakemake agrees."""
     project, env = project_without_cifar10(tmp_path)
     output = run(["dvc", "repro"], project, env, ok=False)
     assert "could not fetch cifar10" in output and "leave it out of `datasets` in params.yaml" in output
@@ -394,11 +395,15 @@ def test_dvc_study_without_a_dataset_builds_its_report(tmp_path):
 
     write_mirror(tmp_path / "mirror", datasets=("cifar10",), n_train=600, n_test=200)
     set_datasets(project, ["mnist", "fashion_mnist", "cifar10"])
-    output = run(SNAKEMAKE_ALL, project, env)  # takes the empty folder for no dataset
-    assert job_counts(output) == {"all": 1, "fetch": 1, "train": SEEDS, "evaluate": SEEDS, "summarize": 1,
-                                  "plot": 1, "report": 1}
+    planned = run([*SNAKEMAKE_ALL, "--dry-run"], project, env)  # the empty folder is no dataset to it
+    assert job_counts(planned) == {"all": 1, "fetch": 1, "train": SEEDS, "evaluate": SEEDS, "summarize": 1,
+                                   "plot": 1, "report": 1}
+    ran = stages_run(run(["dvc", "repro"], project, env))
+    built = {"fetch@cifar10", "runs@convnet_cifar10", "summary@convnet_cifar10", "plot@convnet_cifar10"}
+    assert built | {"report"} <= ran and "summary@cnn_mnist" not in ran  # the others' runs are kept
     assert "convnet_cifar10" in (project / "results" / "summary.csv").read_text()
     assert json.loads(run(["dvc", "status", "--json"], project, env)) == {}
+    assert job_counts(run([*SNAKEMAKE_ALL, "--dry-run"], project, env)) == {}
 
 
 def test_invalid_params_stop_snakemake_before_any_job(tmp_path):

@@ -10,7 +10,14 @@ import time
 
 import pytest
 
-from cnnlab.freshness import date_in_order, drop_stale_mark, drop_stale_records, recipe_text, write_recipe
+from cnnlab.freshness import (
+    date_in_order,
+    drop_empty_folders,
+    drop_stale_mark,
+    drop_stale_records,
+    recipe_text,
+    write_recipe,
+)
 from test_pipeline import (
     CHANGED,
     KEPT,
@@ -127,6 +134,17 @@ def test_a_folder_remade_after_snakemake_is_dated_by_itself(tmp_path):
     os.utime(report, (mark.stat().st_mtime + 1,) * 2)
     drop_stale_mark(figures, report)
     assert not mark.exists()
+
+
+def test_only_an_empty_dataset_folder_is_dropped(tmp_path):
+    """DVC's fetch stage leaves a left-out dataset's folder empty; Snakemake must not take it for
+    fetched once the dataset is back. A folder with anything in it, or a file, stays."""
+    empty, fetched, file = tmp_path / "cifar10", tmp_path / "mnist", tmp_path / "notes"
+    empty.mkdir()
+    (fetched / "MNIST").mkdir(parents=True)
+    file.write_text("kept")
+    drop_empty_folders([empty, fetched, file, tmp_path / "missing"])
+    assert not empty.exists() and (fetched / "MNIST").is_dir() and file.read_text() == "kept"
 
 
 def test_a_record_of_a_file_rewritten_since_is_dropped(tmp_path, monkeypatch):

@@ -5,8 +5,10 @@ Snakemake builds what `all` asks for: the study's experiments. DVC builds every 
 `--skip-left-out`: for a dataset outside `datasets`, and each experiment on it, nothing is fetched,
 trained or evaluated, and what a stage already holds stays (a dataset, trained runs). An
 experiment whose every run is evaluated is still summarized and plotted (leaving a dataset out
-destroys no result); otherwise those stages' outputs are left empty. Every stage has `datasets`
-among its parameters, so putting a dataset back reruns them all.
+destroys no result); otherwise those stages' outputs are left empty. The fetch and runs stages
+have `datasets` among their parameters, so putting a dataset back reruns them: they fetch, train
+and evaluate what is missing or out of date, and the summary and plot stages follow the runs
+that changed. (An experiment's runs that are all evaluated got a real summary already.)
 """
 
 from pathlib import Path
