@@ -230,15 +230,14 @@ def plan(params: dict, params_path: Path, overrides: list[str], threads: int | N
         lines += ["", f"total to run: {duration(total)}; `make study` trains {lanes} job(s) at a time "
                   f"({os.cpu_count()} cores, {config.count(threads, 'thread')} a job): "
                   f"about {duration(total / lanes)}"]
-    over = [job for job in jobs if job.seconds() is not None and job.seconds() > budget]
+    over = {}  # experiment -> the times of its seeds' jobs over the budget
+    for job in jobs:
+        if job.seconds() is not None and job.seconds() > budget:
+            over.setdefault(job.cfg["name"], []).append(job.seconds())
     if over:
-        by_experiment = {}  # name -> the longest of its seeds' jobs, and how many there are
-        for job in over:
-            longest, seeds = by_experiment.get(job.cfg["name"], (0, 0))
-            by_experiment[job.cfg["name"]] = (max(longest, job.seconds()), seeds + 1)
         lines.append(f"over the budget of {budget_hours:g} h a job: " + ", ".join(
-            f"{name} ({duration(longest)}) x {config.count(seeds, 'seed')}"
-            for name, (longest, seeds) in by_experiment.items()))
+            f"{name} ({duration(max(times))}) x {config.count(len(times), 'seed')}"
+            for name, times in over.items()))
         lines.append(f"  what to do: {ADVICE}")
     left_out = Counter(job.cfg["name"] for job in jobs if job.status == "not in `all`")  # seeds each
     if left_out:
