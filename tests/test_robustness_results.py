@@ -7,12 +7,10 @@ the tests run as root (chmod does not stop root), else a chmod and a file-size l
 """
 
 import fcntl
-import hashlib
 import json
 import os
 import pickle
 import random
-import resource
 import shutil
 import signal
 import subprocess
@@ -29,12 +27,11 @@ from cnnlab.evaluate import evaluate
 from cnnlab.models import create_model
 from cnnlab.summary import summarize
 from cnnlab.train import train
+from refusals import IS_ROOT, REPO, assert_refused, cnnlab, mounted_tmpfs, snapshot
 from synthetic import mnist_project
 
-REPO = Path(__file__).resolve().parents[1]
 EXPERIMENT = "mlp_mnist"  # one epoch of a tiny MLP: quick to train in the fixture
 RUN = "runs/seed0"  # its one run (seeds: [0]), inside the experiment's folder
-IS_ROOT = os.geteuid() == 0
 CHECKPOINT_READERS = [(["train", "--resume"], "last.pt"), (["evaluate"], "model.pt")]
 
 
@@ -66,32 +63,6 @@ def results(project, tmp_path) -> Path:
     folder = tmp_path / "results" / EXPERIMENT
     shutil.copytree(project / "trained", folder)
     return folder
-
-
-def cnnlab(project, *args, cwd=None, file_size_limit=None) -> subprocess.CompletedProcess:
-    def limit_file_size():  # a write past the limit fails with EFBIG instead of killing the process
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-        resource.setrlimit(resource.RLIMIT_FSIZE, (file_size_limit, file_size_limit))
-
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")])}
-    return subprocess.run([sys.executable, "-m", "cnnlab", "--params", str(project / "params.yaml"), *args],
-                          capture_output=True, text=True, cwd=cwd, env=env,
-                          preexec_fn=limit_file_size if file_size_limit else None)
-
-
-def assert_refused(result: subprocess.CompletedProcess, *needles: str) -> None:
-    """Exit 2 and one line `cnnlab: error: ...` holding every needle, no traceback."""
-    assert result.returncode == 2, (result.returncode, result.stderr)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("cnnlab: error: "), result.stderr
-    for needle in needles:
-        assert needle in lines[0], (needle, lines[0])
-
-
-def snapshot(folder: Path) -> dict[str, str]:
-    """SHA-256 of every file under `folder`, by relative path."""
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def temp_files(folder: Path) -> list[Path]:
@@ -312,16 +283,6 @@ def test_out_naming_a_file_or_too_long_a_name_is_refused(project, tmp_path):
     assert_refused(cnnlab(project, "train", EXPERIMENT, "--out", str(long_name)), "File name too long",
                    "shorter")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file"]
-
-
-@contextmanager
-def mounted_tmpfs(folder: Path, size: str):
-    folder.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], check=True)
-    try:
-        yield folder
-    finally:
-        subprocess.run(["umount", str(folder)], check=True)
 
 
 @contextmanager

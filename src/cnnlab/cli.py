@@ -196,7 +196,7 @@ def run(args: argparse.Namespace) -> int:
         runs = [config.run_config(cfg, seed) for seed in seeds]
         # Whether a seed's run is current is decided without torch (2 s to import); cnnlab.train and
         # cnnlab.evaluate import it, so they are imported only when a seed has work to do.
-        from cnnlab.results import evaluation_kept, training_kept
+        from cnnlab.kept import evaluation_kept, training_kept
     if args.command == "train":
         for run_cfg in runs:
             folder = layout.run_folder(out, run_cfg["seed"])
@@ -204,10 +204,10 @@ def run(args: argparse.Namespace) -> int:
                 print(f"{cfg['name']} seed {run_cfg['seed']}: already trained with this recipe and code; "
                       "kept")
                 continue
-            from cnnlab.train import train
+            from cnnlab.train import resume_point, train
 
             # --resume continues each run that has a last.pt; one without it starts afresh
-            record = train(run_cfg, folder, resume=args.resume and (folder / "last.pt").is_file(),
+            record = train(run_cfg, folder, resume=args.resume and resume_point(folder) is not None,
                            threads=args.threads)
             print(f"{cfg['name']} seed {run_cfg['seed']}: trained "
                   f"{config.count(record['epochs'], 'epoch')} in {record['wall_seconds']:.1f} s "

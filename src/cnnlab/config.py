@@ -193,6 +193,7 @@ def validate(params, source: str = "params.yaml") -> None:
             for key, value in layer.items():
                 spec.setdefault(key, copy.deepcopy(value))
         _check(complete, spec, source, where=["experiments", name])
+        check_model_fits(spec, f"{source}: experiments.{name}")
     check_questions(params.get("questions", {}), experiments, source)
 
 
@@ -212,6 +213,19 @@ def base_keys(own_keys: dict, name: str, source: str) -> dict:
         raise CnnlabError(f"{where}: {base} has a base itself ({own_keys[base]['base']}); a base must "
                           f"be an experiment without one: name {own_keys[base]['base']} instead")
     return {key: value for key, value in own_keys[base].items() if key != "base"}
+
+
+def check_model_fits(spec: dict, where: str) -> None:
+    """The experiment's model takes images of its dataset's channels (1 for MNIST, 3 for CIFAR-10)."""
+    from cnnlab.data.catalog import dataset_info
+    from cnnlab.model_inputs import input_channels
+
+    takes, has = input_channels()[spec["model"]], dataset_info(spec["dataset"]).channels
+    if takes != has:
+        fitting = [model for model, channels in input_channels().items() if channels == has]
+        raise CnnlabError(f"{where}: model {spec['model']} takes {takes}-channel images but "
+                          f"{spec['dataset']} has {has}; set its model to one for {spec['dataset']} "
+                          f"({', '.join(fitting)}) or its dataset to one for {spec['model']}")
 
 
 def check_questions(questions: dict, experiments: dict, source: str) -> None:

@@ -9,7 +9,8 @@ from cnnlab.engine import accuracy, set_up
 from cnnlab.errors import CnnlabError
 from cnnlab.io import atomic_write_json, atomic_write_with, held_folder
 from cnnlab.random_streams import shifted_test_generator
-from cnnlab.results import HISTORY_COLUMNS, file_sha256, load_model_state, read_csv, read_train_record
+from cnnlab.kept import file_sha256
+from cnnlab.results import load_model_state, read_history, read_train_record
 from cnnlab.workflow_support import code_digest
 
 # shifted_test_acc (question 4): each test image moved this many pixels up, down, left or right
@@ -37,7 +38,7 @@ def compute(cfg: dict, out_dir: Path, threads: int | None) -> tuple[dict, pd.Dat
     """metrics.json's figures, and the tables of predictions.csv, confusion.csv and per_class.csv."""
     fix = f"run `cnnlab train {cfg['name']}` again (with the same --set values)"
     trained = read_train_record(out_dir, cfg, fix)
-    history = read_csv(out_dir / "history.csv", HISTORY_COLUMNS, fix, numeric=True)
+    history = read_history(out_dir, fix)
     # The precision it was trained in; no pretrained weights: model.pt replaces them all.
     session = set_up({**cfg, "pretrained": False}, threads, precision=trained["precision"])
     load_model_state(session.model, out_dir / "model.pt", cfg, fix)
@@ -56,7 +57,7 @@ def compute(cfg: dict, out_dir: Path, threads: int | None) -> tuple[dict, pd.Dat
         "labs_best_epoch": int(labs_best["epoch"]),
     }
     metrics = {k: round(v, 6) if isinstance(v, float) else v for k, v in metrics.items()}
-    # what it was made from, so that a current evaluation is kept (results.evaluation_kept)
+    # what it was made from, so that a current evaluation is kept (cnnlab.kept.evaluation_kept)
     metrics.update(model_sha256=file_sha256(out_dir / "model.pt"), code_sha256=code_digest("evaluate"))
 
     classes = list(data.info.classes)

@@ -82,12 +82,14 @@ def held_folder(folder: str | Path, create: bool = False, also_clean: tuple[str,
 
     The lock is an flock on the folder itself, so it leaves no file behind (nothing for DVC, Snakemake
     or git to see) and the kernel releases it when the process ends, however it ends. Holding it,
-    the temporary files of interrupted writes in `folder` (and its subfolders `also_clean`) are
-    removed, and a test file is made and dropped, so a read-only folder is refused before any work.
-    With `create`, a missing folder is made, and removed again if the command fails leaving it empty.
+    the temporary files of interrupted writes in `folder` (and its subfolders `also_clean`, unless
+    a link leads elsewhere) are removed, and a test file is made and dropped in each, so a read-only
+    folder is refused before any work.
+    With `create`, a missing folder (and its missing parents) is made, and removed again if the
+    command fails leaving it empty.
     """
     folder = Path(folder)
-    created = create and not folder.is_dir()
+    made = missing_folders(folder) if create else []
     if create:
         folder.mkdir(parents=True, exist_ok=True)
 
@@ -98,14 +100,25 @@ def held_folder(folder: str | Path, create: bool = False, also_clean: tuple[str,
     try:
         with flocked(folder, when_busy=refuse):
             for sub in (folder, *(folder / name for name in also_clean)):
-                remove_stale_temps(sub)
-            check_writable(folder)
+                if sub == folder or not sub.is_symlink():  # never clean where a link leads
+                    remove_stale_temps(sub)
+                if sub.is_dir():  # every destination is checked before anything is written
+                    check_writable(sub)
             yield folder
     except BaseException:
-        if created:
+        for made_folder in made:  # innermost first
             with suppress(OSError):  # not empty: it holds what the command wrote before failing
-                folder.rmdir()
+                made_folder.rmdir()
         raise
+
+
+def missing_folders(folder: Path) -> list[Path]:
+    """`folder` and those of its parents that do not exist yet, innermost first."""
+    missing = []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    return missing
 
 
 @contextmanager

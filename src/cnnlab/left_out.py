@@ -15,7 +15,7 @@ from pathlib import Path
 
 from cnnlab import layout
 from cnnlab.config import run_config
-from cnnlab.results import evaluated_current
+from cnnlab.kept import evaluated_current
 
 WHY = "left out of the study by `datasets` in params.yaml"
 NOT_DONE = {"fetch": "fetched", "train": "trained", "evaluate": "evaluated", "summarize": "summarized",

@@ -2,14 +2,12 @@
 
 A missing, damaged or foreign file gives one CnnlabError naming it and what to do. Checkpoints are
 loaded with `weights_only=True`: they may hold tensors and plain values, never code that would run.
-Also whether a run is current, so that `cnnlab train` and `cnnlab evaluate` keep it: decided without
-torch, which those commands import only when a seed has work to do.
 """
 
 from __future__ import annotations  # the annotations below name pandas and torch without importing them
 
-import hashlib
 import json
+import math
 import pickle
 import warnings
 from dataclasses import dataclass, field
@@ -18,10 +16,7 @@ from typing import TYPE_CHECKING
 
 from cnnlab import layout
 from cnnlab.config import run_config
-from cnnlab.data.catalog import read_provenance
 from cnnlab.errors import CnnlabError, describe_os_error
-from cnnlab.io import held_folder
-from cnnlab.workflow_support import code_digest
 
 # pandas and torch take seconds to import, and every command reads results: each is imported by the
 # functions that use it (`cnnlab train` reads no table; summarize and report load no checkpoint).
@@ -29,9 +24,8 @@ if TYPE_CHECKING:
     import pandas as pd
     import torch
 
-# The files of a results folder, and history.csv's columns in order (what `cnnlab train` writes).
-RESULT_FILES = ("model.pt", "last.pt", "history.csv", "train.json", "metrics.json", "per_class.csv",
-                "confusion.csv", "predictions.csv")
+# The files of a run's folder that `cnnlab train` writes (train.json last), and history.csv's columns.
+TRAIN_FILES = ("model.pt", "last.pt", "history.csv", "train.json")
 HISTORY_COLUMNS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc",
                    "lr", "seconds", "images_per_sec"]
 # What the readers need of the files that `cnnlab train` and `cnnlab evaluate` write.
@@ -39,6 +33,13 @@ TRAIN_RECORD_KEYS = ("experiment", "config", "dataset", "model", "parameters", "
                      "precision", "versions", "wall_seconds", "images_per_sec", "peak_memory_mb",
                      "data_verified", "best_epoch", "epochs", "train_size", "test_size")
 METRICS_KEYS = ("test_acc", "val_acc", "test_loss", "best_epoch", "labs_best_test_acc", "labs_best_epoch")
+# Which of those keys hold numbers: always, or a number or null (no validation split; not measured).
+TRAIN_RECORD_NUMBERS = ("parameters", "wall_seconds", "images_per_sec", "best_epoch", "epochs", "train_size",
+                        "test_size")
+METRICS_NUMBERS = ("test_acc", "test_loss", "best_epoch", "labs_best_test_acc", "labs_best_epoch")
+METRICS_NUMBERS_OR_NULL = ("val_acc", "shifted_test_acc")
+# history.csv's columns that are numbers in every row (the validation columns are NaN without a split)
+HISTORY_FINITE = [column for column in HISTORY_COLUMNS if not column.startswith("val_")]
 # metrics.json also holds shifted_test_acc (question 4), not required: runs evaluated before it lack it.
 EVALUATION_FILES = ("metrics.json", "per_class.csv", "confusion.csv", "predictions.csv")  # evaluate writes
 
@@ -60,6 +61,23 @@ def read_json(path: Path, keys: tuple[str, ...], fix: str) -> dict:
     return data
 
 
+def require_numbers(data: dict, keys, path: Path, fix: str, or_null=()) -> None:
+    """Each of `keys` in `data` is a finite number; each of `or_null`, where present, one or null."""
+    def number(value) -> bool:
+        return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+    bad = [key for key in keys if not number(data.get(key))]
+    bad += [key for key in or_null if data.get(key) is not None and not number(data[key])]
+    if bad:
+        raise CnnlabError(f"{path}: {', '.join(bad)} must be {'a number' if len(bad) == 1 else 'numbers'} "
+                          f"(found {', '.join(shown_value(data.get(key)) for key in bad)}); {fix}")
+
+
+def shown_value(value) -> str:
+    text = json.dumps(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def require_keys(data, keys, path: Path, fix: str) -> None:
     if not isinstance(data, dict):
         raise CnnlabError(f"{path} holds a {type(data).__name__}, not a mapping; {fix}")
@@ -68,8 +86,9 @@ def require_keys(data, keys, path: Path, fix: str) -> None:
         raise CnnlabError(f"{path} lacks {', '.join(missing)}; {fix}")
 
 
-def read_csv(path: Path, columns, fix: str, numeric: bool = False, **options) -> pd.DataFrame:
-    """The table in `path` with at least `columns` (all numbers when `numeric`) and one row."""
+def read_csv(path: Path, columns, fix: str, numeric: bool = False, finite=(), **options) -> pd.DataFrame:
+    """The table in `path` with at least `columns` (all numbers when `numeric`; no row without a number
+    in the columns `finite`) and one row."""
     import pandas as pd  # see the imports at the top
 
     if not path.is_file():
@@ -85,12 +104,18 @@ def read_csv(path: Path, columns, fix: str, numeric: bool = False, **options) ->
         raise CnnlabError(f"{path} has no rows; {fix}")
     if numeric and not all(pd.api.types.is_numeric_dtype(table[column]) for column in columns):
         raise CnnlabError(f"{path} has values that are not numbers in {', '.join(columns)}; {fix}")
+    import numpy as np
+
+    empty = [column for column in finite if not np.isfinite(table[column]).all()]
+    if empty:
+        raise CnnlabError(f"{path} has rows without a number (NaN, empty or infinite) in "
+                          f"{', '.join(empty)}; {fix}")
     return table
 
 
 def read_train_record(folder: Path, cfg: dict, fix: str) -> dict:
     """train.json of `folder`, checked to be `cfg`'s experiment trained with `cfg`'s parameters."""
-    record = read_json(folder / "train.json", TRAIN_RECORD_KEYS, fix)
+    record = read_train_json(folder, fix)
     if not isinstance(record["config"], dict):
         raise CnnlabError(f"{folder / 'train.json'}: config is not a mapping; {fix}")
     check_owner(folder, record["experiment"], cfg)
@@ -98,11 +123,34 @@ def read_train_record(folder: Path, cfg: dict, fix: str) -> dict:
     return record
 
 
+def read_train_json(folder: Path, fix: str) -> dict:
+    record = read_json(folder / "train.json", TRAIN_RECORD_KEYS, fix)
+    require_numbers(record, TRAIN_RECORD_NUMBERS, folder / "train.json", fix)
+    return record
+
+
+def read_metrics_json(folder: Path, fix: str) -> dict:
+    metrics = read_json(folder / "metrics.json", METRICS_KEYS, fix)
+    require_numbers(metrics, METRICS_NUMBERS, folder / "metrics.json", fix, or_null=METRICS_NUMBERS_OR_NULL)
+    return metrics
+
+
 def check_owner(folder: Path, owner, cfg: dict) -> None:
     """Refuse a folder holding another experiment's results: this command would mix or destroy them."""
     if owner is not None and owner != cfg["name"]:
         raise CnnlabError(f"{folder} holds the results of experiment {owner}, not {cfg['name']}; "
                           f"choose another --out (or move that folder away)")
+
+
+def experiment_folder_owner(folder: Path) -> str | None:
+    """The experiment whose results an experiment's `folder` holds, as its summary.json or else one of
+    its runs says; None when none says."""
+    try:
+        return read_json(folder / "summary.json", ("experiment",), "")["experiment"]
+    except CnnlabError:
+        pass
+    runs = sorted((folder / layout.RUNS).glob("seed*")) if (folder / layout.RUNS).is_dir() else []
+    return next(filter(None, map(recorded_experiment, runs)), None)
 
 
 def recorded_experiment(folder: Path) -> str | None:
@@ -137,7 +185,7 @@ def load_checkpoint(path: Path, fix: str, device: str | torch.device = "cpu"):
     import torch  # see the imports at the top
 
     if not path.is_file():
-        raise CnnlabError(f"{path} is missing; {fix}")
+        raise CnnlabError(f"{path} is {'no regular file' if path.exists() else 'missing'}; {fix}")
     try:
         with warnings.catch_warnings():  # torch warns about a foreign pickle's protocol on stderr
             warnings.simplefilter("ignore")
@@ -165,62 +213,6 @@ def load_model_state(model: torch.nn.Module, path: Path, cfg: dict, fix: str) ->
     except (RuntimeError, TypeError, ValueError, KeyError, AttributeError) as err:
         raise CnnlabError(f"{path} does not fit the model {cfg['model']} ({first_line(err)}); "
                           f"{fix}") from None
-
-
-# ----------------------------------------------------------------------------- a current run, kept
-
-def training_kept(cfg: dict, out_dir: Path) -> bool:
-    """True when `out_dir` holds a finished run of `cfg` (which has its `seed`) with the same recipe and
-    the same training code: `cnnlab train` keeps it. So after one more seed in `seeds` it trains that
-    seed alone (DVC reruns the whole stage of an experiment). A kept run is refused as a training
-    would be: when its data is no longer fetched, or the folder is busy or read-only."""
-    if not trained_current(cfg, out_dir):
-        return False
-    read_provenance(cfg["dataset"], cfg["data"]["root"])  # its data must still be there
-    with held_folder(out_dir):
-        return True
-
-
-def trained_current(cfg: dict, out_dir: Path) -> bool:
-    """`out_dir` holds a finished run of `cfg` made by this training code."""
-    try:
-        record = read_train_record(out_dir, cfg, "")
-    except CnnlabError:
-        return False
-    return record.get("code_sha256") == code_digest("train") and (out_dir / "model.pt").is_file()
-
-
-def evaluation_kept(cfg: dict, out_dir: Path) -> bool:
-    """True when the run's metrics.json was made from its model.pt by this evaluation code: `cnnlab
-    evaluate` keeps it and writes nothing (so DVC's `runs` stage, which evaluates every seed of an
-    experiment, leaves the files of current runs as they are, and Snakemake finds them current).
-    Refused, as an evaluation would be, when the folder is busy or read-only."""
-    if not evaluated_current(cfg, out_dir):
-        return False
-    with held_folder(out_dir):
-        return True
-
-
-def evaluated_current(cfg: dict, out_dir: Path) -> bool:
-    """`out_dir`'s evaluation files were made from its model.pt by this evaluation code, and what the
-    evaluation reads (train.json, history.csv) is still readable, as when it was made."""
-    try:
-        read_train_record(out_dir, cfg, "")
-        read_csv(out_dir / "history.csv", HISTORY_COLUMNS, "", numeric=True)
-        made = read_json(out_dir / "metrics.json", ("model_sha256", "code_sha256"), "")
-    except CnnlabError:
-        return False
-    return (made["code_sha256"] == code_digest("evaluate")
-            and all((out_dir / name).is_file() for name in EVALUATION_FILES)
-            and made["model_sha256"] == file_sha256(out_dir / "model.pt"))
-
-
-def file_sha256(path: Path) -> str | None:
-    """The file's SHA-256, or None when it is missing."""
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except FileNotFoundError:
-        return None
 
 
 # ----------------------------------------------------------------------------- a finished run
@@ -258,16 +250,20 @@ def read_seed_runs(out_dir: Path, name: str, seeds: list[int], cfg: dict | None 
     runs = []
     for seed in seeds:
         folder, fix = layout.run_folder(out_dir, seed), seed_fix(name, seed)
-        trained = (read_json(folder / "train.json", TRAIN_RECORD_KEYS, fix) if cfg is None
+        trained = (read_train_json(folder, fix) if cfg is None
                    else read_train_record(folder, run_config(cfg, seed), fix))  # and its recipe
         check_owner(folder, trained["experiment"], {"name": name})
-        runs.append(FinishedRun(name, trained, read_json(folder / "metrics.json", METRICS_KEYS, fix),
-                                read_csv(folder / "history.csv", HISTORY_COLUMNS, fix, numeric=True), folder))
+        runs.append(FinishedRun(name, trained, read_metrics_json(folder, fix), read_history(folder, fix),
+                                folder))
     return runs
 
 
 SUMMARY_KEYS = ("experiment", "seeds", "n", "test_acc", "val_acc", "labs_best_test_acc", "test_loss",
                 "test_size", "test_acc_binomial_se")
+
+
+def read_history(folder: Path, fix: str) -> pd.DataFrame:
+    return read_csv(folder / "history.csv", HISTORY_COLUMNS, fix, numeric=True, finite=HISTORY_FINITE)
 
 
 def read_replicates(folder: Path, name: str, fix: str) -> FinishedRun:
@@ -293,6 +289,11 @@ def read_evaluation_tables(folder: Path, fix: str, with_predictions: bool = True
         "confusion": read_csv(folder / "confusion.csv", ["actual"], fix,
                               dtype={"actual": str}).set_index("actual"),
     }
+    classes = list(tables["per_class"]["class"])
+    confusion = tables["confusion"]
+    if list(confusion.index) != classes or list(confusion.columns) != classes:
+        raise CnnlabError(f"{folder / 'confusion.csv'} does not have one row and one column for each class "
+                          f"of per_class.csv ({', '.join(classes)}); {fix}")
     if with_predictions:
         tables["predictions"] = read_csv(folder / "predictions.csv", PREDICTION_COLUMNS, fix,
                                          dtype={"actual": str, "predicted": str})

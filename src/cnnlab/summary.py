@@ -15,6 +15,8 @@ from cnnlab.io import atomic_write_json, atomic_write_text, atomic_write_with, h
 from cnnlab.results import (
     HISTORY_COLUMNS,
     PER_CLASS_COLUMNS,
+    check_owner,
+    experiment_folder_owner,
     read_evaluation_tables,
     read_seed_runs,
     seed_fix,
@@ -67,6 +69,7 @@ def summarize_left_out(name: str, out_dir: Path, why: str) -> None:
     """The summary files of an experiment that is not in the study, as DVC's summary stage needs
     them (cnnlab.left_out): the tables with their columns and no rows, summary.json saying `why`."""
     out_dir = Path(out_dir)
+    check_owner(out_dir, experiment_folder_owner(out_dir), {"name": name})
     with held_folder(out_dir, create=True):
         for file, columns in [("seeds.csv", SEEDS_COLUMNS), ("curves.csv", HISTORY_COLUMNS),
                               ("per_class.csv", PER_CLASS_COLUMNS), ("confusion.csv", ["actual"])]:

@@ -8,6 +8,8 @@ docs/performance.md has the measurements behind the choices made here.
 
 import csv
 import io
+import os
+import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -23,8 +25,9 @@ from cnnlab.errors import CnnlabError
 from cnnlab.io import atomic_torch_save, atomic_write_json, atomic_write_text, held_folder
 from cnnlab.models import count_parameters
 from cnnlab.results import (
+    EVALUATION_FILES,
     HISTORY_COLUMNS,
-    RESULT_FILES,
+    TRAIN_FILES,
     check_owner,
     check_same_recipe,
     first_line,
@@ -37,6 +40,10 @@ from cnnlab.workflow_support import code_digest
 CHECKPOINT_KEYS = ("config", "epoch", "model", "optimizer", "scheduler", "scaler", "rng", "history",
                    "best_val", "best_epoch", "wall_seconds")  # what last.pt holds
 CHECK_EVERY = 50  # steps between looks at the running loss (a look waits for the device)
+# A new run trains in this subfolder of its run folder and replaces the run there only once it has
+# finished: a run that diverges or fails leaves the earlier run as it was. An interrupted one
+# (Ctrl-C, kill) leaves its last.pt there for --resume.
+STAGING = ".training"
 
 
 class TrainingDiverged(CnnlabError):
@@ -49,16 +56,56 @@ def train(cfg: dict, out_dir: Path, resume: bool = False, threads: int | None = 
 
     Nothing in `out_dir` changes until every check has passed: the parameters, device, data and
     model (set_up_training), the folder (free, writable, not another experiment's) and, with
-    `resume`, last.pt.
+    `resume`, last.pt. A new run replaces the earlier one only when it has finished (STAGING).
     """
     out_dir = Path(out_dir)
-    last_path = out_dir / "last.pt"
-    if resume and not last_path.is_file():
-        raise CnnlabError(f"--resume: {last_path} does not exist; train without --resume first")
+    last_path = resume_point(out_dir)
+    if resume and last_path is None:
+        raise CnnlabError(f"--resume: {out_dir / 'last.pt'} does not exist; train without --resume first")
     session = set_up_training(cfg, threads)
     with held_folder(out_dir, create=True):
-        progress = restore(last_path, session) if resume else start_afresh(out_dir, cfg)
-        return train_epochs(session, out_dir, progress, on_epoch_end)
+        if resume:
+            work_dir, progress = last_path.parent, restore(last_path, session)
+        else:
+            check_owner(out_dir, recorded_experiment(out_dir), cfg)
+            work_dir, progress = empty_folder(out_dir / STAGING), Progress()
+        try:
+            record = train_epochs(session, work_dir, progress, on_epoch_end)
+        except CnnlabError:  # diverged: nothing worth resuming
+            if work_dir != out_dir:
+                shutil.rmtree(work_dir)
+            raise
+        if work_dir != out_dir:
+            replace_run(work_dir, out_dir)
+        return record
+
+
+def resume_point(out_dir: Path) -> Path | None:
+    """The last.pt that --resume continues: an unfinished new run's, else one in the run folder itself."""
+    for path in (out_dir / STAGING / "last.pt", out_dir / "last.pt"):
+        if path.is_file():
+            return path
+    return None
+
+
+def empty_folder(folder: Path) -> Path:
+    """`folder`, made anew (an abandoned run's files go; a link is removed, never followed)."""
+    if folder.is_symlink() or folder.is_file():
+        folder.unlink()
+    elif folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir()
+    return folder
+
+
+def replace_run(finished: Path, out_dir: Path) -> None:
+    """Move the finished run's files from `finished` into `out_dir`, replacing the earlier run's.
+    train.json goes last: until it is there, the folder holds no finished run to keep."""
+    for name in ("train.json", *EVALUATION_FILES):  # the earlier run's evaluation no longer applies
+        (out_dir / name).unlink(missing_ok=True)
+    for name in TRAIN_FILES:  # train.json is the last of them
+        os.replace(finished / name, out_dir / name)
+    finished.rmdir()
 
 
 @dataclass
@@ -70,14 +117,6 @@ class Progress:
     best_epoch: int = 0
     next_epoch: int = 1
     wall_seconds: float = 0.0
-
-
-def start_afresh(out_dir: Path, cfg: dict) -> Progress:
-    """Remove a previous run's files (they would be mixed with this run's), unless another experiment's."""
-    check_owner(out_dir, recorded_experiment(out_dir), cfg)
-    for name in RESULT_FILES:
-        (out_dir / name).unlink(missing_ok=True)
-    return Progress()
 
 
 def restore(last_path: Path, session: TrainingSession) -> Progress:

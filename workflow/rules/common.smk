@@ -2,7 +2,6 @@
 
 import sys
 
-from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from cnnlab.config import completed, experiment_config, read_params, run_config
@@ -20,12 +19,14 @@ from cnnlab.workflow_support import (
 
 
 def checked(function, *args, **kwargs):
-    """function(*args, **kwargs); a problem cnnlab finds stops Snakemake with cnnlab's one-line
-    message (as the `cnnlab` command prints it) and no traceback of cnnlab's."""
+    """function(*args, **kwargs); a problem cnnlab finds stops Snakemake as it stops the `cnnlab`
+    command: its one line on stderr and exit code 2 (a WorkflowError would add Snakemake's file,
+    line and stack frames to it)."""
     try:
         return function(*args, **kwargs)
     except CnnlabError as err:
-        raise WorkflowError(f"cnnlab: error: {err}") from None
+        print(f"cnnlab: error: {err}", file=sys.stderr)
+        sys.exit(2)
 
 
 # cnnlab's strict reader reads params.yaml first (duplicate keys, aliases, nesting, size), so that

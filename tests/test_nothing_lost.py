@@ -1,0 +1,116 @@
+"""A refused or failed command loses nothing, touches nothing outside what it owns, and writes
+nothing before every check has passed: a diverging run, a cleanup beside a link, a summary
+pointed at another experiment's folder, a report with one destination read-only.
+"""
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from cnnlab import config
+from cnnlab.evaluate import evaluate
+from cnnlab.summary import summarize
+from cnnlab.train import STAGING, train
+from refusals import REPO, assert_refused, cnnlab, read_only_folder, snapshot
+from synthetic import mnist_project
+
+EXPERIMENT = "mlp_mnist"
+DIVERGE = ("--set", "optimizer=sgd", "--set", "lr=1e6", "--set", "momentum=0")
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    """Synthetic MNIST and one trained, evaluated and summarized EXPERIMENT in trained/."""
+    tmp = mnist_project(tmp_path_factory.mktemp("project"), n_train=300, n_test=100, val_size=50,
+                        datasets=["mnist"], seeds=[0])
+    cfg = config.experiment_config(config.load_params(tmp / "params.yaml"), EXPERIMENT)
+    run = config.run_config(cfg, 0)
+    train(run, tmp / "trained/runs/seed0")
+    evaluate(run, tmp / "trained/runs/seed0")
+    summarize(cfg, tmp / "trained")
+    return tmp
+
+
+@pytest.fixture
+def results(project, tmp_path) -> Path:
+    """A fresh copy of the trained results as results/EXPERIMENT of a study."""
+    folder = tmp_path / "results" / EXPERIMENT
+    shutil.copytree(project / "trained", folder)
+    return folder
+
+
+def test_a_diverging_run_leaves_the_finished_run_it_would_replace(project, results):
+    before = snapshot(results)
+    assert len(before) > 8
+    result = cnnlab(project, "train", EXPERIMENT, "--out", str(results), *DIVERGE)
+    assert_refused(result, "the loss became nan", "lower the learning rate")
+    assert snapshot(results) == before
+    assert not (results / "runs/seed0" / STAGING).exists()
+
+
+def test_a_diverging_run_into_a_new_folder_leaves_no_empty_folders(project, tmp_path):
+    result = cnnlab(project, "train", EXPERIMENT, "--out", str(tmp_path / "new/exp"), *DIVERGE)
+    assert_refused(result, "the loss became nan")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_interrupted_run_keeps_the_earlier_run_until_it_is_resumed_to_its_end(project, results):
+    params = config.load_params(project / "params.yaml")
+    cfg = config.run_config(config.experiment_config(params, EXPERIMENT, ["epochs=2"]), 0)
+    folder = results / "runs/seed0"
+    before = snapshot(results)
+
+    def interrupt(epoch):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, folder, on_epoch_end=interrupt)
+    assert {k: v for k, v in snapshot(results).items() if STAGING not in k} == before
+    assert (folder / STAGING / "last.pt").is_file()  # what --resume continues
+
+    train(cfg, folder, resume=True)
+    assert not (folder / STAGING).exists()
+    # the new run replaced the earlier one, whose evaluation no longer applies
+    assert sorted(p.name for p in folder.iterdir()) == ["history.csv", "last.pt", "model.pt", "train.json"]
+    assert "epochs" in (folder / "train.json").read_text()
+
+
+def test_a_link_to_a_staging_folder_is_removed_not_followed(project, results, tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep.txt").write_text("mine")
+    (results / "runs/seed0" / STAGING).symlink_to(outside)
+    result = cnnlab(project, "train", EXPERIMENT, "--out", str(results), *DIVERGE)
+    assert_refused(result, "the loss became nan")
+    assert (outside / "keep.txt").read_text() == "mine"
+
+
+def test_cleanup_never_follows_a_link_out_of_the_study(project, results, tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / ".keep.tmp-x.txt").write_text("not the study's")
+    (results.parent / "figures").symlink_to(elsewhere)
+    result = cnnlab(project, "report", "--results", str(results.parent), cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    assert (elsewhere / ".keep.tmp-x.txt").read_text() == "not the study's"
+
+
+def test_report_checks_every_destination_before_writing_any(project, results):
+    study = results.parent
+    before = snapshot(study)
+    with read_only_folder(study / "figures"):
+        result = cnnlab(project, "report", "--results", str(study), cwd=REPO)
+        assert_refused(result, str(study / "figures"))
+    assert snapshot(study) == before
+    assert sorted(p.name for p in study.iterdir()) == ["figures", EXPERIMENT]
+
+
+def test_a_left_out_summary_is_refused_in_another_experiments_folder(project, results):
+    before = snapshot(results)
+    result = cnnlab(project, "summarize", "vgg_cifar10", "--skip-left-out", "--out", str(results))
+    assert_refused(result, f"{results} holds the results of experiment {EXPERIMENT}, not vgg_cifar10")
+    assert snapshot(results) == before
+    (results / "summary.json").unlink()  # the runs still say whose folder it is
+    result = cnnlab(project, "summarize", "vgg_cifar10", "--skip-left-out", "--out", str(results))
+    assert_refused(result, f"holds the results of experiment {EXPERIMENT}")
