@@ -8,8 +8,8 @@ import torch
 from cnnlab.engine import accuracy, set_up
 from cnnlab.errors import CnnlabError
 from cnnlab.io import atomic_write_json, atomic_write_with, held_folder
-from cnnlab.random_streams import shifted_test_generator
 from cnnlab.kept import file_sha256
+from cnnlab.random_streams import shifted_test_generator
 from cnnlab.results import load_model_state, read_history, read_train_record
 from cnnlab.workflow_support import code_digest
 
