@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from cnnlab import config
+from refusals import read_only_folder
 from synthetic import write_mirror
 from test_pipeline import environment, make_project
 
@@ -155,3 +156,15 @@ def test_status_is_what_snakemake_would_run(tmp_path):
     params["experiments"]["cnn_mnist"]["lr"] = 0.05
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     assert row(cnnlab(project, env, *plan).stdout, "cnn_mnist")[6] == "to run"
+
+
+def test_an_unwritable_calibration_cache_is_refused_before_any_measuring(project, tmp_path):
+    project, env = project
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    (copy / "params.yaml").write_bytes((project / "params.yaml").read_bytes())
+    with read_only_folder(copy / ".cnnlab"):
+        done = cnnlab(copy, env, "plan", *QUICK, code=2)
+    assert "calibrating" not in done.stderr
+    assert done.stderr.startswith(f"cnnlab: error: {copy / '.cnnlab'}: cannot keep the measurements there")
+    assert len(done.stderr.splitlines()) == 1, done.stderr

@@ -195,8 +195,19 @@ def test_snakemake_refuses_bad_config_values_like_cnnlab(tmp_path):
     """`snakemake --config seeds=[1.0]` is refused at parse time, as `cnnlab train --set seeds=[1.0]` is."""
     project = project_copy(tmp_path, CATALOG.encode())
     result = run(["snakemake", "-n", "all", "--config", "seeds=[1.0]"], project)
+    assert result.returncode == 2  # one line on stderr, as cnnlab; stdout has Snakemake's note on --config
+    assert result.stderr.splitlines() == [
+        "cnnlab: error: params.yaml with snakemake --config: seeds.0: 1.0 is not an integer; allowed: integer "
+        "(write 1, not 1.0)"], result.stderr[-2000:]
+
+
+def test_config_seeds_beat_the_scales_in_snakemake_as_set_does_in_cnnlab(tmp_path):
+    """With `scale: smoke` (seeds [0, 1]), `--config seeds=[0]` plans seed 0 alone, and its job gets
+    `--set seeds=[0]`: what cnnlab makes of it agrees with what Snakemake planned."""
+    project = project_copy(tmp_path, edited("scale: full", "scale: smoke"))
+    result = run(["snakemake", "-n", "-p", "--cores", "1", "results/lenet5_mnist/summary.json",
+                  "--config", "seeds=[0]"], project)
+    assert result.returncode == 0, result.stderr[-2000:]
     output = result.stdout + result.stderr
-    assert result.returncode != 0
-    assert ("cnnlab: error: params.yaml with snakemake --config: seeds.0: 1.0 is not an integer"
-            in output), output[-3000:]
-    assert "Traceback" not in output and "cnnlab/config.py" not in output
+    assert "seed0" in output and "seed1" not in output, output[-3000:]
+    assert "--set 'seeds=[0]'" in output

@@ -18,6 +18,8 @@ import sys
 import time
 from pathlib import Path
 
+from cnnlab.errors import CnnlabError
+
 CACHE = Path(".cnnlab/calibration.json")
 # The settings that change a training step's speed or memory (not lr, epochs, seed, ...).
 SETUP_KEYS = ("dataset", "model", "trainable", "batch_size", "test_batch_size", "optimizer", "augment",
@@ -72,6 +74,9 @@ def calibrate(cfg: dict, threads: int, seconds: float) -> dict:
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "cnnlab.calibrate", str(threads), str(seconds)],
                           input=json.dumps(cfg), capture_output=True, text=True)
+    refusal = done.stderr.strip().splitlines()[-1:] if done.returncode == 2 else []
+    if refusal and refusal[0].startswith("cnnlab: error: "):  # the child refused the setup
+        raise CnnlabError(f"calibrating {cfg['name']}: {refusal[0].removeprefix('cnnlab: error: ')}")
     if done.returncode != 0:  # cnnlab checked the settings already: this is unexpected
         raise RuntimeError(f"calibrating {cfg['name']} failed:\n{done.stderr}")
     result = json.loads(done.stdout.splitlines()[-1])
@@ -141,4 +146,8 @@ def measure(cfg: dict, threads: int, seconds: float) -> dict:
 
 
 if __name__ == "__main__":
-    print(json.dumps(measure(json.load(sys.stdin), int(sys.argv[1]), float(sys.argv[2]))))
+    try:
+        print(json.dumps(measure(json.load(sys.stdin), int(sys.argv[1]), float(sys.argv[2]))))
+    except CnnlabError as err:  # as the `cnnlab` command refuses: one line, exit 2
+        print(f"cnnlab: error: {err}", file=sys.stderr)
+        sys.exit(2)

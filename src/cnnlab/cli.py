@@ -11,6 +11,7 @@ from cnnlab.errors import CnnlabError, describe_os_error
 
 MIRROR_VARIABLE = "CNNLAB_DATA_MIRROR"
 MAX_THREADS = 1024
+MAX_SEED = 2**32 - 1  # numpy's seeds are 32-bit; params.schema.yaml bounds `seeds` the same
 
 
 class Parser(argparse.ArgumentParser):
@@ -107,10 +108,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def seed_number(text: str) -> int:
-    """--seed: a whole number >= 0."""
-    if not text.isdigit() or len(text) > 10:
+    """--seed: a whole number from 0 to MAX_SEED (the schema's bound on `seeds`)."""
+    if not text.isdigit() or len(text) > 10 or int(text) > MAX_SEED:
         raise argparse.ArgumentTypeError(f"{text[:60]!r} is not a seed; allowed: a whole number "
-                                         "from 0 to 4294967295, e.g. --seed 1")
+                                         f"from 0 to {MAX_SEED}, e.g. --seed 1")
     return int(text)
 
 

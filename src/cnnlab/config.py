@@ -142,7 +142,8 @@ def read_params(path: str | Path = "params.yaml"):
     """params.yaml as written, read strictly but not yet validated."""
     path = Path(path)
     if not path.is_file():
-        raise CnnlabError(f"{path}: no such file; run from the project folder or pass --params")
+        what = "not a regular file" if path.exists() else "no such file"
+        raise CnnlabError(f"{path}: {what}; run from the project folder or pass --params params.yaml")
     return read_yaml(read_text(path), source=str(path))
 
 

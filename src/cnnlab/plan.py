@@ -19,6 +19,7 @@ from urllib.parse import urlparse
 
 from cnnlab import calibrate, config
 from cnnlab.data.catalog import DATASETS, DatasetInfo, dataset_dir
+from cnnlab.errors import CnnlabError
 from cnnlab.workflow_support import JOB_THREADS
 
 CONNECT_TIMEOUT = 3.0  # seconds for one TCP connection to a download host
@@ -101,9 +102,16 @@ def snakemake_status(jobs: list[Job]) -> str:
 
 def measure(jobs: list[Job], threads: int, seconds: float, run_new: bool) -> str:
     """Fill in the calibration of each job, from the cache or (if `run_new`) measured now."""
-    from cnnlab.io import atomic_write_json
+    from cnnlab.io import atomic_write_json, check_writable
 
     cache, new = calibrate.read_cache(), 0
+    if run_new and any(calibrate.cache_key(job.cfg, threads, seconds) not in cache for job in jobs):
+        try:  # refused now, not after minutes of measuring
+            calibrate.CACHE.parent.mkdir(exist_ok=True)
+            check_writable(calibrate.CACHE.parent)
+        except OSError as err:
+            raise CnnlabError(f"{calibrate.CACHE.parent.absolute()}: cannot keep the measurements there "
+                              f"({err.strerror}); make it writable, or plan with --no-calibrate") from None
     for job in jobs:
         key = calibrate.cache_key(job.cfg, threads, seconds)
         if key not in cache and run_new:

@@ -118,13 +118,15 @@ def set_options(params: dict, params_file: dict, experiment: str) -> str:
 
     Empty when nothing changed, so that the command is the very one that dvc.yaml runs.
     """
+    return "".join(f" --set {shlex.quote(override)}" for override in overrides(params, params_file, experiment))
+
+
+def overrides(params: dict, params_file: dict, experiment: str) -> list[str]:
+    """`KEY=VALUE` for each key that `params` changes from `params_file` in `experiment`: the --set
+    values that the rules pass to cnnlab, and with which they work out each job as cnnlab will."""
     wanted, on_disk = cnnlab_keys(params, experiment), cnnlab_keys(params_file, experiment)
-    options = ""
-    for key, value in wanted.items():
-        if on_disk.get(key) != value:
-            text = value if isinstance(value, str) else json.dumps(value)  # JSON is YAML
-            options += f" --set {shlex.quote(f'{key}={text}')}"
-    return options
+    return [f"{key}={value if isinstance(value, str) else json.dumps(value)}"  # JSON is YAML
+            for key, value in wanted.items() if on_disk.get(key) != value]
 
 
 def cnnlab_keys(params: dict, experiment: str) -> dict:

@@ -12,6 +12,7 @@ from cnnlab.workflow_support import (
     buildable_study,
     code_files,
     gpus_per_job,
+    overrides,
     set_options,
     typed_config,
     workflow_params,
@@ -60,8 +61,15 @@ def fetched(exp):
     return f"{DATA_ROOT}/{PARAMS['experiments'][exp]['dataset']}"
 
 
+def job_config(exp):
+    """`exp`'s settings as its `cnnlab` commands will have them: params.yaml and the --set values
+    that carry `--config` (which beat the scale's, as on the command line)."""
+    return checked(experiment_config, PARAMS_FILE, exp, overrides(PARAMS, PARAMS_FILE, exp))
+
+
+JOB_CONFIGS = {exp: job_config(exp) for exp in EXPERIMENTS}
 # Each experiment's seeds: one train and one evaluate job a seed.
-SEEDS = {exp: checked(experiment_config, PARAMS, exp)["seeds"] for exp in EXPERIMENTS}
+SEEDS = {exp: cfg["seeds"] for exp, cfg in JOB_CONFIGS.items()}
 
 
 def recipe(exp, seed):
@@ -71,7 +79,7 @@ def recipe(exp, seed):
     do not change results (as in cnnlab.results.recipe_differences), and without the list of
     seeds: one more seed changes no other run.
     """
-    settings = run_config(experiment_config(PARAMS, exp), seed)
+    settings = run_config(JOB_CONFIGS[exp], seed)
     del settings["data"]
     return dict(sorted(settings.items()))
 
