@@ -118,7 +118,7 @@ def set_options(params: dict, params_file: dict, experiment: str) -> str:
 
     Empty when nothing changed, so that the command is the very one that dvc.yaml runs.
     """
-    return "".join(f" --set {shlex.quote(override)}" for override in overrides(params, params_file, experiment))
+    return "".join(f" --set {shlex.quote(text)}" for text in overrides(params, params_file, experiment))
 
 
 def overrides(params: dict, params_file: dict, experiment: str) -> list[str]:
