@@ -195,7 +195,7 @@ def test_snakemake_refuses_bad_config_values_like_cnnlab(tmp_path):
     """`snakemake --config seeds=[1.0]` is refused at parse time, as `cnnlab train --set seeds=[1.0]` is."""
     project = project_copy(tmp_path, CATALOG.encode())
     result = run(["snakemake", "-n", "all", "--config", "seeds=[1.0]"], project)
-    assert result.returncode == 2  # one line on stderr, as cnnlab (stdout: Snakemake's note on --config)
+    assert result.returncode == 2  # one line on stderr as cnnlab (stdout: Snakemake's note on --config)
     assert result.stderr.splitlines() == [
         "cnnlab: error: params.yaml with snakemake --config: seeds.0: 1.0 is not an integer; allowed: integer "
         "(write 1, not 1.0)"], result.stderr[-2000:]
