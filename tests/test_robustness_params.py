@@ -197,8 +197,8 @@ def test_snakemake_refuses_bad_config_values_like_cnnlab(tmp_path):
     result = run(["snakemake", "-n", "all", "--config", "seeds=[1.0]"], project)
     assert result.returncode == 2  # one line on stderr as cnnlab (stdout: Snakemake's note on --config)
     assert result.stderr.splitlines() == [
-        "cnnlab: error: params.yaml with snakemake --config: seeds.0: 1.0 is not an integer; allowed: integer "
-        "(write 1, not 1.0)"], result.stderr[-2000:]
+        "cnnlab: error: params.yaml with snakemake --config: seeds.0: 1.0 is not an integer; "
+        "allowed: integer (write 1, not 1.0)"], result.stderr[-2000:]
 
 
 def test_config_seeds_beat_the_scales_in_snakemake_as_set_does_in_cnnlab(tmp_path):
