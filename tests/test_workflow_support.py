@@ -162,7 +162,7 @@ def test_dvc_yaml_lists_the_code_of_each_step():
         stage_code.setdefault(dvc_stage(step, {"exp": "x", "dataset": "x"}).split("@")[0], set()).update(code)
     for stage, code in stage_code.items():
         stage = stages[stage].get("do", stages[stage])
-        assert sorted(dep for dep in stage["deps"] if dep.startswith("src/")) == sorted(code), stage
+        assert sorted(dep for dep in stage.get("deps", []) if dep.startswith("src/")) == sorted(code), stage
 
 
 def test_code_files_are_the_python_files_of_each_folder(monkeypatch):
