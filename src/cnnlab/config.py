@@ -348,7 +348,12 @@ def experiment_config(params: dict, name: str, overrides=()) -> dict:
     if name not in params["experiments"]:
         known = _choices(name, list(params["experiments"]), "known")
         raise CnnlabError(f"unknown experiment {shown(name)}; {known} (see `cnnlab list`)")
-    params = copy.deepcopy(params)
+    # Only this experiment and its base matter here: copying (and, with overrides, checking) the
+    # whole catalog for each of its experiments would make reading a big catalog quadratic.
+    spec = params["experiments"][name]
+    own = {key: value for key, value in params.items() if key not in ("experiments", "questions")}
+    params = copy.deepcopy({**own, "experiments": {n: params["experiments"][n]
+                                                   for n in (name, spec.get("base")) if n is not None}})
     recipe_keys = experiment_keys()
     recipe_overrides = {}
     for text in overrides:
