@@ -122,7 +122,7 @@ def test_models_and_batches_are_channels_last(model):
     assert all(c.weight.is_contiguous(memory_format=torch.channels_last) for c in convs)
     assert not convs[-1].weight.is_contiguous()  # wide enough for the layouts to differ
     params = {"normalize": "dataset", "augment": "none", "permute": False, "seed": 0}
-    prepare = engine.make_preparer(params, SimpleNamespace(info=DATASETS["cifar10"]))
+    prepare = engine.make_preparer(params, SimpleNamespace(info=DATASETS["cifar10"], train_x=torch.zeros(0)))
     batch = prepare(torch.zeros(2, 3, 32, 32, dtype=torch.uint8), train=False)
     assert batch.is_contiguous(memory_format=torch.channels_last) and not batch.is_contiguous()
 

@@ -40,8 +40,9 @@ def build_model(cfg: dict, num_classes: int, device: torch.device) -> torch.nn.M
 
 
 def make_preparer(cfg: dict, data: StudyData) -> BatchPreparer:
-    """The batch transforms, producing channels-last batches like the model build_model makes."""
-    return BatchPreparer(cfg, data.info, channels_last=True)
+    """The batch transforms, on the data's device, producing channels-last batches like the model
+    build_model makes."""
+    return BatchPreparer(cfg, data.info, channels_last=True, device=data.train_x.device)
 
 
 def loss_function(name: str) -> Callable:
