@@ -13,7 +13,7 @@ the repository: first, here, in the repository's root (benchmarks/runs/ is ignor
         --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \\
         -d benchmarks/runs/device/wheels jsonschema jsonschema-specifications referencing rpds-py
 
-then one call of the device tool (~6 min on an H100; no rate is measured after --minutes):
+then one call of the device tool (estimated 5-6 min on an H100; no rate is measured after --minutes):
 
     run(timeout_s=600, carry=["benchmarks/runs/device"], command="python3 -m pip install -q --no-index
         --no-deps --target /tmp/site benchmarks/runs/device/wheels/*.whl && PYTHONUNBUFFERED=1
