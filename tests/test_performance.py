@@ -1,6 +1,7 @@
 """The fast path: precision selection, memory format, and smoke runs of the benchmarks, so they can't rot."""
 
 import json
+import os
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -48,6 +49,56 @@ def test_auto_precision_on_cuda_is_bf16_or_fp16_with_a_scaler(monkeypatch, bf16_
     assert runtime.pick_precision("auto", CUDA) == expected
 
 
+@pytest.mark.parametrize("device_type, bf16_fast, expected", [
+    ("cuda", True, "bf16"),  # compute capability 8 or more (A100, H100)
+    ("cuda", False, "fp16"),  # older GPUs only emulate bf16: fp16 with a gradient scaler
+    ("cpu", True, "bf16"),  # AMX
+    ("cpu", False, "fp32"),
+])
+def test_auto_precision_follows_the_hardware_it_is_told_of(device_type, bf16_fast, expected):
+    assert runtime.choose_precision("auto", device_type, bf16_fast) == expected
+    assert runtime.choose_precision("fp32", device_type, bf16_fast) == "fp32"
+
+
+def test_bf16_on_a_gpu_counts_only_when_native(monkeypatch):
+    asked = {}
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda **kw: asked.update(kw) or False)
+    assert runtime.bf16_is_fast(CUDA) is False and asked == {"including_emulation": False}
+
+
+@pytest.mark.parametrize("deterministic, current, expected", [
+    (True, None, ":4096:8"),
+    (True, ":16:8", ":16:8"),  # the user's own deterministic setting is kept
+    (True, ":0:0", ":4096:8"),  # one torch would refuse in deterministic mode
+    (False, None, None),
+    (False, ":0:0", ":0:0"),
+])
+def test_cublas_workspace_is_set_for_deterministic_runs(deterministic, current, expected):
+    assert runtime.cublas_workspace_config(deterministic, current) == expected
+
+
+@pytest.fixture
+def determinism_as_it_was():
+    workspace = os.environ.pop("CUBLAS_WORKSPACE_CONFIG", None)
+    flags = (torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.deterministic,
+             torch.backends.cudnn.benchmark)
+    yield
+    os.environ.pop("CUBLAS_WORKSPACE_CONFIG", None)
+    if workspace is not None:
+        os.environ["CUBLAS_WORKSPACE_CONFIG"] = workspace
+    torch.use_deterministic_algorithms(flags[0])
+    torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = flags[1:]
+
+
+@pytest.mark.parametrize("deterministic", [True, False])
+def test_determinism_turns_cudnn_autotuning_off_and_on(determinism_as_it_was, deterministic):
+    runtime.set_determinism(deterministic)
+    assert torch.are_deterministic_algorithms_enabled() == deterministic
+    assert torch.backends.cudnn.deterministic == deterministic
+    assert torch.backends.cudnn.benchmark == (not deterministic)
+    assert os.environ.get("CUBLAS_WORKSPACE_CONFIG") == (":4096:8" if deterministic else None)
+
+
 def test_explicit_precision_is_kept_and_fp16_needs_cuda():
     for name in ("fp32", "bf16"):
         assert runtime.pick_precision(name, CPU) == name
@@ -71,7 +122,7 @@ def test_models_and_batches_are_channels_last(model):
     assert all(c.weight.is_contiguous(memory_format=torch.channels_last) for c in convs)
     assert not convs[-1].weight.is_contiguous()  # wide enough for the layouts to differ
     params = {"normalize": "dataset", "augment": "none", "permute": False, "seed": 0}
-    prepare = engine.make_preparer(params, SimpleNamespace(info=DATASETS["cifar10"]))
+    prepare = engine.make_preparer(params, SimpleNamespace(info=DATASETS["cifar10"], train_x=torch.zeros(0)))
     batch = prepare(torch.zeros(2, 3, 32, 32, dtype=torch.uint8), train=False)
     assert batch.is_contiguous(memory_format=torch.channels_last) and not batch.is_contiguous()
 

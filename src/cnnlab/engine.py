@@ -40,8 +40,9 @@ def build_model(cfg: dict, num_classes: int, device: torch.device) -> torch.nn.M
 
 
 def make_preparer(cfg: dict, data: StudyData) -> BatchPreparer:
-    """The batch transforms, producing channels-last batches like the model build_model makes."""
-    return BatchPreparer(cfg, data.info, channels_last=True)
+    """The batch transforms, on the data's device, producing channels-last batches like the model
+    build_model makes."""
+    return BatchPreparer(cfg, data.info, channels_last=True, device=data.train_x.device)
 
 
 def loss_function(name: str) -> Callable:
@@ -143,10 +144,11 @@ def set_up(cfg: dict, threads: int | None = None, data: StudyData | None = None,
     """Threads, device, precision (`precision`, else picked from cfg), seeds, data on the device, the
     model and its batch preparer. `data` replaces the experiment's own (calibration, benchmarks)."""
     runtime.set_threads(threads)
+    runtime.set_determinism(cfg["deterministic"])  # first: picking the precision may start CUDA
     device = runtime.pick_device(cfg["device"])
     if precision is None:
         precision = runtime.pick_precision(cfg["precision"], device)
-    runtime.seed_everything(cfg["seed"], cfg["deterministic"])
+    runtime.seed_everything(cfg["seed"])
     runtime.reset_peak_memory(device)
     data = (data if data is not None else load_study_data(cfg)).to(device)
     model = build_model(cfg, len(data.info.classes), device)

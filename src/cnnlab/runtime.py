@@ -106,15 +106,29 @@ def machine(cpuinfo: str = CPUINFO) -> dict:
 
 
 def pick_precision(name: str, device: torch.device) -> str:
-    """auto: bf16 where the hardware makes it faster, fp16 (with a gradient scaler) on older GPUs,
-    else fp32."""
+    """`precision:` for `device`: `choose_precision` with what the hardware can do, asked only for auto."""
+    return choose_precision(name, device.type, name == "auto" and bf16_is_fast(device))
+
+
+def bf16_is_fast(device: torch.device) -> bool:
+    """bf16 runs natively and faster than fp32: a CUDA GPU of compute capability 8 or more (without
+    `including_emulation=False` torch also says yes on older GPUs, which only emulate bf16), or a
+    CPU with AMX. Asking a GPU initialises CUDA."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported(including_emulation=False)
+    return cpu_bf16_is_faster()
+
+
+def choose_precision(name: str, device_type: str, bf16_fast: bool) -> str:
+    """auto: bf16 where the hardware makes it faster (`bf16_fast`), fp16 (with a gradient scaler) on
+    older GPUs, else fp32. An explicit precision is kept; fp16 needs CUDA."""
     if name != "auto":
-        if name == "fp16" and device.type != "cuda":
+        if name == "fp16" and device_type != "cuda":
             raise CnnlabError("precision: fp16 needs a CUDA GPU; on the CPU use bf16 or fp32")
         return name
-    if device.type == "cuda":
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-    return "bf16" if cpu_bf16_is_faster() else "fp32"
+    if bf16_fast:
+        return "bf16"
+    return "fp16" if device_type == "cuda" else "fp32"
 
 
 def autocast(device: torch.device, precision: str):
@@ -130,15 +144,32 @@ def set_threads(threads: int | None) -> None:
         torch.set_num_threads(threads)
 
 
-def seed_everything(seed: int, deterministic: bool) -> None:
+CUBLAS_DETERMINISTIC = (":4096:8", ":16:8")  # the workspace settings with which cuBLAS is deterministic
+
+
+def cublas_workspace_config(deterministic: bool, current: str | None) -> str | None:
+    """The CUBLAS_WORKSPACE_CONFIG a run needs: in deterministic mode one of cuBLAS's deterministic
+    settings (torch refuses CUDA matmuls without one), a user's own kept; else what is set."""
+    if deterministic and current not in CUBLAS_DETERMINISTIC:
+        return CUBLAS_DETERMINISTIC[0]
+    return current
+
+
+def set_determinism(deterministic: bool) -> None:
+    """Deterministic algorithms, or cuDNN's autotuning when results may vary. Call it before anything
+    touches CUDA: cuBLAS reads CUBLAS_WORKSPACE_CONFIG when it starts."""
+    workspace = cublas_workspace_config(deterministic, os.environ.get("CUBLAS_WORKSPACE_CONFIG"))
+    if workspace is not None:
+        os.environ["CUBLAS_WORKSPACE_CONFIG"] = workspace
+    torch.use_deterministic_algorithms(deterministic, warn_only=False)
+    torch.backends.cudnn.deterministic = deterministic
+    torch.backends.cudnn.benchmark = not deterministic  # autotuned algorithms may differ run to run
+
+
+def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-    # cuBLAS needs this for deterministic matmuls; it must be set before the first CUDA call.
-    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    torch.use_deterministic_algorithms(deterministic, warn_only=False)
-    torch.backends.cudnn.deterministic = deterministic
-    torch.backends.cudnn.benchmark = not deterministic  # autotune only when results may vary
 
 
 def rng_states() -> dict:

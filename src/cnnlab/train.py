@@ -226,9 +226,10 @@ def train_one_epoch(session: TrainingSession, epoch: int) -> tuple[float, float]
         correct[step] = (output.argmax(1) == y).sum()
         if (step + 1) % CHECK_EVERY == 0 or step + 1 == steps:
             check_finite(losses[:step + 1], cfg, epoch)
-            seen = min((step + 1) * batch_size, n)
-            bar.set_postfix(loss=f"{losses.sum().item() / seen:.4f}",
-                            acc=f"{correct.sum().item() / seen:.4f}")
+            if not bar.disable:  # each figure shown waits for the device once more
+                seen = min((step + 1) * batch_size, n)
+                bar.set_postfix(loss=f"{losses.sum().item() / seen:.4f}",
+                                acc=f"{correct.sum().item() / seen:.4f}")
     return losses.sum().item() / n, correct.sum().item() / n
 
 

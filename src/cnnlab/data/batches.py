@@ -61,11 +61,17 @@ def load_study_data(cfg: dict) -> StudyData:
 class BatchPreparer:
     """uint8 batch → the float tensor the model sees: the transforms of the experiment's recipe."""
 
-    def __init__(self, cfg: dict, info: DatasetInfo, channels_last: bool):
+    def __init__(self, cfg: dict, info: DatasetInfo, channels_last: bool,
+                 device: torch.device | str = "cpu"):
         self.augment = cfg["augment"]
-        self.statistics = transforms.normalization(cfg["normalize"], info.mean, info.std, info.channels)
+        # The fixed tensors of every batch made on the batches' device once: made from Python
+        # values or moved there at each batch, they would make the host wait for a GPU each time.
+        statistics = transforms.normalization(cfg["normalize"], info.mean, info.std, info.channels)
+        self.statistics = None if statistics is None else tuple(
+            torch.tensor(values, dtype=torch.float32, device=device) for values in statistics)
         self.permutation = (
-            transforms.pixel_permutation(cfg["seed"], info.size * info.size) if cfg["permute"] else None
+            transforms.pixel_permutation(cfg["seed"], info.size * info.size).to(device) if cfg["permute"]
+            else None
         )
         self.channels_last = channels_last
 

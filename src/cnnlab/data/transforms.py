@@ -42,17 +42,26 @@ def normalize(x: torch.Tensor, mean, std) -> torch.Tensor:
     return (x - mean) / std
 
 
+def to_device(x: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Numbers drawn on the host (on the run's CPU generators, so that a run draws the same on every
+    device) moved to `device`. To a GPU through pinned memory, without waiting: a plain copy from
+    pageable memory makes the host wait for the GPU's queue, once a batch."""
+    if device.type != "cuda":
+        return x.to(device)
+    return x.pin_memory().to(device, non_blocking=True)
+
+
 def random_crop_flip(x: torch.Tensor, padding: int, generator: torch.Generator,
                      flip: bool = True) -> torch.Tensor:
     """RandomCrop(size, padding) with zero fill, then (if `flip`) RandomHorizontalFlip(0.5), per image."""
     b, _, h, w = x.shape
     padded = torch.nn.functional.pad(x, (padding,) * 4)
-    top = torch.randint(0, 2 * padding + 1, (b,), generator=generator).to(x.device)
-    left = torch.randint(0, 2 * padding + 1, (b,), generator=generator).to(x.device)
+    top = to_device(torch.randint(0, 2 * padding + 1, (b,), generator=generator), x.device)
+    left = to_device(torch.randint(0, 2 * padding + 1, (b,), generator=generator), x.device)
     rows = top[:, None] + torch.arange(h, device=x.device)  # [B, H]
     cols = left[:, None] + torch.arange(w, device=x.device)  # [B, W]
     if flip:
-        flipped = (torch.rand(b, generator=generator) < 0.5).to(x.device)
+        flipped = to_device(torch.rand(b, generator=generator) < 0.5, x.device)
         cols = torch.where(flipped[:, None], cols.flip(1), cols)
     batch = torch.arange(b, device=x.device)[:, None, None]
     crops = padded.permute(0, 2, 3, 1)[batch, rows[:, :, None], cols[:, None, :]]  # [B, H, W, C]
@@ -81,7 +90,7 @@ def mixup(x: torch.Tensor, y: torch.Tensor, alpha: float, generator: torch.Gener
     Returns (mixed images, labels, partner labels, lambda).
     """
     lam = _beta(alpha, generator)
-    partner = torch.randperm(x.shape[0], generator=generator).to(x.device)
+    partner = to_device(torch.randperm(x.shape[0], generator=generator), x.device)
     return lam * x + (1 - lam) * x[partner], y, y[partner], lam
 
 
@@ -92,7 +101,7 @@ def cutmix(x: torch.Tensor, y: torch.Tensor, alpha: float, generator: torch.Gene
     """
     _, _, h, w = x.shape
     lam = _beta(alpha, generator)
-    partner = torch.randperm(x.shape[0], generator=generator).to(x.device)
+    partner = to_device(torch.randperm(x.shape[0], generator=generator), x.device)
     cut = (1 - lam) ** 0.5
     cy = int(torch.randint(0, h, (1,), generator=generator))
     cx = int(torch.randint(0, w, (1,), generator=generator))
