@@ -4,7 +4,7 @@ on params.yaml with N extra experiments (variants of lenet5_mnist, a line each),
     python benchmarks/catalog_scale.py --sizes 100 500 2000 --json benchmarks/results/catalog-scale-DATE.json
 
 Each project is a fresh folder (git-less DVC) beside the repository's Snakefile, workflow/ and src/.
-A catalog over cnnlab's size limit (config.MAX_FILE_BYTES) is refused by all three in about a second;
+A catalog over cnnlab's size limit (strict_yaml.MAX_FILE_BYTES) is refused by all three in about a second;
 the largest size here stays under it.
 """
 

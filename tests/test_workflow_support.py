@@ -32,7 +32,7 @@ SRC = REPO / "src"
 # Modules that only pass things along or check them: editing them reruns nothing.
 PASS_ALONG = ["src/cnnlab/__init__.py", "src/cnnlab/cli.py", "src/cnnlab/config.py", "src/cnnlab/errors.py",
               "src/cnnlab/io.py", "src/cnnlab/kept.py", "src/cnnlab/layout.py", "src/cnnlab/model_inputs.py",
-              "src/cnnlab/results.py",
+              "src/cnnlab/results.py", "src/cnnlab/strict_yaml.py", "src/cnnlab/text.py",
               "src/cnnlab/workflow_support.py"]
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from cnnlab import layout
 from cnnlab.data.catalog import DATASETS, dataset_info
 from cnnlab.errors import CnnlabError, describe_os_error
+from cnnlab.text import count
 
 MIRROR_VARIABLE = "CNNLAB_DATA_MIRROR"
 MAX_THREADS = 1024
@@ -211,7 +212,7 @@ def run(args: argparse.Namespace) -> int:
             record = train(run_cfg, folder, resume=args.resume and resume_point(folder) is not None,
                            threads=args.threads)
             print(f"{cfg['name']} seed {run_cfg['seed']}: trained "
-                  f"{config.count(record['epochs'], 'epoch')} in {record['wall_seconds']:.1f} s "
+                  f"{count(record['epochs'], 'epoch')} in {record['wall_seconds']:.1f} s "
                   f"on {record['device']} ({record['precision']}); "
                   f"best epoch {record['best_epoch']}")
     elif args.command == "evaluate":
@@ -237,7 +238,7 @@ def run(args: argparse.Namespace) -> int:
         spread = ("" if test["sd"] is None else
                   f" ± {test['sd']:.4f} SD, 95 % interval {test['ci_low']:.4f}-{test['ci_high']:.4f}")
         print(f"{cfg['name']}: test accuracy {test['mean']:.4f}{spread} over "
-              f"{config.count(test['n'], 'seed')}")
+              f"{count(test['n'], 'seed')}")
     elif args.command == "plot":
         from cnnlab.reporting.experiment_figures import plot_experiment
 

@@ -20,6 +20,7 @@ from urllib.parse import urlparse
 from cnnlab import calibrate, config
 from cnnlab.data.catalog import DATASETS, DatasetInfo, dataset_dir
 from cnnlab.errors import CnnlabError
+from cnnlab.text import count
 from cnnlab.workflow_support import JOB_THREADS
 
 CONNECT_TIMEOUT = 3.0  # seconds for one TCP connection to a download host
@@ -122,7 +123,7 @@ def measure(jobs: list[Job], threads: int, seconds: float, run_new: bool) -> str
     missing = sum(job.measured is None for job in jobs)
     loads = [job.measured["load_average"] for job in jobs if job.measured]
     return (f"estimates: {seconds:g} s of real training steps per setup on random data, "
-            f"{config.count(threads, 'thread')}; "
+            f"{count(threads, 'thread')}; "
             f"{new} setup(s) measured now, {len(jobs) - new - missing} job(s) from {calibrate.CACHE}"
             + (f"; {missing} not measured (run without --no-calibrate)" if missing else "")
             + (f"\n  load average while measuring: {min(loads):.1f}-{max(loads):.1f} "
@@ -236,7 +237,7 @@ def plan(params: dict, params_path: Path, overrides: list[str], threads: int | N
     else:
         total = sum(job.to_run for job in jobs)
         lines += ["", f"total to run: {duration(total)}; `make study` trains {lanes} job(s) at a time "
-                  f"({os.cpu_count()} cores, {config.count(threads, 'thread')} a job): "
+                  f"({os.cpu_count()} cores, {count(threads, 'thread')} a job): "
                   f"about {duration(total / lanes)}"]
     over = {}  # experiment -> the times of its seeds' jobs over the budget
     for job in jobs:
@@ -244,12 +245,12 @@ def plan(params: dict, params_path: Path, overrides: list[str], threads: int | N
             over.setdefault(job.cfg["name"], []).append(job.seconds())
     if over:
         lines.append(f"over the budget of {budget_hours:g} h a job: " + ", ".join(
-            f"{name} ({duration(max(times))}) x {config.count(len(times), 'seed')}"
+            f"{name} ({duration(max(times))}) x {count(len(times), 'seed')}"
             for name, times in over.items()))
         lines.append(f"  what to do: {ADVICE}")
     left_out = Counter(job.cfg["name"] for job in jobs if job.status == "not in `all`")  # seeds each
     if left_out:
-        names = ", ".join(f"{name} ({config.count(seeds, 'seed')})" for name, seeds in left_out.items())
+        names = ", ".join(f"{name} ({count(seeds, 'seed')})" for name, seeds in left_out.items())
         lines.append(f"not in `all`: {names} (needs ImageNet weights in torch's cache; "
                      "`snakemake --cores 1 results/EXP/summary.json` runs it, downloading them)")
     lines += ["", "data:"]

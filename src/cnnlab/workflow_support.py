@@ -13,12 +13,13 @@ import shlex
 import shutil
 import subprocess
 
-from cnnlab.config import STUDY_KEYS, completed, read_yaml, study_experiments
+from cnnlab.config import STUDY_KEYS, completed, study_experiments
 from cnnlab.errors import CnnlabError
+from cnnlab.strict_yaml import read_yaml
 
 # The source that each step's results depend on, from the project folder (a folder stands for its
-# Python files). cli.py, config.py, errors.py, io.py, kept.py, model_inputs.py and results.py only
-# pass things along or check them. dvc.yaml's stages list the same (tests/test_workflow_support.py
+# Python files). cli.py, config.py, errors.py, io.py, kept.py, model_inputs.py, results.py,
+# strict_yaml.py and text.py only pass things along or check them. dvc.yaml's stages list the same (tests/test_workflow_support.py
 # checks).
 # torch threads of a train or evaluate job; Snakemake runs as many such jobs at once as --cores allow.
 # One thread a job: two one-thread LeNet-5 jobs side by side train 1.40x the images of one two-thread

@@ -10,13 +10,13 @@ import pandas as pd
 import yaml
 
 from cnnlab import config, layout, statistics
-from cnnlab.config import count
 from cnnlab.reporting.experiment_figures import FIGURES, plot_names
 from cnnlab.reporting.references import REFERENCE_KINDS
 from cnnlab.reporting.study_figures import STUDY_FIGURES
 from cnnlab.reporting.style import DATASET_TITLES
 from cnnlab.reporting.tables import REPRODUCTION_NOTE, SELECTED, SUMMARY_NOTE, reduced_scale
 from cnnlab.results import FinishedRun
+from cnnlab.text import count
 
 PARAMETER_COLUMNS = 7  # settings per parameters table, so that each fits the page's width
 

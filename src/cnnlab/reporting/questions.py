@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cnnlab import statistics
-from cnnlab.config import count
 from cnnlab.reporting.page import (
     comparison_sentence,
     flops,
@@ -26,6 +25,7 @@ from cnnlab.reporting.page import (
 )
 from cnnlab.reporting.tables import mean_of, paired_table, seed_runs
 from cnnlab.results import FinishedRun
+from cnnlab.text import count
 
 NOT_A_SETTING = {"seeds"}  # differs between experiments without being what a question varies
 

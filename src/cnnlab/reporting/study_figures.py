@@ -14,7 +14,6 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
-from cnnlab.config import count
 from cnnlab.reporting.gallery import Gallery
 from cnnlab.reporting.style import (
     DATASET_MARKERS,
@@ -31,6 +30,7 @@ from cnnlab.reporting.style import (
 from cnnlab.reporting.tables import NOT_COMPARABLE, seed_runs
 from cnnlab.results import FinishedRun
 from cnnlab.statistics import describe, paired
+from cnnlab.text import count
 
 # The E2/E2b grid and the E3/E4 pair that the study figures compare.
 MLP_CNN_GRID = {("MLP", "original"): "mlp_mnist", ("CNN", "original"): "cnn_mnist",
