@@ -28,7 +28,8 @@ from PIL import Image
 from cnnlab import config
 from cnnlab.errors import CnnlabError
 from cnnlab.reporting import captions, experiment_figures, references, report, study_figures, tables
-from cnnlab.reporting.page import CSS, comparison_sentence, parameters_html
+from cnnlab.reporting.intervals import comparison_sentence
+from cnnlab.reporting.page import CSS, parameters_html
 from cnnlab.reporting.style import save
 from cnnlab.results import FinishedRun
 from cnnlab.statistics import describe

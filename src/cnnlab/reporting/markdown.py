@@ -8,7 +8,8 @@ import pandas as pd
 
 from cnnlab import layout
 from cnnlab.reporting.experiment_figures import FIGURES, plot_names
-from cnnlab.reporting.page import pct, pp, selected_ours, smoke_note
+from cnnlab.reporting.intervals import pct, pp
+from cnnlab.reporting.page import selected_ours, smoke_note
 from cnnlab.reporting.questions import Answer
 from cnnlab.reporting.references import REFERENCE_KINDS
 from cnnlab.reporting.study_figures import STUDY_FIGURES
