@@ -25,7 +25,7 @@ import yaml
 
 from cnnlab import config, statistics
 from cnnlab.equivalence import conv1x1_equivalence
-from cnnlab.reporting import intervals, questions, report
+from cnnlab.reporting import intervals, question_figures, questions, report
 from cnnlab.reporting.questions import question_answers
 from cnnlab.statistics import describe
 from synthetic import write_mirror
@@ -109,6 +109,10 @@ def accuracy(name: str, results: Path) -> tuple[str, pd.Series]:
 
 def test_every_figure_link_of_report_md_resolves(study):
     links = re.findall(r"!?\[[^\]]*\]\(([^)]+)\)", study["markdown"])
+    anchors = {link for link in links if link.startswith("#")}  # within the page: a heading's anchor
+    headings = {"#" + h.lower().replace(" ", "-") for h in re.findall(r"^#+ (.+)$", study["markdown"], re.M)}
+    assert anchors == {"#experiments"} and anchors <= headings
+    links = [link for link in links if link not in anchors]
     pngs = {p.relative_to(study["results"]).as_posix() for p in study["results"].rglob("*.png")}
     assert pngs and set(links) == pngs  # every figure of the results folder, linked once at least
     for link in links:
@@ -320,3 +324,27 @@ def test_a_bad_question_is_refused_and_changes_nothing(study, case, tmp_path):
 def test_the_comparisons_table_says_better_only_from_an_interval(a, b, said):
     row = types.SimpleNamespace(**statistics.paired(a, b), a="A", b="B")
     assert (intervals.difference_interval(row), intervals.comparison_sentence(row)) == said
+
+
+def test_the_header_counts_the_experiments_and_links_them_instead_of_listing_them(study):
+    page, markdown = study["html"], study["markdown"]
+    header = page.split("</h1>")[1].split("<nav>")[0]
+    evaluated, chosen = len(TRAINED), config.study_experiments(study["params"])
+    counts = (f"{evaluated} experiments evaluated; {len(chosen) - evaluated} not run yet; "
+              f"{len(study['params']['experiments']) - len(chosen)} left out of the study by ")
+    assert counts + "<code>datasets</code>" in header
+    assert '<a href="#summary-table">' in header and '<a href="#missing">' in header
+    assert not any(name in header for name in TRAINED)  # the names are in the Summary, not here
+    missing = page.split('<p id="missing" class="small">')[1].split("</p>")[0]
+    assert "cnn_mnist_not_run" in missing and "Left out of the study by <code>datasets</code>" in missing
+    assert markdown.split("\n\n")[1].startswith(counts + "`datasets`")
+    assert "cnn_mnist_not_run" in markdown.split("## Experiments")[1]
+
+
+def test_q1_per_class_panel_has_a_bar_per_class_and_experiment_and_no_line_across_classes(study):
+    runs = report.load_runs(study["params"], study["results"])
+    answer = next(a for a in question_answers(study["params"], runs) if a.qid == "q1_lr")
+    per_class = question_figures.curves_figure(answer).axes[2]
+    classes = pd.read_csv(study["results"] / BASE / "per_class.csv")
+    assert sum(len(bars) for bars in per_class.containers) == len(classes) * len(answer.experiments)
+    assert not per_class.lines  # nothing joins one class to the next

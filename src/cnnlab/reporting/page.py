@@ -4,6 +4,7 @@ external resources), so it can be handed in or mailed as one file."""
 
 import base64
 import html
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -21,10 +22,11 @@ from cnnlab.reporting.intervals import (
     pct,
     pp,
 )
+from cnnlab.reporting.overview import counts_sentence, missing_sentence, smoke_note
 from cnnlab.reporting.references import REFERENCE_KINDS
 from cnnlab.reporting.study_figures import STUDY_FIGURES
 from cnnlab.reporting.style import DATASET_TITLES
-from cnnlab.reporting.tables import REPRODUCTION_NOTE, SELECTED, SUMMARY_NOTE, reduced_scale
+from cnnlab.reporting.tables import REPRODUCTION_NOTE, SELECTED, SUMMARY_NOTE
 from cnnlab.results import FinishedRun
 
 PARAMETER_COLUMNS = 7  # settings per parameters table, so that each fits the page's width
@@ -51,32 +53,19 @@ pre { background: #f7f7f7; padding: 0.8rem; overflow-x: auto; font-size: 0.8rem;
 """
 
 
-def smoke_note(params: dict, runs: list[FinishedRun]) -> str:
-    """The warning that reduced-scale runs are in the report ('' when none is)."""
-    smoke = sorted({r.cfg["scale"] for r in runs if reduced_scale(params, r.cfg)})
-    return "" if not smoke else (
-        f"Runs at {', '.join(smoke)} scale are in this report: they train on small subsets for few "
-        "epochs to check that the pipeline works. Their numbers are not results and are never counted "
-        "as reproductions.")
-
-
 def render_html(params, runs, summary, reproduction, comparisons, figures, answers=()) -> str:
     """The page; `answers` (questions.Answer) open it, before the summary."""
     note = smoke_note(params, runs)
     banner = f'<p class="banner">{esc(note)}</p>' if note else ""
-    run_names = [r.name for r in runs]
-    chosen = config.study_experiments(params)
-    not_run = [n for n in chosen if n not in run_names]
-    left_out = [n for n in params["experiments"] if n not in chosen]
+    missing = missing_sentence(params, runs)
     parts = [
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         "<title>cnnlab: the CNN week as one reproducible study</title>", f"<style>{CSS}</style></head><body>",
         "<h1>cnnlab: the CNN week as one reproducible study</h1>",
-        f'<p class="small">{len(runs)} experiments evaluated: {esc(", ".join(run_names))}.'
-        + (f" Not run: {esc(', '.join(not_run))}." if not_run else "")
-        + (f" Left out of the study by <code>datasets</code> in params.yaml: {esc(', '.join(left_out))}."
-           if left_out else "") + "</p>",
+        f'<p class="small">{marked_up(counts_sentence(params, runs))}: each a row of the '
+        '<a href="#summary-table">Summary</a>, with its figures under <a href="#experiments">Experiments</a>'
+        + ("" if not missing else ' (and the rest <a href="#missing">there</a>)') + ".</p>",
         banner,
         '<nav><a href="#answers">The lab\'s questions</a> · <a href="#summary">Summary</a> · '
         '<a href="#reproduction">Reproduction</a> · '
@@ -90,6 +79,7 @@ def render_html(params, runs, summary, reproduction, comparisons, figures, answe
         '<h2 id="study-figures">Study figures</h2>',
         *(figure_html(path, STUDY_FIGURES[name].caption) for name, path in figures.items()),
         '<h2 id="experiments">Experiments</h2>',
+        f'<p id="missing" class="small">{marked_up(missing)}</p>' if missing else "",
         *(experiment_html(run) for run in runs),
         '<h2 id="parameters">Parameters</h2>', parameters_html(params, runs),
         '<h2 id="environment">Environment</h2>', environment_html(runs),
@@ -100,6 +90,11 @@ def render_html(params, runs, summary, reproduction, comparisons, figures, answe
 
 def esc(value) -> str:
     return html.escape(str(value))
+
+
+def marked_up(text: str) -> str:
+    """Plain text with `code` in backticks (as report.md has it) as HTML."""
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", esc(text))
 
 
 def table_html(headers: list[str], rows: list[list[str]], numeric: set[int] = frozenset(),
