@@ -16,15 +16,16 @@ import os
 import re
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
 
-from cnnlab import config
+from cnnlab import config, statistics
 from cnnlab.equivalence import conv1x1_equivalence
-from cnnlab.reporting import questions, report
+from cnnlab.reporting import intervals, question_figures, questions, report
 from cnnlab.reporting.questions import question_answers
 from cnnlab.statistics import describe
 from synthetic import write_mirror
@@ -100,12 +101,18 @@ def accuracy(name: str, results: Path) -> tuple[str, pd.Series]:
     d = describe(seeds)
     if d["ci_low"] < 0 or d["ci_high"] > 1:  # smoke runs of 2 seeds: often too far apart for one
         return (f"{d['mean'] * 100:.2f} % (n = 2; the seeds range {d['min'] * 100:.2f}-"
-                f"{d['max'] * 100:.2f} %, too far apart for an interval inside 0-100 %)"), seeds
+                f"{d['max'] * 100:.2f} %)"), seeds
+    if d["sd"] == 0:  # two seeds that agree exactly: no interval
+        return f"{d['mean'] * 100:.2f} % (n = 2; the seeds agree exactly, no interval)", seeds
     return f"{d['mean'] * 100:.2f} ± {(d['ci_high'] - d['ci_low']) / 2 * 100:.2f} % (n = 2)", seeds
 
 
 def test_every_figure_link_of_report_md_resolves(study):
     links = re.findall(r"!?\[[^\]]*\]\(([^)]+)\)", study["markdown"])
+    anchors = {link for link in links if link.startswith("#")}  # within the page: a heading's anchor
+    headings = {"#" + h.lower().replace(" ", "-") for h in re.findall(r"^#+ (.+)$", study["markdown"], re.M)}
+    assert anchors == {"#experiments"} and anchors <= headings
+    links = [link for link in links if link not in anchors]
     pngs = {p.relative_to(study["results"]).as_posix() for p in study["results"].rglob("*.png")}
     assert pngs and set(links) == pngs  # every figure of the results folder, linked once at least
     for link in links:
@@ -120,21 +127,26 @@ def test_the_answer_states_the_measured_means_and_the_paired_difference(study):
     base_text, base = accuracy(BASE, study["results"])
     fast_text, fast = accuracy("cnn_mnist_fast", study["results"])
     difference = describe(fast - base)
+    spread = (f"[{difference['ci_low'] * 100:.2f}, {difference['ci_high'] * 100:.2f}] (2 common seeds)"
+              if -1 <= difference["ci_low"] and difference["ci_high"] <= 1  # else the seeds' range
+              else f"(2 common seeds; the seeds range {difference['min'] * 100:+.2f} pp to "
+                   f"{difference['max'] * 100:+.2f} pp)")
     assert (f"With lr 0.2, cnn_mnist_fast ends at {fast_text} against {base_text} with lr 0.01: "
-            f"paired difference {difference['mean'] * 100:+.2f} pp "
-            f"[{difference['ci_low'] * 100:.2f}, {difference['ci_high'] * 100:.2f}] (2 common seeds)") in text
+            f"paired difference {difference['mean'] * 100:+.2f} pp {spread}") in text
     assert text.startswith(f"{BASE} ends at {base_text}.")
     table = section(study["markdown"], QUESTIONS["q1_lr"]["title"])
     assert f"| cnn_mnist_fast | lr 0.2 | {fast_text} |" in table
 
 
-def test_a_difference_within_the_noise_says_so(study):
+def test_two_seeds_that_agree_exactly_are_no_evidence(study):
     text = paragraph(study["markdown"], QUESTIONS["q1_lr"]["title"])
     base_text, _ = accuracy(BASE, study["results"])
-    # the same recipe at the same seeds: the same runs, a difference of exactly 0
+    # the same recipe at the same seeds: the same runs, a difference of exactly 0 at both seeds
     assert (f"cnn_mnist_again, the same recipe as cnn_mnist, ends at {base_text} against {base_text}: paired "
-            "difference +0.00 pp [0.00, 0.00] (2 common seeds); within the noise of the seeds: the "
-            "interval contains 0.") in text
+            "difference +0.00 pp (2 common seeds that agree exactly, no interval); no conclusion from two "
+            "seeds: run a third.") in text
+    assert "[0.00, 0.00]" not in text
+    assert text.count(intervals.CAVEATS[intervals.AGREE]) == 1 and text.endswith(".")
 
 
 def test_one_seed_gives_no_interval(study):
@@ -162,8 +174,35 @@ def test_an_accuracy_interval_never_leaves_0_to_100_percent(study):
     runs = {r.name: r for r in report.load_runs(study["params"], study["results"])}
     diverged = with_seed_values(runs["cnn_mnist_fast"], test_accs=[0.098, 0.98])  # one seed diverged
     text = questions.accuracy_text(diverged)
-    assert text == ("53.90 % (n = 2; the seeds range 9.80-98.00 %, too far apart for an interval inside "
-                    "0-100 %)")
+    assert text == "53.90 % (n = 2; the seeds range 9.80-98.00 %)"
+
+
+def q1_answer(study, base_accs, fast_accs):
+    """Q1's answer with the base's and cnn_mnist_fast's test accuracies per seed replaced."""
+    runs = {r.name: r for r in report.load_runs(study["params"], study["results"])}
+    runs[BASE] = with_seed_values(runs[BASE], test_accs=base_accs)
+    runs["cnn_mnist_fast"] = with_seed_values(runs["cnn_mnist_fast"], test_accs=fast_accs)
+    return next(a for a in question_answers(study["params"], list(runs.values())) if a.qid == "q1_lr")
+
+
+def test_a_difference_that_would_leave_100_pp_gives_the_range_and_says_why_once(study):
+    answer = q1_answer(study, [0.97, 0.10], [0.098, 0.98])  # differences -87.2 and +88.0 pp
+    text = answer.paragraph
+    assert ("paired difference +0.40 pp (2 common seeds; the seeds range -87.20 pp to +88.00 pp); no "
+            "conclusion: the seeds lie too far apart for an interval.") in text
+    # base and variant both diverged: the range stands at five numbers, the reason is given once
+    assert text.count("the seeds range") >= 5 and text.count(intervals.CAVEATS[intervals.SEEDS_RANGE]) == 1
+    for row in answer.rows:  # the table: no interval beyond 0-100 % or ±100 pp
+        assert not re.search(r"\[-?\d{3,}\.|\d{3,}\.\d\d\]", " ".join(row)), row
+
+
+def test_two_seeds_with_the_same_gain_give_no_verdict(study):
+    base = [0.9, 0.8]
+    answer = q1_answer(study, base, [b + 0.0586 for b in base])  # +5.86 pp at both seeds, up to rounding
+    text = answer.paragraph
+    assert ("paired difference +5.86 pp (2 common seeds that agree exactly, no interval); no conclusion "
+            "from two seeds: run a third.") in text
+    assert "is better by" not in text and "[5.86, 5.86]" not in text
 
 
 def test_q3_times_of_a_loaded_machine_carry_a_caveat(study):
@@ -271,3 +310,41 @@ def test_a_bad_question_is_refused_and_changes_nothing(study, case, tmp_path):
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("cnnlab: error: ") and message in lines[0], done.stderr
     assert {p: p.read_bytes() for p in study["results"].rglob("*") if p.is_file()} == before
+
+
+@pytest.mark.parametrize("a, b, said", [
+    ({1: 0.9, 2: 0.1}, {1: 0.1, 2: 0.8}, ("none inside ±100 pp: the seeds range -70.00 pp to +80.00 pp",
+                                          "no conclusion: the seeds lie too far apart for an interval")),
+    ({1: 0.5, 2: 0.75}, {1: 0.25, 2: 0.5}, ("none: 2 seeds agree exactly", "no conclusion from two seeds: "
+                                                                           "run a third")),
+    ({1: 0.5, 2: 0.75, 3: 1.0}, {1: 0.25, 2: 0.5, 3: 0.75}, ("[25.00, 25.00] pp",
+                                                             "A is better by +25.00 pp (the whole interval "
+                                                             "is above 0)")),
+])
+def test_the_comparisons_table_says_better_only_from_an_interval(a, b, said):
+    row = types.SimpleNamespace(**statistics.paired(a, b), a="A", b="B")
+    assert (intervals.difference_interval(row), intervals.comparison_sentence(row)) == said
+
+
+def test_the_header_counts_the_experiments_and_links_them_instead_of_listing_them(study):
+    page, markdown = study["html"], study["markdown"]
+    header = page.split("</h1>")[1].split("<nav>")[0]
+    evaluated, chosen = len(TRAINED), config.study_experiments(study["params"])
+    counts = (f"{evaluated} experiments evaluated; {len(chosen) - evaluated} not run yet; "
+              f"{len(study['params']['experiments']) - len(chosen)} left out of the study by ")
+    assert counts + "<code>datasets</code>" in header
+    assert '<a href="#summary-table">' in header and '<a href="#missing">' in header
+    assert not any(name in header for name in TRAINED)  # the names are in the Summary, not here
+    missing = page.split('<p id="missing" class="small">')[1].split("</p>")[0]
+    assert "cnn_mnist_not_run" in missing and "Left out of the study by <code>datasets</code>" in missing
+    assert markdown.split("\n\n")[1].startswith(counts + "`datasets`")
+    assert "cnn_mnist_not_run" in markdown.split("## Experiments")[1]
+
+
+def test_q1_per_class_panel_has_a_bar_per_class_and_experiment_and_no_line_across_classes(study):
+    runs = report.load_runs(study["params"], study["results"])
+    answer = next(a for a in question_answers(study["params"], runs) if a.qid == "q1_lr")
+    per_class = question_figures.curves_figure(answer).axes[2]
+    classes = pd.read_csv(study["results"] / BASE / "per_class.csv")
+    assert sum(len(bars) for bars in per_class.containers) == len(classes) * len(answer.experiments)
+    assert not per_class.lines  # nothing joins one class to the next

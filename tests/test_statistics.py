@@ -9,6 +9,7 @@ import json
 import math
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -49,8 +50,51 @@ def test_describe_takes_a_pandas_series_and_equal_values():
 def test_describe_one_value_has_no_spread_and_is_json():
     summary = statistics.describe([0.9911])
     assert summary == {"n": 1, "mean": 0.9911, "sd": None, "ci_low": None, "ci_high": None,
-                       "min": 0.9911, "max": 0.9911}
+                       "min": 0.9911, "max": 0.9911, "interval": "none"}
     json.dumps(summary, allow_nan=False)
+
+
+def test_an_accuracy_interval_that_would_leave_0_to_1_is_reported_as_the_range():
+    diverged = statistics.describe([0.098, 0.98], statistics.ACCURACY)  # one seed diverged
+    assert diverged["ci_low"] < 0 < 1 < diverged["ci_high"]  # the t interval itself, unchanged
+    assert diverged["interval"] == "range" and (diverged["min"], diverged["max"]) == (0.098, 0.98)
+    near_one = statistics.describe([0.999, 0.9999], statistics.ACCURACY)  # leaves above 1 only
+    assert near_one["ci_high"] > 1 and near_one["interval"] == "range"
+    assert statistics.describe(RUNS, statistics.ACCURACY)["interval"] == "t"
+    assert statistics.describe([0.098, 0.98])["interval"] == "t"  # unbounded: any interval is possible
+
+
+def test_a_difference_that_would_leave_100_pp_is_reported_as_the_range():
+    comparison = statistics.paired({1: 0.9, 2: 0.1}, {1: 0.1, 2: 0.8})  # differences +0.8 and -0.7
+    assert comparison["ci_low"] < -1 and comparison["ci_high"] > 1
+    assert comparison["interval"] == "range"
+    assert (comparison["min_diff"], comparison["max_diff"]) == pytest.approx((-0.7, 0.8))
+    json.dumps(comparison, allow_nan=False)
+
+
+def test_two_seeds_that_agree_exactly_are_no_evidence_three_are():
+    # binary fractions: each difference is exactly 0.25, no float rounding
+    two = statistics.paired({1: 0.5, 2: 0.75}, {1: 0.25, 2: 0.5})
+    assert (two["ci_low"], two["ci_high"]) == (0.25, 0.25) and two["interval"] == "no spread"
+    assert two["t_p"] is None
+    three = statistics.paired({1: 0.5, 2: 0.75, 3: 1.0}, {1: 0.25, 2: 0.5, 3: 0.75})
+    assert three["interval"] == "t" and three["ci_low"] == three["ci_high"] == 0.25
+    assert statistics.describe([0.98, 0.98], statistics.ACCURACY)["interval"] == "no spread"
+    assert statistics.describe([0.98] * 3, statistics.ACCURACY)["interval"] == "t"
+
+
+@pytest.mark.filterwarnings("error")  # scipy's "Precision loss ... catastrophic cancellation" fails it
+@pytest.mark.parametrize("n", [2, 3])
+def test_near_identical_seeds_are_equal_and_warn_nothing(n):
+    a, b = {1: 0.99, 2: 0.98, 3: 0.97}, {1: 0.94, 2: 0.93, 3: 0.92}
+    a, b = {s: a[s] for s in range(1, n + 1)}, {s: b[s] for s in range(1, n + 1)}
+    differences = [a[s] - b[s] for s in a]
+    assert min(differences) < max(differences)  # 0.05 each, up to float rounding
+    comparison = statistics.paired(a, b)
+    assert comparison["t_p"] is None  # no spread: the t statistic would be rounding noise over noise
+    assert comparison["ci_low"] == comparison["ci_high"] == pytest.approx(0.05)
+    assert comparison["interval"] == ("no spread" if n == 2 else "t")
+    assert statistics.describe(differences)["sd"] == 0.0
 
 
 @pytest.mark.parametrize("values", [[0.99, float("nan")], [float("inf")], []])
@@ -170,3 +214,31 @@ def test_the_module_does_not_import_torch():
     code = "import sys, cnnlab.statistics; print('torch' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
+
+
+SUMMARIES = {  # synthetic summary.json test_acc entries -> the line `cnnlab summarize` prints
+    "t": (statistics.describe(RUNS, statistics.ACCURACY),
+          "e: test accuracy 0.9900 ± 0.0010 SD, 95 % interval 0.9875-0.9925 over 3 seeds"),
+    "range": (statistics.describe([0.3516, 0.9904], statistics.ACCURACY),
+              "e: test accuracy 0.6710 ± 0.4517 SD over 2 seeds; they range 0.3516-0.9904, too far apart "
+              "for a 95 % interval inside 0-1"),
+    "no spread": (statistics.describe([0.98, 0.98], statistics.ACCURACY),
+                  "e: test accuracy 0.9800 over 2 seeds that agree exactly: no interval from fewer than "
+                  "three seeds"),
+    "none": (statistics.describe([0.98], statistics.ACCURACY), "e: test accuracy 0.9800 over 1 seed"),
+    # a summary.json written before `interval` existed: the kind is worked out from its numbers
+    "old": ({k: v for k, v in statistics.describe([0.3516, 0.9904]).items() if k != "interval"},
+            "e: test accuracy 0.6710 ± 0.4517 SD over 2 seeds; they range 0.3516-0.9904, too far apart "
+            "for a 95 % interval inside 0-1"),
+}
+
+
+@pytest.mark.parametrize("case", SUMMARIES)
+def test_the_summarize_line_prints_an_interval_only_where_one_is_honest(case, monkeypatch, capsys, tmp_path):
+    from cnnlab import cli, summary
+
+    test_acc, line = SUMMARIES[case]
+    monkeypatch.setattr(summary, "summarize", lambda cfg, out: {"experiment": "e", "test_acc": test_acc})
+    params = Path(__file__).resolve().parents[1] / "params.yaml"
+    assert cli.main(["--params", str(params), "summarize", "cnn_mnist", "--out", str(tmp_path)]) == 0
+    assert capsys.readouterr().out == line + "\n"

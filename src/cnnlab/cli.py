@@ -231,14 +231,9 @@ def run(args: argparse.Namespace) -> int:
                   f"{metrics['best_epoch']}, chosen {chosen}); labs' best-on-test "
                   f"{metrics['labs_best_test_acc']:.4f}")
     elif args.command == "summarize":
-        from cnnlab.summary import summarize
+        from cnnlab.summary import summarize, summary_line
 
-        summary = summarize(cfg, out)
-        test = summary["test_acc"]
-        spread = ("" if test["sd"] is None else
-                  f" ± {test['sd']:.4f} SD, 95 % interval {test['ci_low']:.4f}-{test['ci_high']:.4f}")
-        print(f"{cfg['name']}: test accuracy {test['mean']:.4f}{spread} over "
-              f"{count(test['n'], 'seed')}")
+        print(summary_line(summarize(cfg, out)))
     elif args.command == "plot":
         from cnnlab.reporting.experiment_figures import plot_experiment
 

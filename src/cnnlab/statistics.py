@@ -2,7 +2,13 @@
 
 Pure functions over plain sequences (lists, numpy arrays, pandas Series); every t quantile and test
 comes from scipy. Accuracies are fractions (0.9911), not percents. Every result is a dict of
-plain floats and None (never NaN), ready for JSON.
+plain floats, strings and None (never NaN), ready for JSON.
+
+An interval is only reported where it means something: `interval` (describe, paired) says how
+(interval_kind): "t" the t interval, "range" the seeds' min and max instead (the t interval leaves
+what the value can be: 0-1 for an accuracy, +-1 for a difference of two), "no spread" (fewer than
+three seeds that agree exactly: a zero-width interval, no evidence), "none" (one value).
+ci_low and ci_high stay the plain t interval in every case.
 """
 
 import math
@@ -11,6 +17,20 @@ import numpy as np
 from scipy import special
 
 CONFIDENCE = 0.95  # the one level of every interval and of the verdict rule
+ACCURACY = (0.0, 1.0)  # what an accuracy can be
+DIFFERENCE = (-1.0, 1.0)  # what a difference of two accuracies can be
+UNBOUNDED = (-math.inf, math.inf)
+FEWEST_SEEDS_WITHOUT_SPREAD = 3  # two seeds that agree exactly may be chance: no evidence of no spread
+# Values closer than this (relative to their size) count as equal. An accuracy is a count over at
+# most millions of images (steps of 1e-7 or more), so a smaller spread is the rounding of float
+# arithmetic (0.99 - 0.94 != 0.98 - 0.93), on which a t-test would compute noise and scipy warns of
+# "catastrophic cancellation".
+TIE = 1e-9
+
+
+def tied(low: float, high: float) -> bool:
+    """low and high are the same number up to float rounding (TIE)."""
+    return high - low <= TIE * max(1.0, abs(low), abs(high))
 
 
 def _finite_array(values) -> np.ndarray:
@@ -29,28 +49,44 @@ def _t_half_width(sd: float, n: int, spread_factor: float) -> float:
     return float(special.stdtrit(n - 1, 0.5 + CONFIDENCE / 2)) * sd * spread_factor
 
 
-def describe(values) -> dict:
-    """n, mean, sample SD (ddof=1), the 95 % t interval of the mean, min and max.
-    With one value sd, ci_low and ci_high are None."""
+def describe(values, bounds: tuple[float, float] = UNBOUNDED) -> dict:
+    """n, mean, sample SD (ddof=1), the 95 % t interval of the mean, min, max, and how to report the
+    interval within `bounds` (interval_kind). With one value sd, ci_low and ci_high are None."""
     array = _finite_array(values)
     n, mean = array.size, float(array.mean())
     summary = {"n": n, "mean": mean, "sd": None, "ci_low": None, "ci_high": None,
                "min": float(array.min()), "max": float(array.max())}
     if n >= 2:
-        # equal values: exactly 0, not numpy's rounding noise of 1e-16 (sds and t_p rely on sd > 0)
-        sd = float(array.std(ddof=1)) if array.min() < array.max() else 0.0
+        # equal values (up to TIE): exactly 0, not rounding noise (sds and t_p rely on sd > 0)
+        sd = 0.0 if tied(summary["min"], summary["max"]) else float(array.std(ddof=1))
         half_width = _t_half_width(sd, n, 1 / math.sqrt(n))
         summary.update(sd=sd, ci_low=mean - half_width, ci_high=mean + half_width)
+    summary["interval"] = interval_kind(summary, bounds)
     return summary
 
 
-def paired(a: dict, b: dict) -> dict:
-    """A against B over the seeds both have (a and b map seed -> accuracy; a pandas Series indexed
-    by seed works too). differences[i] = a - b at seeds[i].
+def interval_kind(summary: dict, bounds: tuple[float, float]) -> str:
+    """How an interval of `summary` (n, ci_low, ci_high: describe's or paired's) may be reported:
+    "none" (one value), "range" (the t interval leaves `bounds`: give the values' range),
+    "no spread" (fewer than FEWEST_SEEDS_WITHOUT_SPREAD values, all equal) or "t"."""
+    if summary["ci_low"] is None:
+        return "none"
+    if summary["ci_low"] < bounds[0] or summary["ci_high"] > bounds[1]:
+        return "range"
+    if summary["n"] < FEWEST_SEEDS_WITHOUT_SPREAD and tied(summary["ci_low"], summary["ci_high"]):
+        return "no spread"
+    return "t"
 
-    With fewer than 2 common seeds only n, seeds, differences, mean_diff and p_a_greater are given
-    (mean_diff and p_a_greater are None with no common seed) and the test fields are None.
-    t_p is None when the differences have no spread (all equal: the t statistic is undefined);
+
+def paired(a: dict, b: dict, bounds: tuple[float, float] = DIFFERENCE) -> dict:
+    """A against B over the seeds both have (a and b map seed -> accuracy; a pandas Series indexed
+    by seed works too). differences[i] = a - b at seeds[i]; min_diff, max_diff their range;
+    interval: how to report the interval within `bounds` (interval_kind).
+
+    With fewer than 2 common seeds only n, seeds, differences, mean_diff, min_diff, max_diff and
+    p_a_greater are given (None with no common seed) and the test fields are None.
+    t_p is None when the differences have no spread (all equal up to TIE: the t statistic is
+    undefined, and scipy would test float rounding);
     wilcoxon_p is None when all differences are zero (the signed-rank test has nothing to rank).
     p_a_greater: the fraction of common seeds where A > B, a tie counting half.
     """
@@ -61,15 +97,16 @@ def paired(a: dict, b: dict) -> dict:
     differences = _finite_array([a[seed] - b[seed] for seed in seeds]) if n else np.array([])
     comparison = {"n": n, "seeds": seeds, "differences": [float(d) for d in differences],
                   "mean_diff": None, "ci_low": None, "ci_high": None, "t_p": None, "wilcoxon_p": None,
-                  "p_a_greater": None}
+                  "p_a_greater": None, "min_diff": None, "max_diff": None, "interval": "none"}
     if n == 0:
         return comparison
     wins = np.sum(differences > 0) + 0.5 * np.sum(differences == 0)
-    comparison.update(mean_diff=float(differences.mean()), p_a_greater=float(wins / n))
+    interval = describe(differences, bounds)
+    comparison.update(mean_diff=interval["mean"], p_a_greater=float(wins / n), min_diff=interval["min"],
+                      max_diff=interval["max"], ci_low=interval["ci_low"], ci_high=interval["ci_high"],
+                      interval=interval["interval"])
     if n < 2:
         return comparison
-    interval = describe(differences)
-    comparison.update(ci_low=interval["ci_low"], ci_high=interval["ci_high"])
     if interval["sd"] > 0:
         a_values, b_values = [a[seed] for seed in seeds], [b[seed] for seed in seeds]
         comparison["t_p"] = float(stats.ttest_rel(a_values, b_values).pvalue)

@@ -1,11 +1,14 @@
 """`cnnlab summarize EXP`: an experiment's runs together, one row a seed, and their statistics.
 
 Writes into the experiment's folder: summary.json (what `dvc metrics diff` compares: for each
-measure n, mean, sample SD, 95 % interval of the mean, min, max), seeds.csv (one row a seed),
+measure n, mean, sample SD, 95 % t interval of the mean, min, max, and `interval`: how that interval
+may be reported, cnnlab.statistics.interval_kind; ci_low and ci_high stay the plain t interval even
+where it leaves 0-1, then `interval` is "range"), seeds.csv (one row a seed),
 curves.csv (history.csv's figures per epoch, averaged over the seeds: what `dvc plots` draws),
 per_class.csv and confusion.csv (the runs' counts added up: the same columns as one run's).
 """
 
+import math
 from pathlib import Path
 
 import pandas as pd
@@ -21,11 +24,13 @@ from cnnlab.results import (
     read_seed_runs,
     seed_fix,
 )
-from cnnlab.statistics import binomial_se, describe
+from cnnlab.statistics import ACCURACY, binomial_se, describe, interval_kind
+from cnnlab.text import count
 
 # The measures of metrics.json that are summarised over seeds.
 MEASURES = ("test_acc", "val_acc", "labs_best_test_acc", "test_loss", "shifted_test_acc")
 SEEDS_COLUMNS = ["seed", *MEASURES, "best_epoch", "wall_seconds", "images_per_sec", "test_size"]
+BOUNDS = {"test_loss": (0.0, math.inf)}  # what each measure can be: the others are accuracies
 
 
 def summarize(cfg: dict, out_dir: Path) -> dict:
@@ -83,9 +88,26 @@ def summary_record(cfg: dict, per_seed: pd.DataFrame) -> dict:
     summary = {"experiment": cfg["name"], "seeds": [int(s) for s in per_seed["seed"]], "n": len(per_seed)}
     for measure in MEASURES:
         values = per_seed[measure].dropna()
-        stats = describe(values.tolist()) if len(values) else None
+        stats = describe(values.tolist(), BOUNDS.get(measure, ACCURACY)) if len(values) else None
         summary[measure] = stats and {k: round(v, 6) if isinstance(v, float) else v for k, v in stats.items()}
     test_size = int(per_seed["test_size"].iloc[0])
     summary["test_size"] = test_size
     summary["test_acc_binomial_se"] = round(binomial_se(summary["test_acc"]["mean"], test_size), 6)
     return summary
+
+
+def summary_line(summary: dict) -> str:
+    """`cnnlab summarize`'s line: the test accuracy over the seeds, with an interval only where
+    statistics.interval_kind allows one (else the seeds' range, or why there is none)."""
+    test, seeds = summary["test_acc"], count(summary["test_acc"]["n"], "seed")
+    kind = test.get("interval") or interval_kind(test, ACCURACY)  # a summary.json from before `interval`
+    line = f"{summary['experiment']}: test accuracy {test['mean']:.4f}"
+    if kind == "t":
+        return (line + f" ± {test['sd']:.4f} SD, 95 % interval {test['ci_low']:.4f}-{test['ci_high']:.4f} "
+                f"over {seeds}")
+    if kind == "range":
+        return (line + f" ± {test['sd']:.4f} SD over {seeds}; they range {test['min']:.4f}-"
+                f"{test['max']:.4f}, too far apart for a 95 % interval inside 0-1")
+    if kind == "no spread":
+        return line + f" over {seeds} that agree exactly: no interval from fewer than three seeds"
+    return line + f" over {seeds}"

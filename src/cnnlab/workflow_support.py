@@ -19,8 +19,8 @@ from cnnlab.strict_yaml import read_yaml
 
 # The source that each step's results depend on, from the project folder (a folder stands for its
 # Python files). cli.py, config.py, errors.py, io.py, kept.py, model_inputs.py, results.py,
-# strict_yaml.py and text.py only pass things along or check them. dvc.yaml's stages list the same (tests/test_workflow_support.py
-# checks).
+# strict_yaml.py and text.py only pass things along or check them. dvc.yaml's stages list the same
+# (tests/test_workflow_support.py checks).
 # torch threads of a train or evaluate job; Snakemake runs as many such jobs at once as --cores allow.
 # One thread a job: two one-thread LeNet-5 jobs side by side train 1.40x the images of one two-thread
 # job, and a one-thread job beside other work slows in proportion, where a two-thread one collapsed

@@ -6,6 +6,8 @@
 - study_figures.py: the comparisons across experiments.
 - references.py: references.yaml, the published numbers.
 - tables.py: summary.csv and reproduction.csv (the verdicts).
+- intervals.py: a mean's interval and a paired difference as text, never beyond what they can be.
+- overview.py: the report's header (how many experiments, which are missing).
 - page.py: results/report.html.
 - report.py: `cnnlab report`, which makes the tables, the study figures and the page.
 - captions.py: the captions of `snakemake --report` (workflow/report/*.rst), made from the declarations.

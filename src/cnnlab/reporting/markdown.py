@@ -8,7 +8,9 @@ import pandas as pd
 
 from cnnlab import layout
 from cnnlab.reporting.experiment_figures import FIGURES, plot_names
-from cnnlab.reporting.page import pct, pp, selected_ours, smoke_note
+from cnnlab.reporting.intervals import pct, pp
+from cnnlab.reporting.overview import counts_sentence, missing_sentence, smoke_note
+from cnnlab.reporting.page import selected_ours
 from cnnlab.reporting.questions import Answer
 from cnnlab.reporting.references import REFERENCE_KINDS
 from cnnlab.reporting.study_figures import STUDY_FIGURES
@@ -18,14 +20,16 @@ from cnnlab.results import FinishedRun
 def render_markdown(params: dict, runs: list[FinishedRun], reproduction: pd.DataFrame,
                     answers: list[Answer], figures: dict[str, Path], results_dir: Path) -> str:
     note = smoke_note(params, runs)
-    parts = ["# cnnlab: the CNN week as one reproducible study", f"> {note}" if note else "",
+    parts = ["# cnnlab: the CNN week as one reproducible study",
+             f"{counts_sentence(params, runs)}: each with its figures under [Experiments](#experiments).",
+             f"> {note}" if note else "",
              "## The lab's questions, answered from the numbers",
              *(answer_markdown(a, results_dir) for a in answers)]
     if not answers:
         parts.append("No question of params.yaml's `questions` has its base and a variant evaluated yet.")
     parts += ["## Reproduction", reproduction_markdown(reproduction), "## Study figures"]
     parts += [figure_markdown(path, STUDY_FIGURES[n].caption, results_dir) for n, path in figures.items()]
-    parts.append("## Experiments")
+    parts += ["## Experiments", missing_sentence(params, runs)]
     for run in runs:
         parts.append(f"### {run.name}")
         plots = run.folder / layout.PLOTS

@@ -4,6 +4,7 @@ external resources), so it can be handed in or mailed as one file."""
 
 import base64
 import html
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -11,10 +12,20 @@ import yaml
 
 from cnnlab import config, layout, statistics
 from cnnlab.reporting.experiment_figures import FIGURES, plot_names
+from cnnlab.reporting.intervals import (
+    accuracy_text,
+    caveats,
+    comparison_sentence,
+    difference_interval,
+    interval,
+    pct,
+    pp,
+)
+from cnnlab.reporting.overview import counts_sentence, missing_sentence, smoke_note
 from cnnlab.reporting.references import REFERENCE_KINDS
 from cnnlab.reporting.study_figures import STUDY_FIGURES
 from cnnlab.reporting.style import DATASET_TITLES
-from cnnlab.reporting.tables import REPRODUCTION_NOTE, SELECTED, SUMMARY_NOTE, reduced_scale
+from cnnlab.reporting.tables import REPRODUCTION_NOTE, SELECTED, SUMMARY_NOTE
 from cnnlab.results import FinishedRun
 from cnnlab.text import count
 
@@ -42,32 +53,19 @@ pre { background: #f7f7f7; padding: 0.8rem; overflow-x: auto; font-size: 0.8rem;
 """
 
 
-def smoke_note(params: dict, runs: list[FinishedRun]) -> str:
-    """The warning that reduced-scale runs are in the report ('' when none is)."""
-    smoke = sorted({r.cfg["scale"] for r in runs if reduced_scale(params, r.cfg)})
-    return "" if not smoke else (
-        f"Runs at {', '.join(smoke)} scale are in this report: they train on small subsets for few "
-        "epochs to check that the pipeline works. Their numbers are not results and are never counted "
-        "as reproductions.")
-
-
 def render_html(params, runs, summary, reproduction, comparisons, figures, answers=()) -> str:
     """The page; `answers` (questions.Answer) open it, before the summary."""
     note = smoke_note(params, runs)
     banner = f'<p class="banner">{esc(note)}</p>' if note else ""
-    run_names = [r.name for r in runs]
-    chosen = config.study_experiments(params)
-    not_run = [n for n in chosen if n not in run_names]
-    left_out = [n for n in params["experiments"] if n not in chosen]
+    missing = missing_sentence(params, runs)
     parts = [
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         "<title>cnnlab: the CNN week as one reproducible study</title>", f"<style>{CSS}</style></head><body>",
         "<h1>cnnlab: the CNN week as one reproducible study</h1>",
-        f'<p class="small">{len(runs)} experiments evaluated: {esc(", ".join(run_names))}.'
-        + (f" Not run: {esc(', '.join(not_run))}." if not_run else "")
-        + (f" Left out of the study by <code>datasets</code> in params.yaml: {esc(', '.join(left_out))}."
-           if left_out else "") + "</p>",
+        f'<p class="small">{marked_up(counts_sentence(params, runs))}: each a row of the '
+        '<a href="#summary-table">Summary</a>, with its figures under <a href="#experiments">Experiments</a>'
+        + ("" if not missing else ' (and the rest <a href="#missing">there</a>)') + ".</p>",
         banner,
         '<nav><a href="#answers">The lab\'s questions</a> · <a href="#summary">Summary</a> · '
         '<a href="#reproduction">Reproduction</a> · '
@@ -81,6 +79,7 @@ def render_html(params, runs, summary, reproduction, comparisons, figures, answe
         '<h2 id="study-figures">Study figures</h2>',
         *(figure_html(path, STUDY_FIGURES[name].caption) for name, path in figures.items()),
         '<h2 id="experiments">Experiments</h2>',
+        f'<p id="missing" class="small">{marked_up(missing)}</p>' if missing else "",
         *(experiment_html(run) for run in runs),
         '<h2 id="parameters">Parameters</h2>', parameters_html(params, runs),
         '<h2 id="environment">Environment</h2>', environment_html(runs),
@@ -91,6 +90,11 @@ def render_html(params, runs, summary, reproduction, comparisons, figures, answe
 
 def esc(value) -> str:
     return html.escape(str(value))
+
+
+def marked_up(text: str) -> str:
+    """Plain text with `code` in backticks (as report.md has it) as HTML."""
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", esc(text))
 
 
 def table_html(headers: list[str], rows: list[list[str]], numeric: set[int] = frozenset(),
@@ -106,29 +110,23 @@ def table_html(headers: list[str], rows: list[list[str]], numeric: set[int] = fr
             f"<tbody>{body}</tbody></table></div>")
 
 
-def pct(fraction) -> str:
-    return "–" if fraction is None or pd.isna(fraction) else f"{fraction * 100:.2f} %"
-
-
-def pp(fraction) -> str:
-    """A difference of accuracies in percentage points, signed."""
-    return "–" if fraction is None or pd.isna(fraction) else f"{fraction * 100:+.2f} pp"
-
-
-def interval(low, high, unit: str = "") -> str:
-    return "" if low is None or pd.isna(low) else f"[{low * 100:.2f}, {high * 100:.2f}]{unit}"
-
-
 def mean_and_interval(row) -> str:
-    """'98.95 ± 0.12 % (n = 5)': the mean over the seeds ± half its 95 % interval, the interval itself,
-    the range, and the test set's own binomial standard error (which gaps are noise)."""
-    n = f"n = {row.seeds}"
-    if pd.isna(row.test_acc_ci_low):
-        return f'{pct(row.test_acc)} <span class="small">({n}: no interval)</span>'
-    half = (row.test_acc_ci_high - row.test_acc_ci_low) / 2
-    return (f'{row.test_acc * 100:.2f} ± {half * 100:.2f} % <span class="small">({n})<br>95 % interval '
-            f'{interval(row.test_acc_ci_low, row.test_acc_ci_high)}<br>seeds {pct(row.test_acc_min)}–'
-            f'{pct(row.test_acc_max)}<br>test set SE ±{row.binomial_se * 100:.2f} pp</span>')
+    """'98.95 ± 0.12 % (n = 5)' (intervals.accuracy_text), the interval itself where there is one,
+    the seeds' range, and the test set's own binomial standard error (which gaps are noise)."""
+    mean, _, note = accuracy_text(summary_row_stats(row)).partition(" (")
+    spread = (f"<br>95 % interval {interval(row.test_acc_ci_low, row.test_acc_ci_high)}"
+              if row.test_acc_interval == "t" else "")
+    seeds = ("" if row.test_acc_interval in ("none", "range")  # one value; the range is in the note
+             else f"<br>seeds {pct(row.test_acc_min)}–{pct(row.test_acc_max)}")
+    return (f'{mean} <span class="small">({esc(note)}{spread}{seeds}<br>test set SE '
+            f'±{row.binomial_se * 100:.2f} pp</span>')
+
+
+def summary_row_stats(row) -> dict:
+    """A row of summary.csv's test accuracy as statistics.describe's fields."""
+    return {"n": row.seeds, "mean": row.test_acc, "ci_low": None if pd.isna(row.test_acc_ci_low) else
+            row.test_acc_ci_low, "ci_high": row.test_acc_ci_high, "min": row.test_acc_min,
+            "max": row.test_acc_max}
 
 
 def flops(n: float) -> str:
@@ -148,7 +146,8 @@ def summary_html(summary: pd.DataFrame, runs: list[FinishedRun]) -> str:
              f"{r.peak_memory_mb:,.0f} MB"]
             for r in summary.itertuples()]
     return (table_html(headers, rows, numeric={4, 5, 6, 7, 8, 9, 10, 11}, table_id="summary-table")
-            + f'<p class="small">{esc(SUMMARY_NOTE)} Times measured on (CPU, cores): '
+            + f'<p class="small">{esc(SUMMARY_NOTE)} {esc(caveats(" ".join(map(str, rows))))} '
+              f'Times measured on (CPU, cores): '
               f'{esc(grouped(runs, cpu_text))}; load: the 1-minute load average as training started and '
               'ended. Device, precision, commit and data verification: see '
               '<a href="#environment">Environment</a>.</p>')
@@ -294,30 +293,18 @@ def comparisons_html(comparisons: pd.DataFrame) -> str:
         return "<p>No comparison has both of its experiments evaluated yet.</p>"
     headers = ["comparison", "A − B (mean over seeds)", "95 % interval", "paired t-test p", "Wilcoxon p",
                "A > B in", "what it says"]
-    rows = [[esc(c.comparison), pp(c.mean_diff), interval(c.ci_low, c.ci_high, " pp"), p_value(c.t_p),
+    rows = [[esc(c.comparison), pp(c.mean_diff), esc(difference_interval(c)), p_value(c.t_p),
              p_value(c.wilcoxon_p), "–" if pd.isna(c.p_a_greater) else f"{c.p_a_greater:.0%} of {c.n} seeds",
              esc(comparison_sentence(c))] for c in comparisons.itertuples()]
     return (table_html(headers, rows, numeric={1, 2, 3, 4}, table_id="comparisons-table")
             + '<p class="small">A and B ran at the same seeds (the same validation split, permutation and '
               "batch order); each difference is taken seed by seed (results/comparisons.csv lists them). "
               "The interval is Student's t over the per-seed differences; p-values from scipy.stats "
-              "(ttest_rel, wilcoxon).</p>")
+              f"(ttest_rel, wilcoxon). {esc(caveats(' '.join(map(str, rows))))}</p>")
 
 
 def p_value(p) -> str:
     return "–" if p is None or pd.isna(p) else f"{p:.3g}"
-
-
-def comparison_sentence(c) -> str:
-    """What the numbers support, and no more."""
-    a, b = c.a, c.b
-    if pd.isna(c.ci_low):
-        return f"{c.n} common seed(s): no interval; run more seeds to tell"
-    if c.ci_low > 0:
-        return f"{a} is better by {pp(c.mean_diff)} (the whole interval is above 0)"
-    if c.ci_high < 0:
-        return f"{b} is better by {pp(-c.mean_diff)} (the whole interval is below 0)"
-    return "within the noise of the seeds: the interval contains 0"
 
 
 def css_class(verdict: str) -> str:
@@ -335,14 +322,13 @@ def figure_html(path: Path, caption: str, alt: str = "") -> str:
 
 def experiment_html(run: FinishedRun) -> str:
     cfg, seeds = run.cfg, [r.cfg["seed"] for r in run.runs or [run]]
-    test = (run.summary or {}).get("test_acc") or {}
-    spread = ("" if test.get("ci_low") is None
-              else f", 95 % interval {interval(test['ci_low'], test['ci_high'], ' %')}")
+    test = (run.summary or {}).get("test_acc")
+    accuracy = accuracy_text(test) if test else pct(run.metrics["test_acc"])
     head = (f'<h3 id="{esc(run.name)}">{esc(run.name)}</h3><p class="small">{esc(cfg["model"])} on '
             f'{esc(DATASET_TITLES[cfg["dataset"]])}, {esc(cfg["scale"])} scale, '
             f'{count(run.trained["epochs"], "epoch")}, {count(len(seeds), "seed")} '
-            f'({esc(", ".join(map(str, seeds)))}); test accuracy {pct(run.metrics["test_acc"])} mean'
-            f'{spread} (checkpoints chosen on validation).</p>')
+            f'({esc(", ".join(map(str, seeds)))}); test accuracy {esc(accuracy)}, checkpoints chosen on '
+            f'validation.</p>')
     plots = run.folder / layout.PLOTS
     figures = [figure_html(plots / f"{name}.png", FIGURES[name].caption, f"{run.name} {name}")
                for name in plot_names(cfg)]

@@ -4,7 +4,7 @@
 - Every question: the test accuracy after each epoch of the base and its variants (the mean over the
   seeds, the band its 95 % interval), and each one's final test accuracy (a dot per seed, the mean
   and its interval).
-- Q1 (the batch order) adds the per-class test accuracy: class-sorted batches favour the classes
+- Q1 (the batch order) adds the per-class test accuracy (bars): class-sorted batches favour the classes
   seen last.
 - Q3 (epoch vs batch) is drawn against the batch size: final test accuracy and seconds per epoch.
 """
@@ -19,6 +19,7 @@ from matplotlib.ticker import MaxNLocator
 
 from cnnlab.reporting.questions import Answer, question_number, seconds_per_epoch, seed_seconds_per_epoch
 from cnnlab.reporting.style import (
+    drawn_interval,
     few_points,
     possible_percent,
     save,
@@ -39,12 +40,14 @@ CURVES_CAPTION = (
     "Left: test accuracy after each epoch of the base experiment and its variants; each line is the "
     "mean over the seeds, the band its 95 % interval (no band with one seed). Right: the final test "
     "accuracy of each (the checkpoint selected on validation): a grey dot per seed, the black dot "
-    "their mean and the bar its 95 % interval.")
-PER_CLASS_CAPTION = (" Bottom: test accuracy per class, the seeds' counts added up: with class-sorted "
-                     "batches the classes seen last in each epoch win.")
+    "their mean and the bar its 95 % interval (no bar where it would leave 0-100 % or rests on two "
+    "seeds that agree exactly).")
+PER_CLASS_CAPTION = (" Bottom: test accuracy per class, a bar per experiment (the seeds' counts added "
+                     "up): with class-sorted batches the classes seen last in each epoch win.")
 BATCH_CAPTION = (
     "Against the batch size B (log scale): left, the final test accuracy (a grey dot per seed, the "
-    "black dot their mean, the bar its 95 % interval); right, the seconds an epoch's training took (a "
+    "black dot their mean, the bar its 95 % interval where it lies inside 0-100 % and does not rest on "
+    "two seeds that agree exactly); right, the seconds an epoch's training took (a "
     "dot per seed, the line joins the means; validation and test not included). One epoch is "
     "training images / B steps.")
 
@@ -78,11 +81,10 @@ def test_percent(run: FinishedRun) -> float:
 
 
 def mean_with_interval(ax, position: float, values: list[float], horizontal: bool) -> None:
-    """The seeds' values as grey dots, their mean as a black dot with its 95 % interval as a bar."""
-    described = describe(values)
-    mean = described["mean"]
-    error = (None if described["ci_low"] is None
-             else [[mean - described["ci_low"]], [described["ci_high"] - mean]])
+    """The seeds' values as grey dots, their mean as a black dot with its 95 % interval as a bar
+    (style.drawn_interval: none where the interval would say more than the seeds)."""
+    mean, interval = describe(values)["mean"], drawn_interval(values)
+    error = None if interval is None else [[mean - interval[0]], [interval[1] - mean]]
     if horizontal:
         ax.scatter(values, [position] * len(values), **SEED_DOT)
         ax.errorbar(mean, position, xerr=error, **MEAN_BAR)
@@ -132,8 +134,10 @@ def draw_per_class(ax, experiments: list[FinishedRun]) -> None:
     table = pd.concat([read_evaluation_tables(e.folder, fix, with_predictions=False)["per_class"]
                        .assign(experiment=e.name) for e in experiments], ignore_index=True)
     table["test accuracy (%)"] = table["accuracy"] * 100
-    sns.pointplot(data=table, x="class", y="test accuracy (%)", hue="experiment",
-                  hue_order=[e.name for e in experiments], dodge=0.3, errorbar=None, ax=ax)
+    # a bar per class and experiment: a line from one class to the next would join unrelated numbers
+    sns.barplot(data=table, x="class", y="test accuracy (%)", hue="experiment",
+                hue_order=[e.name for e in experiments], errorbar=None, ax=ax)
+    ax.set_ylim(0, 100)
     ax.set_title("test accuracy per class (the seeds' counts added up)")
     ax.legend(fontsize="small")
 

@@ -13,16 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cnnlab import statistics
-from cnnlab.reporting.page import (
-    comparison_sentence,
-    flops,
-    interval,
-    load_caveat,
-    machine_of,
-    pct,
-    pp,
-    recipe_keys,
-)
+from cnnlab.reporting import intervals
+from cnnlab.reporting.intervals import caveats, comparison_sentence, difference_text
+from cnnlab.reporting.page import flops, load_caveat, machine_of, recipe_keys
 from cnnlab.reporting.tables import mean_of, paired_table, seed_runs
 from cnnlab.results import FinishedRun
 from cnnlab.text import count
@@ -90,26 +83,16 @@ def answer(qid: str, title: str, base: FinishedRun, variants: list[FinishedRun])
     sentences = [f"{base.name} ends at {accuracy_text(base)}.",
                  *(variant_sentence(v, base, d) for v, d in zip(variants, differences)),
                  numbers.note(base, variants)]
-    return Answer(qid, title, " ".join(s for s in sentences if s), headers, rows, (base, *variants))
+    text = " ".join(s for s in sentences if s)
+    # why a number has no interval: said once, after every number of the paragraph and the table
+    text = " ".join(s for s in (text, caveats(" ".join([text, *(c for row in rows for c in row)]))) if s)
+    return Answer(qid, title, text, headers, rows, (base, *variants))
 
 
 def accuracy_text(run: FinishedRun, measure: str = "test_acc") -> str:
-    """'98.95 ± 0.12 % (n = 5)': the mean over the seeds ± half its 95 % interval."""
-    described = statistics.describe([r.metrics[measure] for r in seed_runs(run)])
-    if described["ci_low"] is None:
-        return f"{pct(described['mean'])} (n = 1, no interval)"
-    if described["ci_low"] < 0 or described["ci_high"] > 1:  # e.g. some seeds diverged, others not
-        return (f"{described['mean'] * 100:.2f} % (n = {described['n']}; the seeds range "
-                f"{described['min'] * 100:.2f}-{described['max'] * 100:.2f} %, too far apart for an interval "
-                "inside 0-100 %)")
-    half = (described["ci_high"] - described["ci_low"]) / 2
-    return f"{described['mean'] * 100:.2f} ± {half * 100:.2f} % (n = {described['n']})"
-
-
-def difference_text(d) -> str:
-    """'-0.31 pp [-0.52, -0.10] (5 common seeds)'; no interval with one common seed."""
-    spread = interval(d.ci_low, d.ci_high) or "no interval"
-    return f"{pp(d.mean_diff)} {spread} ({count(d.n, 'common seed')})"
+    """'98.95 ± 0.12 % (n = 5)': the mean over the seeds ± half its 95 % interval, or what stands
+    instead (intervals.accuracy_text)."""
+    return intervals.accuracy_text(statistics.describe([r.metrics[measure] for r in seed_runs(run)]))
 
 
 def changed_keys(variant: FinishedRun, base: FinishedRun) -> list[str]:

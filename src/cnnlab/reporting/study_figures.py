@@ -15,9 +15,11 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
 from cnnlab.reporting.gallery import Gallery
+from cnnlab.reporting.intervals import difference_interval, pp
 from cnnlab.reporting.style import (
     DATASET_MARKERS,
     DATASET_TITLES,
+    drawn_interval,
     few_points,
     possible_percent,
     save,
@@ -29,7 +31,7 @@ from cnnlab.reporting.style import (
 )
 from cnnlab.reporting.tables import NOT_COMPARABLE, seed_runs
 from cnnlab.results import FinishedRun
-from cnnlab.statistics import describe, paired
+from cnnlab.statistics import ACCURACY, describe, paired
 from cnnlab.text import count
 
 # The E2/E2b grid and the E3/E4 pair that the study figures compare.
@@ -133,10 +135,9 @@ def draw_comparison(ax, y: int, row: pd.Series, values: list[float], palette: di
     """One reproduction.csv row on line `y`: ours (a dot a seed, their mean and its interval) and its
     reference."""
     comparable = row["verdict"] != NOT_COMPARABLE
-    ours = describe(values)
-    mean = ours["mean"] * 100
-    if ours["ci_low"] is not None:
-        ax.plot([ours["ci_low"] * 100, ours["ci_high"] * 100], [y, y], color="black", linewidth=2.5,
+    mean, interval = describe(values)["mean"] * 100, drawn_interval(values, ACCURACY)
+    if interval is not None:
+        ax.plot([interval[0] * 100, interval[1] * 100], [y, y], color="black", linewidth=2.5,
                 solid_capstyle="butt", zorder=2, gid="interval")
     ax.scatter([mean], [y], s=55, facecolors="black" if comparable else "none", edgecolors="black",
                zorder=3, gid="ours")
@@ -243,9 +244,9 @@ def draw_pairs(ax, accuracies: dict[str, dict[int, float]], colors: dict) -> Non
             continue
         values = list(accuracies[model].values())
         ax.scatter([x] * len(values), values, s=16, color="0.4", zorder=3, gid="seed")
-        summary = describe(values)
-        if summary["ci_low"] is not None:
-            ax.plot([x, x], [summary["ci_low"], summary["ci_high"]], color=colors[model], linewidth=3,
+        summary, interval = describe(values), drawn_interval(values)
+        if interval is not None:
+            ax.plot([x, x], interval, color=colors[model], linewidth=3,
                     solid_capstyle="butt", zorder=4, gid="interval")
         ax.scatter([x], [summary["mean"]], s=90, marker="D", color=colors[model], edgecolors="white",
                    zorder=5, gid="mean")
@@ -258,14 +259,14 @@ def paired_note(accuracies: dict[str, dict[int, float]]) -> str:
     """CNN minus MLP over the seeds both have: the mean difference, its interval, how often the CNN won."""
     if len(accuracies) < 2:
         return "(one model has no results yet)"
-    comparison = paired(accuracies["CNN"], accuracies["MLP"])
+    comparison = paired(*({seed: v / 100 for seed, v in accuracies[m].items()} for m in ("CNN", "MLP")))
     if comparison["n"] == 0:
         return "(no seed in common)"
-    note = f"CNN \u2212 MLP: {comparison['mean_diff']:+.1f} pp"
-    if comparison["ci_low"] is None:
+    note = f"CNN \u2212 MLP: {pp(comparison['mean_diff'])}"
+    if comparison["n"] == 1:
         return note + " (1 seed)"
     wins = comparison["p_a_greater"] * comparison["n"]
-    return (note + f" (95 % interval {comparison['ci_low']:+.1f} to {comparison['ci_high']:+.1f})\n"
+    return (note + f" (95 % interval: {difference_interval(pd.Series(comparison))})\n"
             f"CNN ahead in {wins:g} of {count(comparison['n'], 'seed')}")
 
 
@@ -333,10 +334,9 @@ def cost_figure(inputs: StudyInputs) -> Figure:
                 for run in part.itertuples():
                     ax.scatter(getattr(run, column), run.accuracy, s=80, color=colors[run.experiment],
                                marker=DATASET_MARKERS[dataset], label=run.experiment)
-                    low, high = (inputs.experiments[run.experiment].summary["test_acc"][end]
-                                 for end in ("ci_low", "ci_high"))
-                    if low is not None:
-                        ax.plot([getattr(run, column)] * 2, [low * 100, high * 100],
+                    if run.test_acc_interval == "t":  # an interval that says no more than the seeds
+                        ax.plot([getattr(run, column)] * 2, [run.test_acc_ci_low * 100,
+                                                             run.test_acc_ci_high * 100],
                                 color=colors[run.experiment], linewidth=2, gid="interval")
                 ax.set_xscale("log")
             axes[0].set_ylim(*possible_percent(axes[0].get_ylim()))  # shared along the row

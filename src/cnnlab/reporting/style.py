@@ -31,6 +31,7 @@ WRONG = "#c0392b"  # misclassified images are framed and titled in this red
 # From the datasets' declarations (cnnlab.data.catalog).
 DATASET_TITLES = {name: info.title for name, info in DATASETS.items()}
 DATASET_MARKERS = {name: info.marker for name, info in DATASETS.items()}
+PERCENT = (0.0, 100.0)  # what an accuracy in percent can be
 
 
 def save(fig: Figure, path: Path) -> Path:
@@ -59,6 +60,13 @@ def mean_interval(values) -> tuple[float, float]:
     """The 95 % t interval of the mean of `values` (one per seed): seaborn's `errorbar` for bands."""
     summary = describe(values)
     return summary["ci_low"], summary["ci_high"]
+
+
+def drawn_interval(values, bounds: tuple[float, float] = PERCENT) -> tuple[float, float] | None:
+    """The 95 % t interval of the mean of `values` where a figure may draw it (interval_kind "t"); None
+    where it would leave what the value can be, or rests on fewer than three seeds that agree exactly."""
+    summary = describe(values, bounds)
+    return (summary["ci_low"], summary["ci_high"]) if summary["interval"] == "t" else None
 
 
 def seed_band(n_seeds: int):

@@ -1,6 +1,8 @@
 """The study's tables: summary.csv (one row per evaluated experiment, mean and 95 % interval over
 its seeds), reproduction.csv (our runs next to each published number, with a verdict and its
-reason) and comparisons.csv (the study's claims as paired differences over seeds)."""
+reason) and comparisons.csv (the study's claims as paired differences over seeds). summary.csv's
+test_acc_interval and comparisons.csv's interval say how each interval may be reported
+(cnnlab.statistics.interval_kind); the ci columns stay the plain t interval."""
 
 import pandas as pd
 
@@ -17,12 +19,13 @@ NOT_RECIPE = {"epochs", "seed", "seeds"}
 SUMMARY_COLUMNS = ["experiment", "dataset", "model", "scale", "parameters", "flops_per_image", "epochs",
                    "seeds", "test_acc", "test_acc_sd", "test_acc_ci_low", "test_acc_ci_high", "test_acc_min",
                    "test_acc_max", "binomial_se", "labs_best_test_acc", "train_seconds", "images_per_sec",
-                   "peak_memory_mb", "train_size", "test_size", "device", "precision", "data_verified"]
+                   "peak_memory_mb", "train_size", "test_size", "device", "precision", "data_verified",
+                   "test_acc_interval"]
 REPRODUCTION_COLUMNS = ["experiment", "scale", "epochs", "kind", "reference", "at_least", "rounding",
                         "reference_epochs", "note", "n", "ours", "ours_low", "ours_high", "ours_measure",
                         "difference", "sds", "verdict", "reason"]
 COMPARISON_COLUMNS = ["comparison", "a", "b", "measure", "n", "mean_diff", "ci_low", "ci_high", "t_p",
-                      "wilcoxon_p", "p_a_greater", "differences"]
+                      "wilcoxon_p", "p_a_greater", "differences", "min_diff", "max_diff", "interval"]
 
 # The study's claims, each a comparison of two experiments run at the same seeds (A − B).
 COMPARISONS = [
@@ -59,7 +62,7 @@ def summary_table(runs: list[FinishedRun]) -> pd.DataFrame:
     rows = []
     for run in runs:
         t, seeds = run.trained, seed_runs(run)
-        test = statistics.describe([r.metrics["test_acc"] for r in seeds])
+        test = statistics.describe([r.metrics["test_acc"] for r in seeds], statistics.ACCURACY)
         rows.append({
             "experiment": run.name, "dataset": t["dataset"], "model": t["model"], "scale": run.cfg["scale"],
             "parameters": t["parameters"], "flops_per_image": t["flops_per_image"], "epochs": t["epochs"],
@@ -73,6 +76,7 @@ def summary_table(runs: list[FinishedRun]) -> pd.DataFrame:
             "peak_memory_mb": max(r.trained["peak_memory_mb"] for r in seeds), "train_size": t["train_size"],
             "test_size": t["test_size"], "device": t["device"], "precision": t["precision"],
             "data_verified": all(r.trained["data_verified"] for r in seeds),
+            "test_acc_interval": test["interval"],  # how the interval may be reported (statistics)
         })
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS).round(6)
 
