@@ -43,7 +43,8 @@ from cnnlab import config, runtime
 from cnnlab.data.fetch import fetch
 from cnnlab.errors import CnnlabError
 from cnnlab.evaluate import evaluate
-from cnnlab.results import file_sha256, first_line
+from cnnlab.kept import file_sha256
+from cnnlab.results import first_line
 from cnnlab.train import train
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
