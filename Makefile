@@ -25,5 +25,5 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 # `dvc plots show`'s page with Vega inline (.dvc/config's plots.html_template), so it draws offline
-.dvc/plots/offline.html: $(VENV)/.installed src/cnnlab/offline_plots.py
-	$(VENV)/bin/python -m cnnlab.offline_plots $@
+.dvc/plots/offline.html: $(VENV)/.installed src/cnnlab/pipeline/offline_plots.py
+	$(VENV)/bin/python -m cnnlab.pipeline.offline_plots $@

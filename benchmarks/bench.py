@@ -12,7 +12,8 @@ processes on a shared machine). The labs' loop is the one the course's notebooks
 torchvision `DataLoader` (num_workers=0) over a dataset that turns each uint8 image into a PIL
 image and applies ToTensor/Normalize (and RandomCrop/RandomHorizontalFlip for CIFAR-10), fp32,
 contiguous (NCHW) memory, `loss.item()` and the accuracy read every step. cnnlab's side calls
-the functions `cnnlab train` runs (`cnnlab.engine.set_up_training`, `cnnlab.train.train_one_epoch`), with the
+the functions `cnnlab train` runs (`cnnlab.training.engine.set_up_training`,
+`cnnlab.training.train.train_one_epoch`), with the
 settings of params.yaml (and --set overrides).
 
 Both sides also time their per-epoch evaluation (the labs: a no_grad loop over a PIL test
@@ -45,13 +46,14 @@ from PIL import Image
 from torch import nn
 from torchvision import transforms as T
 
-from cnnlab import config, engine, runtime
-from cnnlab import train as cnnlab_train
+from cnnlab import config
 from cnnlab.data import transforms
 from cnnlab.data.batches import StudyData, load_study_data
 from cnnlab.data.catalog import DATASETS, DatasetInfo, dataset_dir
 from cnnlab.models import create_model
 from cnnlab.random_streams import stand_in_data_generator
+from cnnlab.training import engine, runtime
+from cnnlab.training import train as cnnlab_train
 
 REPO = Path(__file__).resolve().parents[1]
 # experiment: timed steps (batches) at full length; VGG and ResNet-18 take ~0.5 and ~2 s a batch

@@ -8,7 +8,7 @@
 Every training process is a separate `python benchmarks/contention.py --worker` whose environment
 (the OpenMP wait policy) is set before it imports torch: libgomp, torch's OpenMP here, reads it once,
 when it loads. A worker trains LeNet-5 on real MNIST with the functions `cnnlab train` uses
-(`cnnlab.engine.set_up_training`, then `cnnlab.train.train_one_epoch` over chunks of
+(`cnnlab.training.engine.set_up_training`, then `cnnlab.training.train.train_one_epoch` over chunks of
 `--chunk-steps` batches), warms up, says it is ready, waits until the benchmark says go, and counts
 the images of the chunks it finishes within `--seconds`; then it reports and trains on until it is
 stopped, so that the processes of one scenario overlap for their whole windows.
@@ -89,8 +89,8 @@ def worker(args) -> None:
     then train on until stopped."""
     import torch  # only now: the parent has set this process's OpenMP environment
 
-    from cnnlab import engine
-    from cnnlab.train import train_one_epoch
+    from cnnlab.training import engine
+    from cnnlab.training.train import train_one_epoch
 
     session = engine.set_up_training(experiment_cfg(args.root, args.chunk_steps, args.set), args.threads)
     epoch = 1
@@ -233,7 +233,7 @@ def machine() -> dict:
     process's memory map after a parallel region)."""
     import torch
 
-    from cnnlab import runtime
+    from cnnlab.training import runtime
 
     torch.ones(1000).sum()  # loads the OpenMP runtime if it is not yet
     with open("/proc/self/maps") as f:

@@ -39,13 +39,14 @@ from bench import FULL_SIZES, cnnlab_loop, experiment_cfg, matmul_gflops, study_
 from outputs import publish
 from parity import table as parity_table
 
-from cnnlab import config, runtime
+from cnnlab import config
 from cnnlab.data.fetch import fetch
 from cnnlab.errors import CnnlabError
-from cnnlab.evaluate import evaluate
-from cnnlab.kept import file_sha256
-from cnnlab.results import first_line
-from cnnlab.train import train
+from cnnlab.results.kept import file_sha256
+from cnnlab.results.records import first_line
+from cnnlab.training import runtime
+from cnnlab.training.evaluate import evaluate
+from cnnlab.training.train import train
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from synthetic import write_mirror  # noqa: E402  (the CIFAR-10 writer the tests use)

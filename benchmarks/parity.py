@@ -16,7 +16,7 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from cnnlab.statistics import describe, paired
+from cnnlab.analysis.statistics import describe, paired
 
 REPO = Path(__file__).resolve().parents[1]
 EXPERIMENTS = ["lenet5_mnist", "lenet_sigmoid_fashionmnist"]
@@ -54,7 +54,7 @@ def run_one(args, experiment: str, precision: str, seed: int) -> dict:
 
 
 def table(rows: list[dict], seeds: list[int]) -> str:
-    """bf16 against fp32 per experiment, paired seed by seed (cnnlab.statistics)."""
+    """bf16 against fp32 per experiment, paired seed by seed (cnnlab.analysis.statistics)."""
     lines = [f"| experiment | fp32 test acc (mean ± sd of {len(seeds)} seeds) | bf16 test acc | "
              "bf16 − fp32, paired (points) | 95 % interval | fp32 runs | bf16 runs |",
              "|---|--:|--:|--:|---|---|---|"]

@@ -23,8 +23,8 @@ from bench import experiment_cfg, machine, matmul_gflops, study_data, study_pars
 from outputs import add_output_options, publish
 from torch.profiler import ProfilerActivity, profile
 
-from cnnlab import engine
-from cnnlab import train as cnnlab_train
+from cnnlab.training import engine
+from cnnlab.training import train as cnnlab_train
 
 STEPS = {"vgg_cifar10": 6, "resnet18_cifar10": 3}
 CONVOLUTION_OPS = ("aten::mkldnn_convolution", "aten::convolution_backward", "aten::_convolution",

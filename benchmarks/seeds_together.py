@@ -49,9 +49,10 @@ from outputs import add_output_options, publish
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
-from cnnlab import config, engine, random_streams, runtime
-from cnnlab import train as cnnlab_train
+from cnnlab import config, random_streams
 from cnnlab.data.batches import StudyData
+from cnnlab.training import engine, runtime
+from cnnlab.training import train as cnnlab_train
 
 REPO = Path(__file__).resolve().parents[1]
 STEPS = {"lenet5_mnist": 200, "cnn_mnist": 300, "mlp_mnist": 600, "lenet_sigmoid_fashionmnist": 50}

@@ -45,9 +45,9 @@ EXPERIMENT = "lenet5_mnist"
 LIBRARIES = ["torch", "pandas", "matplotlib.pyplot", "seaborn", "scipy.stats"]
 # The module each `cnnlab` command imports for its work (cnnlab.cli imports it when the command runs).
 COMMAND_MODULES = {
-    "train": "cnnlab.train",
-    "evaluate": "cnnlab.evaluate",
-    "summarize": "cnnlab.summary",
+    "train": "cnnlab.training.train",
+    "evaluate": "cnnlab.training.evaluate",
+    "summarize": "cnnlab.analysis.summary",
     "plot": "cnnlab.reporting.experiment_figures",
     "report": "cnnlab.reporting.report",
 }

@@ -38,7 +38,7 @@ def test_catalog_has_every_experiment_and_validates():
 
 def test_schema_file_is_shared_with_snakemake():
     linked = REPO / "workflow" / "schemas" / "params.schema.yaml"
-    assert linked.resolve() == (REPO / "src" / "cnnlab" / "params.schema.yaml").resolve()
+    assert linked.resolve() == (REPO / "src" / "cnnlab" / "config" / "params.schema.yaml").resolve()
 
 
 def test_experiment_config_merges_study_recipe_scale_and_overrides():

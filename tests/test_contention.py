@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from cnnlab.workflow_support import JOB_THREADS
+from cnnlab.pipeline.workflow_support import JOB_THREADS
 from synthetic import mnist_project, write_mirror
 from test_pipeline import environment, make_project, run
 

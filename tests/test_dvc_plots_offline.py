@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from cnnlab.results import HISTORY_COLUMNS
+from cnnlab.results.records import HISTORY_COLUMNS
 from test_plots_report import CHROMIUM, Browser
 
 REPO = Path(__file__).resolve().parents[1]
@@ -62,7 +62,8 @@ def dvc_repo(folder: Path) -> Path:
 def test_dvc_plots_show_draws_every_plot_offline(tmp_path):
     assert CHROMIUM is not None, "Debian's chromium is needed (apt-get install chromium; CI installs it)"
     repo = dvc_repo(tmp_path / "repo")
-    run([sys.executable, "-m", "cnnlab.offline_plots", ".dvc/plots/offline.html"], repo)  # as `make venv`
+    # as `make venv`
+    run([sys.executable, "-m", "cnnlab.pipeline.offline_plots", ".dvc/plots/offline.html"], repo)
     run(["dvc", "plots", "show", "-o", "shown"], repo)
     page = (repo / "shown" / "index.html").read_text()
     assert not re.search(r"""(src|href)=["']?(https?:|//)""", page), "the page loads something from the web"
@@ -88,7 +89,7 @@ def test_dvc_plots_show_draws_every_plot_offline(tmp_path):
 def test_a_template_path_that_cannot_be_written_is_one_line(tmp_path):
     (tmp_path / "a-file").write_text("not a folder\n")
     target = tmp_path / "a-file" / "offline.html"
-    done = subprocess.run([sys.executable, "-m", "cnnlab.offline_plots", str(target)],
+    done = subprocess.run([sys.executable, "-m", "cnnlab.pipeline.offline_plots", str(target)],
                           capture_output=True, text=True)
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert done.stderr.startswith(f"cnnlab: error: {target}: cannot write") and done.stderr.count("\n") == 1

@@ -9,11 +9,11 @@ from cnnlab import random_streams
 from cnnlab.data import transforms
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "cnnlab"
-# cnnlab.train is the training loop only; what a run sets up is cnnlab.engine's. The drivers of a
-# training run import it: the CLI, and the calibration of `cnnlab plan`.
-TRAIN_IMPORTERS = {"cli.py", "calibrate.py"}
+# cnnlab.training.train is the training loop only; what a run sets up is cnnlab.training.engine's.
+# The drivers of a training run import it: the CLI, and the calibration of `cnnlab plan`.
+TRAIN_IMPORTERS = {"cli.py", "pipeline/calibrate.py"}
 # Where random numbers may be seeded: the named streams, and runtime.seed_everything's global seed.
-SEEDERS = {"random_streams.py", "runtime.py"}
+SEEDERS = {"random_streams.py", "training/runtime.py"}
 
 
 def modules():
@@ -22,10 +22,11 @@ def modules():
 
 def imports_train(tree: ast.Module) -> bool:
     for node in ast.walk(tree):
-        if isinstance(node, ast.Import) and any(alias.name == "cnnlab.train" for alias in node.names):
+        if isinstance(node, ast.Import) and any(alias.name == "cnnlab.training.train"
+                                                for alias in node.names):
             return True
         if isinstance(node, ast.ImportFrom) and (
-                node.module == "cnnlab.train"
+                node.module == "cnnlab.training.train"
                 or node.module == "cnnlab" and any(alias.name == "train" for alias in node.names)):
             return True
     return False

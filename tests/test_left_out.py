@@ -1,6 +1,6 @@
 """`--skip-left-out` (dvc.yaml's commands): a dataset that `datasets` leaves out of the study is
 neither fetched nor trained on, nothing already made is lost, and each DVC stage finds the outputs
-it declares (cnnlab.left_out). The end-to-end run with DVC and Snakemake is in test_pipeline.py.
+it declares (cnnlab.pipeline.left_out). The end-to-end run with DVC and Snakemake is in test_pipeline.py.
 """
 
 import json
@@ -11,8 +11,9 @@ import sys
 import pytest
 import yaml
 
-from cnnlab import config, layout
-from cnnlab.summary import SEEDS_COLUMNS
+from cnnlab import config
+from cnnlab.analysis.summary import SEEDS_COLUMNS
+from cnnlab.results import layout
 from synthetic import mnist_project
 from test_startup import imported_modules, snapshot
 

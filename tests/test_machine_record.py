@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from cnnlab import runtime
+from cnnlab.training import runtime
 from synthetic import mnist_project
 
 REPO = Path(__file__).resolve().parents[1]

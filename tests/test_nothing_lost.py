@@ -17,9 +17,9 @@ import pytest
 import yaml
 
 from cnnlab import config
-from cnnlab.evaluate import evaluate
-from cnnlab.summary import summarize
-from cnnlab.train import STAGING, train
+from cnnlab.analysis.summary import summarize
+from cnnlab.training.evaluate import evaluate
+from cnnlab.training.train import STAGING, train
 from refusals import REPO, assert_refused, cnnlab, read_only_folder, snapshot
 from synthetic import mnist_project
 

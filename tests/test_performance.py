@@ -9,9 +9,9 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from cnnlab import engine, runtime
 from cnnlab.data.catalog import DATASETS
 from cnnlab.errors import CnnlabError
+from cnnlab.training import engine, runtime
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))

@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from cnnlab import config
-from cnnlab.workflow_support import dvc_stage
+from cnnlab.pipeline.workflow_support import dvc_stage
 from synthetic import write_mirror
 
 REPO = Path(__file__).resolve().parents[1]
@@ -262,7 +262,7 @@ def test_parameter_change_reruns_one_experiment_in_dvc(study):
     diff = json.loads(run(["dvc", "metrics", "diff", "--json"], project, env))
     assert set(diff) == {f"results/{CHANGED}/summary.json"}
     assert json.loads(run(["dvc", "status", "--json"], project, env)) == {}
-    # Snakemake finds DVC's results current (cnnlab.freshness)
+    # Snakemake finds DVC's results current (cnnlab.pipeline.freshness)
     assert job_counts(run([*SNAKEMAKE_ALL, "--dry-run"], project, env)) == {}
     run(["git", "commit", "-q", "-am", f"{CHANGED}: lr 0.02"], project, env)
 
@@ -372,7 +372,7 @@ def test_snakemake_study_without_a_dataset_builds_its_report(tmp_path):
 def test_dvc_study_without_a_dataset_builds_its_report(tmp_path):
     """`datasets` means to DVC what it means to Snakemake: `dvc repro` stops at the fetch it cannot
     do with the same advice; without cifar10 in `datasets` it runs to the report, the stages of
-    cifar10 and its experiment doing nothing (cnnlab.left_out), and both tools find the study up to
+    cifar10 and its experiment doing nothing (cnnlab.pipeline.left_out), and both tools find the study up to
     date. Put back, with its data, both tools plan to build that experiment alone; DVC builds it,
     and Snakemake agrees."""
     project, env = project_without_cifar10(tmp_path)

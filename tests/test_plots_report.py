@@ -26,13 +26,13 @@ from matplotlib.text import Text
 from PIL import Image
 
 from cnnlab import config
+from cnnlab.analysis.statistics import describe
 from cnnlab.errors import CnnlabError
 from cnnlab.reporting import captions, experiment_figures, references, report, study_figures, tables
 from cnnlab.reporting.intervals import comparison_sentence
 from cnnlab.reporting.page import CSS, parameters_html
 from cnnlab.reporting.style import save
-from cnnlab.results import FinishedRun
-from cnnlab.statistics import describe
+from cnnlab.results.records import FinishedRun
 from synthetic import write_mirror
 
 REPO = Path(__file__).resolve().parents[1]

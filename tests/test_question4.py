@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 import torch
 
-from cnnlab.engine import flops_per_image
-from cnnlab.equivalence import conv1x1_equivalence, max_abs_difference
-from cnnlab.evaluate import SHIFT_PIXELS, shift, shifted_images
+from cnnlab.analysis.equivalence import conv1x1_equivalence, max_abs_difference
 from cnnlab.models import count_parameters, create_model
+from cnnlab.training.engine import flops_per_image
+from cnnlab.training.evaluate import SHIFT_PIXELS, shift, shifted_images
 from synthetic import mnist_project
 
 REPO = Path(__file__).resolve().parents[1]

@@ -5,12 +5,13 @@ import pytest
 import torch
 import yaml
 
-from cnnlab import config, engine
+from cnnlab import config
 from cnnlab.data import transforms
 from cnnlab.data.batches import BatchPreparer
 from cnnlab.data.catalog import DATASETS
 from cnnlab.data.fetch import fetch
-from cnnlab.train import train_one_epoch
+from cnnlab.training import engine
+from cnnlab.training.train import train_one_epoch
 from synthetic import write_mirror
 from test_config import PARAMS
 

@@ -23,11 +23,12 @@ import pandas as pd
 import pytest
 import yaml
 
-from cnnlab import config, statistics
-from cnnlab.equivalence import conv1x1_equivalence
+from cnnlab import config
+from cnnlab.analysis import statistics
+from cnnlab.analysis.equivalence import conv1x1_equivalence
+from cnnlab.analysis.statistics import describe
 from cnnlab.reporting import intervals, question_figures, questions, report
 from cnnlab.reporting.questions import question_answers
-from cnnlab.statistics import describe
 from synthetic import write_mirror
 
 REPO = Path(__file__).resolve().parents[1]

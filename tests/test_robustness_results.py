@@ -22,11 +22,12 @@ import numpy as np
 import pytest
 import torch
 
-from cnnlab import config, runtime
-from cnnlab.evaluate import evaluate
+from cnnlab import config
+from cnnlab.analysis.summary import summarize
 from cnnlab.models import create_model
-from cnnlab.summary import summarize
-from cnnlab.train import train
+from cnnlab.training import runtime
+from cnnlab.training.evaluate import evaluate
+from cnnlab.training.train import train
 from refusals import IS_ROOT, REPO, assert_refused, cnnlab, mounted_tmpfs, snapshot
 from synthetic import mnist_project
 

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from cnnlab.freshness import (
+from cnnlab.pipeline.freshness import (
     date_in_order,
     drop_empty_folders,
     drop_stale_mark,

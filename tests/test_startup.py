@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from cnnlab import layout
 from cnnlab.data.catalog import PROVENANCE_FILE, dataset_dir
 from cnnlab.io import held_folder
+from cnnlab.results import layout
 from synthetic import mnist_project
 
 REPO = Path(__file__).resolve().parents[1]

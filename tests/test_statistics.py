@@ -1,4 +1,4 @@
-"""cnnlab.statistics against independent calculations (textbook formulas, scipy called directly).
+"""cnnlab.analysis.statistics against independent calculations (textbook formulas, scipy called directly).
 
 The three runs [0.989, 0.990, 0.991] have mean 0.990 and sample SD 0.001 (population SD 0.00082);
 t(0.975, 2) = 4.303 against z = 1.960, so a z interval, a population SD or the interval of the mean
@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from cnnlab import statistics
+from cnnlab.analysis import statistics
 
 RUNS = [0.99, 0.991, 0.989]
 MEAN, SD, N = 0.99, 0.001, 3
@@ -211,7 +211,7 @@ def test_rule_text_follows_the_one_confidence_level(monkeypatch):
 
 
 def test_the_module_does_not_import_torch():
-    code = "import sys, cnnlab.statistics; print('torch' in sys.modules)"
+    code = "import sys, cnnlab.analysis.statistics; print('torch' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
 
@@ -235,7 +235,8 @@ SUMMARIES = {  # synthetic summary.json test_acc entries -> the line `cnnlab sum
 
 @pytest.mark.parametrize("case", SUMMARIES)
 def test_the_summarize_line_prints_an_interval_only_where_one_is_honest(case, monkeypatch, capsys, tmp_path):
-    from cnnlab import cli, summary
+    from cnnlab import cli
+    from cnnlab.analysis import summary
 
     test_acc, line = SUMMARIES[case]
     monkeypatch.setattr(summary, "summarize", lambda cfg, out: {"experiment": "e", "test_acc": test_acc})

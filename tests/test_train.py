@@ -13,9 +13,9 @@ import yaml
 
 from cnnlab import config
 from cnnlab.data.fetch import fetch
-from cnnlab.evaluate import evaluate
-from cnnlab.results import HISTORY_COLUMNS
-from cnnlab.train import TrainingDiverged, train
+from cnnlab.results.records import HISTORY_COLUMNS
+from cnnlab.training.evaluate import evaluate
+from cnnlab.training.train import TrainingDiverged, train
 from realdata import REAL_MIRROR, needs_real_mnist
 from synthetic import write_mirror
 

@@ -5,12 +5,11 @@ import os
 import sys
 from pathlib import Path
 
-from cnnlab import layout
-from cnnlab.data.catalog import DATASETS, dataset_info
+from cnnlab.data.catalog import DATASETS, MIRROR_VARIABLE, dataset_info, mirror_folder
 from cnnlab.errors import CnnlabError, describe_os_error
+from cnnlab.results import layout
 from cnnlab.text import count
 
-MIRROR_VARIABLE = "CNNLAB_DATA_MIRROR"
 MAX_THREADS = 1024
 MAX_SEED = 2**32 - 1  # numpy's seeds are 32-bit; params.schema.yaml bounds `seeds` the same
 
@@ -161,15 +160,13 @@ def run(args: argparse.Namespace) -> int:
         root = args.root or Path(params["data"]["root"])
         dataset_info(args.dataset)  # refuses an unknown name, before anything is made for it
         if args.skip_left_out and args.dataset not in config.study_datasets(params):
-            from cnnlab import left_out
+            from cnnlab.pipeline import left_out
 
             print(left_out.skip("fetch", args.dataset, args.dataset, root / args.dataset))
             return 0
         from cnnlab.data.fetch import fetch
 
-        mirror = args.mirror or os.environ.get(MIRROR_VARIABLE) or params["data"]["mirror"] or None
-        record = fetch(args.dataset, root,
-                       mirror=Path(mirror) if mirror else None,
+        record = fetch(args.dataset, root, mirror=mirror_folder(params, args.mirror),
                        verify=params["data"]["verify"] and not args.no_verify)
         print(f"{args.dataset}: from {record['source']} (verified: {str(record['verified']).lower()})")
         return 0
@@ -179,7 +176,7 @@ def run(args: argparse.Namespace) -> int:
         print(build_report(params, args.results))
         return 0
     if args.command == "plan":
-        from cnnlab.plan import plan
+        from cnnlab.pipeline.plan import plan
 
         print(plan(params, args.params, args.overrides, args.threads, args.budget, not args.no_calibrate,
                    args.calibration_seconds))
@@ -188,7 +185,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = config.experiment_config(params, args.experiment, args.overrides)
     out = args.out or layout.experiment_folder(args.experiment)
     if args.skip_left_out and cfg["dataset"] not in config.study_datasets(params):
-        from cnnlab import left_out
+        from cnnlab.pipeline import left_out
 
         if args.command not in ("summarize", "plot") or not left_out.evaluated(cfg, out):
             print(left_out.skip(args.command, cfg["name"], cfg["dataset"], out))
@@ -196,9 +193,9 @@ def run(args: argparse.Namespace) -> int:
     if args.command in ("train", "evaluate"):
         seeds = [args.seed] if args.seed is not None else cfg["seeds"]
         runs = [config.run_config(cfg, seed) for seed in seeds]
-        # Whether a seed's run is current is decided without torch (2 s to import); cnnlab.train and
-        # cnnlab.evaluate import it, so they are imported only when a seed has work to do.
-        from cnnlab.kept import evaluation_kept, training_kept
+        # Whether a seed's run is current is decided without torch (2 s to import); cnnlab.training.train and
+        # cnnlab.training.evaluate import it, so they are imported only when a seed has work to do.
+        from cnnlab.results.kept import evaluation_kept, training_kept
     if args.command == "train":
         for run_cfg in runs:
             folder = layout.run_folder(out, run_cfg["seed"])
@@ -206,7 +203,7 @@ def run(args: argparse.Namespace) -> int:
                 print(f"{cfg['name']} seed {run_cfg['seed']}: already trained with this recipe and code; "
                       "kept")
                 continue
-            from cnnlab.train import resume_point, train
+            from cnnlab.training.train import resume_point, train
 
             # --resume continues each run that has a last.pt; one without it starts afresh
             record = train(run_cfg, folder, resume=args.resume and resume_point(folder) is not None,
@@ -222,7 +219,7 @@ def run(args: argparse.Namespace) -> int:
                 print(f"{cfg['name']} seed {run_cfg['seed']}: already evaluated from this model.pt and "
                       "code; kept")
                 continue
-            from cnnlab.evaluate import evaluate
+            from cnnlab.training.evaluate import evaluate
 
             metrics = evaluate(run_cfg, folder, threads=args.threads)
             chosen = ("on validation" if metrics["val_acc"] is not None
@@ -231,7 +228,7 @@ def run(args: argparse.Namespace) -> int:
                   f"{metrics['best_epoch']}, chosen {chosen}); labs' best-on-test "
                   f"{metrics['labs_best_test_acc']:.4f}")
     elif args.command == "summarize":
-        from cnnlab.summary import summarize, summary_line
+        from cnnlab.analysis.summary import summarize, summary_line
 
         print(summary_line(summarize(cfg, out)))
     elif args.command == "plot":

@@ -6,8 +6,8 @@ from snakemake.utils import validate
 
 from cnnlab.config import completed, experiment_config, read_params, run_config
 from cnnlab.errors import CnnlabError
-from cnnlab.layout import RUN
-from cnnlab.workflow_support import (
+from cnnlab.results.layout import RUN
+from cnnlab.pipeline.workflow_support import (
     JOB_THREADS,
     buildable_study,
     code_files,
@@ -78,7 +78,7 @@ def recipe(exp, seed):
     """Everything that decides the results of `exp`'s run at `seed`: its jobs rerun when this changes.
 
     Sorted, so that reordering params.yaml changes nothing; without the data locations, which
-    do not change results (as in cnnlab.results.recipe_differences), and without the list of
+    do not change results (as in cnnlab.results.records.recipe_differences), and without the list of
     seeds: one more seed changes no other run.
     """
     settings = run_config(JOB_CONFIGS[exp], seed)
@@ -89,7 +89,7 @@ def recipe(exp, seed):
 RECIPES = {(exp, seed): recipe(exp, seed) for exp in EXPERIMENTS for seed in SEEDS[exp]}
 
 
-RUN_FOLDER = f"results/{{exp}}/{RUN}"  # a run's folder (cnnlab.layout), {exp} and {seed} wildcards
+RUN_FOLDER = f"results/{{exp}}/{RUN}"  # a run's folder (cnnlab.results.layout), {exp} and {seed} wildcards
 
 
 def run_file(name):
@@ -108,7 +108,7 @@ def cnnlab_options(exp):
 
 
 # `all` and the report cover the experiments of `datasets`, less those whose pretrained weights
-# only the internet has (see cnnlab.workflow_support.buildable_study).
+# only the internet has (see cnnlab.pipeline.workflow_support.buildable_study).
 STUDY, NEEDS_WEIGHTS = buildable_study(PARAMS)
 if NEEDS_WEIGHTS:
     print(f"Note: `all` leaves out {', '.join(NEEDS_WEIGHTS)}: its pretrained ImageNet weights "

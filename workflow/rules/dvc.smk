@@ -1,7 +1,7 @@
 """The bridge to DVC: whichever tool built the results, the other finds them up to date.
 
 After a run, what Snakemake built is recorded in dvc.lock (`dvc commit`); in a fresh copy that
-`dvc pull` filled, the results are dated so that Snakemake does not redo them (cnnlab.freshness).
+`dvc pull` filled, the results are dated so that Snakemake does not redo them (cnnlab.pipeline.freshness).
 """
 
 import os
@@ -10,15 +10,15 @@ import sys
 from pathlib import Path
 
 from cnnlab.config import study_datasets
-from cnnlab.freshness import date_in_order, drop_empty_folders, drop_stale_mark, drop_stale_records
-from cnnlab.workflow_support import PIPELINE_STEPS, dvc_stage
+from cnnlab.pipeline.freshness import date_in_order, drop_empty_folders, drop_stale_mark, drop_stale_records
+from cnnlab.pipeline.workflow_support import PIPELINE_STEPS, dvc_stage
 
 
 def date_dvc_results():
     """In a copy where Snakemake has not run yet (a fresh clone after `dvc pull`), date the
     outputs of the stages that DVC finds current, by their content, in the pipeline's order:
     DVC restores files in any order, and Snakemake would redo whatever it finds older than its
-    inputs. See cnnlab.freshness."""
+    inputs. See cnnlab.pipeline.freshness."""
     metadata = ".snakemake/metadata"  # Snakemake's record of the jobs it ran here
     if not os.path.isfile("dvc.lock") or (os.path.isdir(metadata) and os.listdir(metadata)):
         return

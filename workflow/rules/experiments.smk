@@ -5,15 +5,15 @@
 #
 # The recipe reaches Snakemake as a file, not as params: Snakemake compares params with its own
 # record of its last run, which knows nothing of results made by `dvc repro` or brought by
-# `dvc pull`; the file is dated by cnnlab.freshness from what the results themselves record. So
+# `dvc pull`; the file is dated by cnnlab.pipeline.freshness from what the results themselves record. So
 # is an experiment's list of seeds, the input of its summary: after Snakemake's record of a summary
-# is dropped (another tool remade it: cnnlab.freshness.drop_stale_records), the list still decides.
+# is dropped (another tool remade it: cnnlab.pipeline.freshness.drop_stale_records), the list still decides.
 # A dataset is an `ancient` input: its content is checked against known digests when it is
 # fetched, and its time says nothing (DVC restores it at `dvc pull` time).
 
 from pathlib import Path
 
-from cnnlab.freshness import write_recipe
+from cnnlab.pipeline.freshness import write_recipe
 
 
 RECIPE_FILE = ".snakemake/cnnlab/recipes/{exp}/seed{seed}.json"  # Snakemake's, beside its own record

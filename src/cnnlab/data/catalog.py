@@ -6,12 +6,14 @@ titles and markers) reads the declaration.
 """
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from cnnlab.errors import CnnlabError
 
 PROVENANCE_FILE = "cnnlab-fetch.json"  # written by fetch beside the files, read by read_provenance
+MIRROR_VARIABLE = "CNNLAB_DATA_MIRROR"  # an offline mirror folder, before params.yaml's data.mirror
 
 
 @dataclass(frozen=True)
@@ -137,3 +139,9 @@ def read_provenance(name: str, root: str | Path) -> tuple[dict, bool]:
         raise CnnlabError(
             f"{provenance_path} is damaged ({error}); delete {folder} and run `cnnlab fetch {name}`"
         ) from None
+
+
+def mirror_folder(params: dict, given: Path | None = None) -> Path | None:
+    """The offline mirror `cnnlab fetch` reads first: --mirror, else $CNNLAB_DATA_MIRROR, else data.mirror."""
+    mirror = given or os.environ.get(MIRROR_VARIABLE) or params["data"]["mirror"]
+    return Path(mirror) if mirror else None

@@ -186,7 +186,7 @@ def _fill_from_first_source(info: DatasetInfo, files_dir: Path, scratch: Path,
 
 
 def without(name: str) -> str:
-    """How to go on without dataset `name`: the same for Snakemake and DVC (cnnlab.left_out)."""
+    """How to go on without dataset `name`: the same for Snakemake and DVC (cnnlab.pipeline.left_out)."""
     return f"To run the study without {name}, leave it out of `datasets` in params.yaml and run it again."
 
 

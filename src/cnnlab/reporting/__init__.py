@@ -12,7 +12,7 @@
 - report.py: `cnnlab report`, which makes the tables, the study figures and the page.
 - captions.py: the captions of `snakemake --report` (workflow/report/*.rst), made from the declarations.
 
-Results are read through cnnlab.results (the results contract), never by hand.
+Results are read through cnnlab.results.records (the results contract), never by hand.
 """
 
 import matplotlib

@@ -7,7 +7,7 @@ and the tables' notes. After changing a caption, write them again:
 import textwrap
 from pathlib import Path
 
-from cnnlab import statistics
+from cnnlab.analysis import statistics
 from cnnlab.io import atomic_write_text
 from cnnlab.reporting.experiment_figures import FIGURES
 from cnnlab.reporting.gallery import Gallery

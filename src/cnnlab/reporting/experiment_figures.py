@@ -17,7 +17,6 @@ import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from cnnlab import layout
 from cnnlab.errors import CnnlabError
 from cnnlab.io import held_folder
 from cnnlab.reporting.gallery import Gallery
@@ -33,7 +32,8 @@ from cnnlab.reporting.style import (
     styled,
     within_possible_values,
 )
-from cnnlab.results import FinishedRun, read_evaluation_tables, read_seed_runs, seed_fix
+from cnnlab.results import layout
+from cnnlab.results.records import FinishedRun, read_evaluation_tables, read_seed_runs, seed_fix
 
 # torch and cnnlab's data modules (which import it) are imported by the functions that load and draw
 # images: `cnnlab report` imports this module for FIGURES alone, and torch takes seconds to import.

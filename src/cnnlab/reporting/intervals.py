@@ -1,7 +1,7 @@
 """How the report writes a number over the seeds with its interval, and what a paired difference
 says: within what the number can be, and never more than the seeds support.
 
-cnnlab.statistics.interval_kind decides; here are the words. An interval is printed only where it is
+cnnlab.analysis.statistics.interval_kind decides; here are the words. An interval is printed only where it is
 one ("t"); where Student's t interval would leave 0-100 % (an accuracy) or ±100 pp (a difference) the
 seeds' range stands instead, and fewer than three seeds that agree exactly get no interval. Each of
 those two cases is explained once per paragraph or table (`caveats`), not at every number.
@@ -9,7 +9,7 @@ those two cases is explained once per paragraph or table (`caveats`), not at eve
 
 import pandas as pd
 
-from cnnlab.statistics import ACCURACY, interval_kind
+from cnnlab.analysis.statistics import ACCURACY, interval_kind
 from cnnlab.text import count
 
 SEEDS_RANGE = "the seeds range"  # the phrase of a range that stands for an interval

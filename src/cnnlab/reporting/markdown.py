@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from cnnlab import layout
 from cnnlab.reporting.experiment_figures import FIGURES, plot_names
 from cnnlab.reporting.intervals import pct, pp
 from cnnlab.reporting.overview import counts_sentence, missing_sentence, smoke_note
@@ -14,7 +13,8 @@ from cnnlab.reporting.page import selected_ours
 from cnnlab.reporting.questions import Answer
 from cnnlab.reporting.references import REFERENCE_KINDS
 from cnnlab.reporting.study_figures import STUDY_FIGURES
-from cnnlab.results import FinishedRun
+from cnnlab.results import layout
+from cnnlab.results.records import FinishedRun
 
 
 def render_markdown(params: dict, runs: list[FinishedRun], reproduction: pd.DataFrame,

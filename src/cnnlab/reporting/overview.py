@@ -4,7 +4,7 @@ run yet or left out by `datasets`, and whether reduced-scale runs are among them
 
 from cnnlab import config
 from cnnlab.reporting.tables import reduced_scale
-from cnnlab.results import FinishedRun
+from cnnlab.results.records import FinishedRun
 from cnnlab.text import count
 
 

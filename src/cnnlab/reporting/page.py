@@ -10,7 +10,8 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from cnnlab import config, layout, statistics
+from cnnlab import config
+from cnnlab.analysis import statistics
 from cnnlab.reporting.experiment_figures import FIGURES, plot_names
 from cnnlab.reporting.intervals import (
     accuracy_text,
@@ -26,7 +27,8 @@ from cnnlab.reporting.references import REFERENCE_KINDS
 from cnnlab.reporting.study_figures import STUDY_FIGURES
 from cnnlab.reporting.style import DATASET_TITLES
 from cnnlab.reporting.tables import REPRODUCTION_NOTE, SELECTED, SUMMARY_NOTE
-from cnnlab.results import FinishedRun
+from cnnlab.results import layout
+from cnnlab.results.records import FinishedRun
 from cnnlab.text import count
 
 PARAMETER_COLUMNS = 7  # settings per parameters table, so that each fits the page's width

@@ -17,6 +17,7 @@ import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from cnnlab.analysis.statistics import describe
 from cnnlab.reporting.questions import Answer, question_number, seconds_per_epoch, seed_seconds_per_epoch
 from cnnlab.reporting.style import (
     drawn_interval,
@@ -29,8 +30,7 @@ from cnnlab.reporting.style import (
     styled,
 )
 from cnnlab.reporting.tables import seed_runs
-from cnnlab.results import FinishedRun, read_evaluation_tables
-from cnnlab.statistics import describe
+from cnnlab.results.records import FinishedRun, read_evaluation_tables
 
 FILE_PREFIX = "question_"
 SEED_DOT = {"color": "0.55", "s": 14, "zorder": 2}

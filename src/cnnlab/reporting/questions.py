@@ -12,12 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from cnnlab import statistics
+from cnnlab.analysis import statistics
 from cnnlab.reporting import intervals
 from cnnlab.reporting.intervals import caveats, comparison_sentence, difference_text
 from cnnlab.reporting.page import flops, load_caveat, machine_of, recipe_keys
 from cnnlab.reporting.tables import mean_of, paired_table, seed_runs
-from cnnlab.results import FinishedRun
+from cnnlab.results.records import FinishedRun
 from cnnlab.text import count
 
 NOT_A_SETTING = {"seeds"}  # differs between experiments without being what a question varies
@@ -168,7 +168,9 @@ def cost_note(base: FinishedRun, variants: list[FinishedRun]) -> str:
 
 def equivalence_note(base: FinishedRun, variants: list[FinishedRun]) -> str:
     """Q4 (a), measured when the report is made (milliseconds): a Linear layer as a 1x1 convolution."""
-    from cnnlab.equivalence import conv1x1_equivalence  # imports torch: only a report with Q4 needs it
+    from cnnlab.analysis.equivalence import (
+        conv1x1_equivalence,  # imports torch: only a report with Q4 needs it
+    )
 
     check = conv1x1_equivalence()
     return (f"A {check['linear']} layer's weights copied into a 1x1 convolution give the same outputs at "

@@ -2,9 +2,9 @@
 
 from pathlib import Path
 
+from cnnlab.config.strict_yaml import read_text, read_yaml
 from cnnlab.errors import CnnlabError
-from cnnlab.results import require_keys
-from cnnlab.strict_yaml import read_text, read_yaml
+from cnnlab.results.records import require_keys
 
 REFERENCES = Path("references.yaml")  # at the project's top, like params.yaml
 REFERENCE_KINDS = {"lab": "the lab's text", "source": "original source",

@@ -13,7 +13,7 @@ from cnnlab.reporting.questions import question_answers
 from cnnlab.reporting.references import REFERENCES, load_references
 from cnnlab.reporting.study_figures import StudyInputs, plot_study
 from cnnlab.reporting.tables import comparison_table, reproduction_table, summary_table
-from cnnlab.results import FinishedRun, read_replicates
+from cnnlab.results.records import FinishedRun, read_replicates
 
 
 def build_report(params: dict, results_dir: Path, references_path: Path = REFERENCES) -> Path:

@@ -14,6 +14,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
+from cnnlab.analysis.statistics import ACCURACY, describe, paired
 from cnnlab.reporting.gallery import Gallery
 from cnnlab.reporting.intervals import difference_interval, pp
 from cnnlab.reporting.style import (
@@ -30,8 +31,7 @@ from cnnlab.reporting.style import (
     within_possible_values,
 )
 from cnnlab.reporting.tables import NOT_COMPARABLE, seed_runs
-from cnnlab.results import FinishedRun
-from cnnlab.statistics import ACCURACY, describe, paired
+from cnnlab.results.records import FinishedRun
 from cnnlab.text import count
 
 # The E2/E2b grid and the E3/E4 pair that the study figures compare.

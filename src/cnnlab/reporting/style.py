@@ -16,10 +16,10 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
+from cnnlab.analysis.statistics import describe
 from cnnlab.data.catalog import DATASETS
 from cnnlab.io import atomic_write_with
-from cnnlab.results import FinishedRun
-from cnnlab.statistics import describe
+from cnnlab.results.records import FinishedRun
 
 if TYPE_CHECKING:  # `cnnlab report` draws no images and needs no torch (seconds to import)
     import torch

@@ -2,12 +2,12 @@
 its seeds), reproduction.csv (our runs next to each published number, with a verdict and its
 reason) and comparisons.csv (the study's claims as paired differences over seeds). summary.csv's
 test_acc_interval and comparisons.csv's interval say how each interval may be reported
-(cnnlab.statistics.interval_kind); the ci columns stay the plain t interval."""
+(cnnlab.analysis.statistics.interval_kind); the ci columns stay the plain t interval."""
 
 import pandas as pd
 
-from cnnlab import statistics
-from cnnlab.results import FinishedRun
+from cnnlab.analysis import statistics
+from cnnlab.results.records import FinishedRun
 
 REPRODUCED, BELOW, ABOVE, ONE_SEED, NOT_COMPARABLE, NO_REFERENCE = (
     "reproduced", "ours below", "ours above", "one seed", "not comparable", "no reference")
@@ -138,7 +138,7 @@ def rounding(value: float) -> float:
 
 def compare(params: dict, run: FinishedRun, entry: dict) -> dict:
     """Our runs' numbers for this reference, the difference of their mean, and the verdict with its
-    reason (cnnlab.statistics.verdict: the reference against our prediction interval)."""
+    reason (cnnlab.analysis.statistics.verdict: the reference against our prediction interval)."""
     ref_epochs = entry.get("epochs")
     row = {"kind": entry["kind"], "reference": entry["value"], "at_least": bool(entry.get("at_least")),
            "rounding": rounding(entry["value"]), "reference_epochs": ref_epochs,

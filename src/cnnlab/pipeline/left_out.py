@@ -13,9 +13,9 @@ that changed. (An experiment's runs that are all evaluated got a real summary al
 
 from pathlib import Path
 
-from cnnlab import layout
 from cnnlab.config import run_config
-from cnnlab.kept import evaluated_current
+from cnnlab.results import layout
+from cnnlab.results.kept import evaluated_current
 
 WHY = "left out of the study by `datasets` in params.yaml"
 NOT_DONE = {"fetch": "fetched", "train": "trained", "evaluate": "evaluated", "summarize": "summarized",
@@ -36,7 +36,7 @@ def skip(command: str, name: str, dataset: str, folder: Path) -> str:
     elif command == "train":  # evaluate's outputs are train's folder too
         (folder / layout.RUNS).mkdir(parents=True, exist_ok=True)
     elif command == "summarize":
-        from cnnlab.summary import summarize_left_out
+        from cnnlab.analysis.summary import summarize_left_out
 
         summarize_left_out(name, folder, f"{dataset} is {WHY}")
     elif command == "plot":

@@ -19,12 +19,12 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from cnnlab import random_streams, runtime
-from cnnlab.engine import TrainingSession, accuracy, loss_function, mix_batch, set_up_training
+from cnnlab import random_streams
 from cnnlab.errors import CnnlabError
 from cnnlab.io import atomic_torch_save, atomic_write_json, atomic_write_text, held_folder
 from cnnlab.models import count_parameters
-from cnnlab.results import (
+from cnnlab.results.provenance import code_digest
+from cnnlab.results.records import (
     EVALUATION_FILES,
     HISTORY_COLUMNS,
     TRAIN_FILES,
@@ -35,7 +35,8 @@ from cnnlab.results import (
     recorded_experiment,
     require_keys,
 )
-from cnnlab.workflow_support import code_digest
+from cnnlab.training import runtime
+from cnnlab.training.engine import TrainingSession, accuracy, loss_function, mix_batch, set_up_training
 
 CHECKPOINT_KEYS = ("config", "epoch", "model", "optimizer", "scheduler", "scaler", "rng", "history",
                    "best_val", "best_epoch", "wall_seconds")  # what last.pt holds

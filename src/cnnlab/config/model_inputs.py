@@ -9,7 +9,7 @@ import ast
 import functools
 from pathlib import Path
 
-MODELS_FOLDER = Path(__file__).parent / "models"
+MODELS_FOLDER = Path(__file__).parents[1] / "models"
 
 
 @functools.cache

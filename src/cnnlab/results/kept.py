@@ -9,8 +9,8 @@ from pathlib import Path
 from cnnlab.data.catalog import read_provenance
 from cnnlab.errors import CnnlabError
 from cnnlab.io import held_folder
-from cnnlab.results import EVALUATION_FILES, read_history, read_json, read_train_record
-from cnnlab.workflow_support import code_digest
+from cnnlab.results.provenance import code_digest
+from cnnlab.results.records import EVALUATION_FILES, read_history, read_json, read_train_record
 
 
 def training_kept(cfg: dict, out_dir: Path) -> bool:

@@ -1,12 +1,11 @@
 """What the Snakemake workflow (Snakefile, workflow/rules/) asks of cnnlab: the parameters it runs,
 the experiments `all` can build, whether jobs get a GPU, the `--set` options for `snakemake
---config`, the code each step depends on, and the DVC stage of each job.
+--config`, the code files of each step (its inputs), and the DVC stage of each job.
 
 Free of torch: every `snakemake` start imports this module, and importing torch takes seconds.
 """
 
 import glob
-import hashlib
 import json
 import os
 import shlex
@@ -14,41 +13,15 @@ import shutil
 import subprocess
 
 from cnnlab.config import STUDY_KEYS, completed, study_experiments
+from cnnlab.config.strict_yaml import read_yaml
 from cnnlab.errors import CnnlabError
-from cnnlab.strict_yaml import read_yaml
+from cnnlab.results.provenance import STEP_CODE
 
-# The source that each step's results depend on, from the project folder (a folder stands for its
-# Python files). cli.py, config.py, errors.py, io.py, kept.py, model_inputs.py, results.py,
-# strict_yaml.py and text.py only pass things along or check them. dvc.yaml's stages list the same
-# (tests/test_workflow_support.py checks).
 # torch threads of a train or evaluate job; Snakemake runs as many such jobs at once as --cores allow.
 # One thread a job: two one-thread LeNet-5 jobs side by side train 1.40x the images of one two-thread
 # job, and a one-thread job beside other work slows in proportion, where a two-thread one collapsed
 # 4.5-5.7x (docs/performance.md, "Threads on a shared machine"). `--set-threads train=N` overrides.
 JOB_THREADS = 1
-
-TRAIN_CODE = [
-    "src/cnnlab/data",
-    "src/cnnlab/engine.py",
-    "src/cnnlab/models",
-    "src/cnnlab/random_streams.py",
-    "src/cnnlab/runtime.py",
-    "src/cnnlab/train.py",
-]
-ENGINE_CODE = [path for path in TRAIN_CODE if path != "src/cnnlab/train.py"]
-STEP_CODE = {
-    # None: a dataset in place is known by its content (checked against its digests), not by the
-    # code that fetched it, and the code that reads it is train's. Fetching again on a code change
-    # would delete the dataset and, through Snakemake's `ancient` bug (snakemake/snakemake#4166),
-    # leave the jobs after it unplanned: `snakemake all` would fetch and stop.
-    "fetch": [],
-    "train": TRAIN_CODE,
-    "evaluate": [*ENGINE_CODE, "src/cnnlab/evaluate.py"],
-    "summarize": ["src/cnnlab/statistics.py", "src/cnnlab/summary.py"],
-    "plot": ["src/cnnlab/reporting"],
-    # equivalence.py (Q4's 1x1 check, with its model helper) runs as the report is made
-    "report": ["src/cnnlab/reporting", "src/cnnlab/equivalence.py", "src/cnnlab/models"],
-}
 
 # cnnlab reads these from params.yaml alone, never from `snakemake --config`.
 FILE_ONLY_KEYS = ("data", "scales", "datasets")
@@ -70,21 +43,6 @@ def code_files(step: str) -> list[str]:
     for path in STEP_CODE[step]:
         files += sorted(glob.glob(f"{path}/**/*.py", recursive=True)) if os.path.isdir(path) else [path]
     return files
-
-
-def code_digest(step: str) -> str:
-    """SHA-256 over the source of STEP_CODE[step] as this installation of cnnlab has it: a run
-    records it, and a run made by other code is not kept as current (`cnnlab train`)."""
-    package = os.path.dirname(os.path.abspath(__file__))
-    digest = hashlib.sha256()
-    for path in STEP_CODE[step]:
-        local = os.path.join(package, os.path.relpath(path, "src/cnnlab"))
-        files = sorted(glob.glob(f"{local}/**/*.py", recursive=True)) if os.path.isdir(local) else [local]
-        for file in files:
-            digest.update(os.path.relpath(file, package).encode() + b"\0")
-            with open(file, "rb") as source:
-                digest.update(hashlib.sha256(source.read()).digest())
-    return digest.hexdigest()
 
 
 def workflow_params(config: dict, params_file: dict) -> dict:

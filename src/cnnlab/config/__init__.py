@@ -15,8 +15,8 @@ from pathlib import Path
 import jsonschema
 import yaml
 
+from cnnlab.config.strict_yaml import read_text, read_yaml
 from cnnlab.errors import CnnlabError
-from cnnlab.strict_yaml import read_text, read_yaml
 from cnnlab.text import cut, shown
 
 STUDY_KEYS = ("seeds", "device", "precision", "deterministic", "compile", "scale")
@@ -27,7 +27,7 @@ RENAMED_KEYS = {"shuffle": "`order` (true = shuffled, false = file)"}
 
 @functools.cache  # read once; no caller changes it
 def schema() -> dict:
-    return yaml.safe_load(resources.files("cnnlab").joinpath("params.schema.yaml").read_text())
+    return yaml.safe_load(resources.files("cnnlab.config").joinpath("params.schema.yaml").read_text())
 
 
 def read_params(path: str | Path = "params.yaml"):
@@ -110,8 +110,8 @@ def base_keys(own_keys: dict, name: str, source: str) -> dict:
 
 def check_model_fits(spec: dict, where: str) -> None:
     """The experiment's model takes images of its dataset's channels (1 for MNIST, 3 for CIFAR-10)."""
+    from cnnlab.config.model_inputs import input_channels
     from cnnlab.data.catalog import dataset_info
-    from cnnlab.model_inputs import input_channels
 
     takes, has = input_channels()[spec["model"]], dataset_info(spec["dataset"]).channels
     if takes != has:
@@ -177,7 +177,7 @@ def _explain(error: jsonschema.ValidationError) -> str:
         own_keys = schema()["properties"]["defaults"]["propertyNames"]["not"]["enum"]  # not in defaults
         shared = missing in experiment_keys() and missing not in own_keys
         where = "to the experiment or to `defaults` " if shared else ""
-        return f"the key {missing!r} is missing; add it {where}(see src/cnnlab/params.schema.yaml)"
+        return f"the key {missing!r} is missing; add it {where}(see src/cnnlab/config/params.schema.yaml)"
     if error.validator == "not" and "description" in s:  # a key in the wrong place
         return f"{shown(value)} is not allowed here: {s['description']}"
     if error.validator == "enum":
@@ -199,7 +199,7 @@ def _explain(error: jsonschema.ValidationError) -> str:
 def _explain_type(value, allowed, top_level: bool) -> str:
     if top_level:  # do not repeat a whole file that is not a catalog
         return (f"the file holds {type(value).__name__ if value is not None else 'nothing'}, "
-                "not the catalog's keys; see src/cnnlab/params.schema.yaml")
+                "not the catalog's keys; see src/cnnlab/config/params.schema.yaml")
     if isinstance(value, float) and not math.isfinite(value):
         return f"{value} is not a finite number; allowed: a finite {allowed}"
     if isinstance(value, str) and allowed == "number" and _is_float(value):

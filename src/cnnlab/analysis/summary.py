@@ -2,7 +2,7 @@
 
 Writes into the experiment's folder: summary.json (what `dvc metrics diff` compares: for each
 measure n, mean, sample SD, 95 % t interval of the mean, min, max, and `interval`: how that interval
-may be reported, cnnlab.statistics.interval_kind; ci_low and ci_high stay the plain t interval even
+may be reported, cnnlab.analysis.statistics.interval_kind; ci_low and ci_high stay the plain t interval even
 where it leaves 0-1, then `interval` is "range"), seeds.csv (one row a seed),
 curves.csv (history.csv's figures per epoch, averaged over the seeds: what `dvc plots` draws),
 per_class.csv and confusion.csv (the runs' counts added up: the same columns as one run's).
@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from cnnlab.analysis.statistics import ACCURACY, binomial_se, describe, interval_kind
 from cnnlab.errors import CnnlabError
 from cnnlab.io import atomic_write_json, atomic_write_text, atomic_write_with, held_folder
-from cnnlab.results import (
+from cnnlab.results.records import (
     HISTORY_COLUMNS,
     PER_CLASS_COLUMNS,
     check_owner,
@@ -24,7 +25,6 @@ from cnnlab.results import (
     read_seed_runs,
     seed_fix,
 )
-from cnnlab.statistics import ACCURACY, binomial_se, describe, interval_kind
 from cnnlab.text import count
 
 # The measures of metrics.json that are summarised over seeds.
@@ -72,7 +72,7 @@ def read_runs(cfg: dict, out_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.
 
 def summarize_left_out(name: str, out_dir: Path, why: str) -> None:
     """The summary files of an experiment that is not in the study, as DVC's summary stage needs
-    them (cnnlab.left_out): the tables with their columns and no rows, summary.json saying `why`."""
+    them (cnnlab.pipeline.left_out): the tables with their columns and no rows, summary.json saying `why`."""
     out_dir = Path(out_dir)
     check_owner(out_dir, experiment_folder_owner(out_dir), {"name": name})
     with held_folder(out_dir, create=True):

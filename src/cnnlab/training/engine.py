@@ -12,11 +12,11 @@ import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
-from cnnlab import runtime
 from cnnlab.data import transforms
 from cnnlab.data.batches import BatchPreparer, StudyData, load_study_data
 from cnnlab.errors import CnnlabError
 from cnnlab.models import MODEL_INPUT_SHAPES, create_model, init_weights
+from cnnlab.training import runtime
 
 EVAL_BATCH_FLOOR = 1024  # evaluation has no batch-dependent layers, so bigger batches only save time
 

@@ -5,7 +5,7 @@ template holds the three scripts inline, taken from the copies that Snakemake (a
 cnnlab) installs for its own reports. DVC fills `{plot_divs}` and `{refresh_tag}`; the template
 has no `{scripts}`, so DVC's CDN script tags go nowhere. `make venv` writes it:
 
-    python -m cnnlab.offline_plots [PATH]     # default: .dvc/plots/offline.html
+    python -m cnnlab.pipeline.offline_plots [PATH]     # default: .dvc/plots/offline.html
 """
 
 import sys
@@ -25,7 +25,7 @@ PAGE = """<!DOCTYPE html>
 <meta charset="utf-8">
 {refresh_tag}
 <title>DVC Plot</title>
-<!-- Vega, Vega-Lite and Vega-Embed inline (python -m cnnlab.offline_plots): no CDN, works offline -->
+<!-- Vega, Vega-Lite and Vega-Embed inline (cnnlab.pipeline.offline_plots): no CDN, works offline -->
 SCRIPTS
 <style>table { border-spacing: 15px; }</style>
 </head>

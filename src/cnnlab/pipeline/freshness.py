@@ -16,7 +16,7 @@ rules instead (workflow/rules/dvc.smk, experiments.smk):
 - `drop_stale_mark`: a folder that another tool remade after Snakemake is dated by the folder,
   not by the mark that Snakemake left in it;
 - `drop_empty_folders`: a dataset's folder that DVC's fetch stage left empty (while `datasets`
-  left it out: cnnlab.left_out) is removed once the dataset is back in the study: Snakemake goes
+  left it out: cnnlab.pipeline.left_out) is removed once the dataset is back in the study: Snakemake goes
   by the folder's existence and would take it for fetched;
 - `drop_stale_records`: Snakemake's record of how it made a file (its inputs, params, code) is
   dropped once another tool has rewritten the file: the record no longer describes it (one more

@@ -4,7 +4,7 @@ The 1x1 conv is applied to whole feature maps; the Linear to the channel vector 
 alone. Both compute the same sums, in a different order, so they differ only by rounding: the
 largest absolute difference is what `max_abs_difference` returns, in float64 and float32.
 
-    from cnnlab.equivalence import conv1x1_equivalence
+    from cnnlab.analysis.equivalence import conv1x1_equivalence
     conv1x1_equivalence()  # {"float64": ..., "float32": ..., "linear": "Linear(64, 10)", ...}
 
 The report calls `conv1x1_equivalence` (milliseconds, no training, the same numbers every time).

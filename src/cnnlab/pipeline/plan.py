@@ -1,7 +1,7 @@
 """`cnnlab plan`: before the run, every job of the study, its time and memory here, and its data.
 
 Times and peak memory come from a few seconds of real training steps per setup
-(`cnnlab.calibrate`); what is already up to date comes from Snakemake's own `--summary` of `all`,
+(`cnnlab.pipeline.calibrate`); what is already up to date comes from Snakemake's own `--summary` of `all`,
 the target that `make study` builds; where each dataset would come from is checked on disk, and
 the internet only when nothing on disk has the dataset.
 """
@@ -17,11 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
-from cnnlab import calibrate, config
-from cnnlab.data.catalog import DATASETS, DatasetInfo, dataset_dir
+from cnnlab import config
+from cnnlab.data.catalog import DATASETS, MIRROR_VARIABLE, DatasetInfo, dataset_dir, mirror_folder
 from cnnlab.errors import CnnlabError
+from cnnlab.pipeline import calibrate
+from cnnlab.pipeline.workflow_support import JOB_THREADS
 from cnnlab.text import count
-from cnnlab.workflow_support import JOB_THREADS
 
 CONNECT_TIMEOUT = 3.0  # seconds for one TCP connection to a download host
 ADVICE = ("run it on a GPU (device: cuda) or a cluster (`snakemake --executor ...`), or make it smaller: "
@@ -58,9 +59,9 @@ class Job:
 def study_jobs(params: dict, overrides: list[str]) -> list[Job]:
     import torch
 
-    from cnnlab import runtime
-    from cnnlab.engine import flops_per_image
     from cnnlab.models import create_model
+    from cnnlab.training import runtime
+    from cnnlab.training.engine import flops_per_image
 
     jobs = []
     for name in config.study_experiments(params):
@@ -87,7 +88,7 @@ def snakemake_status(jobs: list[Job]) -> str:
         return f"status unknown: `snakemake --summary all` failed ({last})"
     pending = {}  # (experiment, seed) -> rules whose outputs Snakemake would make again
     for row in csv.DictReader(done.stdout.splitlines(), delimiter="\t"):
-        parts = Path(row["output_file"]).parts  # results/EXP/runs/seed<k>/FILE (cnnlab.layout)
+        parts = Path(row["output_file"]).parts  # results/EXP/runs/seed<k>/FILE (cnnlab.results.layout)
         if len(parts) == 5 and parts[0] == "results" and row["rule"] in ("train", "evaluate"):
             rules = pending.setdefault((parts[1], parts[3]), set())
             if row["plan"] != "no update":
@@ -134,15 +135,13 @@ def measure(jobs: list[Job], threads: int, seconds: float, run_new: bool) -> str
 
 def data_sources(params: dict, names: list[str]) -> list[tuple[str, str, bool]]:
     """(dataset, where `cnnlab fetch` would get it, whether it can be had), in fetch's order."""
-    from cnnlab.cli import MIRROR_VARIABLE
-
-    mirror = os.environ.get(MIRROR_VARIABLE) or params["data"]["mirror"]
+    mirror = mirror_folder(params)
     rows = []
     for name in names:
         info = DATASETS[name]
         places = [("already in", dataset_dir(name, params["data"]["root"]))]
         if mirror:
-            places += [("offline mirror", Path(mirror) / sub) for sub in info.mirror_subfolders]
+            places += [("offline mirror", mirror / sub) for sub in info.mirror_subfolders]
         if info.package:
             places.append(("Debian package", info.package.folder))
         found = next((f"{label} {folder}" for label, folder in places if has_copy(info, folder)), None)

@@ -1,6 +1,6 @@
 """How fast one experiment trains on this machine, and its peak memory: a few seconds of real steps.
 
-`cnnlab plan` runs `python -m cnnlab.calibrate` once per distinct training setup, in a fresh
+`cnnlab plan` runs `python -m cnnlab.pipeline.calibrate` once per distinct training setup, in a fresh
 process, so that the peak memory is that setup's own (VmHWM on the CPU, torch's peak allocation on
 CUDA: `runtime.peak_memory_mb`, as train.json records it). The child trains with cnnlab's own
 `engine.set_up_training` and `train.train_one_epoch` (as benchmarks/bench.py does) on random uint8
@@ -72,7 +72,7 @@ def read_cache() -> dict:
 def calibrate(cfg: dict, threads: int, seconds: float) -> dict:
     """{train_ips, eval_ips, peak_memory_mb, startup_seconds} of `cfg`'s setup, measured in a child."""
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "cnnlab.calibrate", str(threads), str(seconds)],
+    done = subprocess.run([sys.executable, "-m", "cnnlab.pipeline.calibrate", str(threads), str(seconds)],
                           input=json.dumps(cfg), capture_output=True, text=True)
     refusal = done.stderr.strip().splitlines()[-1:] if done.returncode == 2 else []
     if refusal and refusal[0].startswith("cnnlab: error: "):  # the child refused the setup
@@ -116,7 +116,7 @@ def measure(cfg: dict, threads: int, seconds: float) -> dict:
     """In the child: warm up one batch, train for about `seconds` in up to ROUNDS rounds (the
     fastest counts: the one least disturbed by other processes), then evaluate one full evaluation
     batch (the size `predict` uses), as each epoch of `cnnlab train` does."""
-    from cnnlab import engine, runtime, train
+    from cnnlab.training import engine, runtime, train
 
     started = time.perf_counter()
     cfg = {**cfg, "pretrained": False}  # the same compute and memory, and no download

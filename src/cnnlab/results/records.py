@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cnnlab import layout
 from cnnlab.config import run_config
 from cnnlab.errors import CnnlabError, describe_os_error
+from cnnlab.results import layout
 
 # pandas and torch take seconds to import, and every command reads results: each is imported by the
 # functions that use it (`cnnlab train` reads no table; summarize and report load no checkpoint).

@@ -5,13 +5,13 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from cnnlab.engine import accuracy, set_up
 from cnnlab.errors import CnnlabError
 from cnnlab.io import atomic_write_json, atomic_write_with, held_folder
-from cnnlab.kept import file_sha256
 from cnnlab.random_streams import shifted_test_generator
-from cnnlab.results import load_model_state, read_history, read_train_record
-from cnnlab.workflow_support import code_digest
+from cnnlab.results.kept import file_sha256
+from cnnlab.results.provenance import code_digest
+from cnnlab.results.records import load_model_state, read_history, read_train_record
+from cnnlab.training.engine import accuracy, set_up
 
 # shifted_test_acc (question 4): each test image moved this many pixels up, down, left or right
 # (one direction an image, drawn from the run's seed), the uncovered border black (0).
@@ -57,7 +57,7 @@ def compute(cfg: dict, out_dir: Path, threads: int | None) -> tuple[dict, pd.Dat
         "labs_best_epoch": int(labs_best["epoch"]),
     }
     metrics = {k: round(v, 6) if isinstance(v, float) else v for k, v in metrics.items()}
-    # what it was made from, so that a current evaluation is kept (cnnlab.kept.evaluation_kept)
+    # what it was made from, so that a current evaluation is kept (cnnlab.results.kept.evaluation_kept)
     metrics.update(model_sha256=file_sha256(out_dir / "model.pt"), code_sha256=code_digest("evaluate"))
 
     classes = list(data.info.classes)

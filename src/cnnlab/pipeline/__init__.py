@@ -1,0 +1,2 @@
+"""What only the drivers need (Snakemake, DVC, `cnnlab plan`): planning, calibration, freshness,
+left-out stages."""

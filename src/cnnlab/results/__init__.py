@@ -1,0 +1,1 @@
+"""Results on disk: where they lie, reading them back checked, whether a run is current, what code made it."""

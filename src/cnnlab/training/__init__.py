@@ -1,0 +1,1 @@
+"""Training and evaluating one run: the engine, the loop, evaluation, the machine it runs on."""
