@@ -7,11 +7,14 @@ traceback, and every file the user had byte-identical afterwards.
 import hashlib
 import os
 import resource
+import shutil
 import signal
 import subprocess
 import sys
 from contextlib import contextmanager
 from pathlib import Path
+
+from synthetic import mnist_project
 
 REPO = Path(__file__).resolve().parents[1]
 IS_ROOT = os.geteuid() == 0  # chmod does not stop root: read-only and full disks are real mounts
@@ -68,3 +71,25 @@ def read_only_folder(folder: Path):
         yield folder
     finally:
         folder.chmod(0o755)
+
+
+def trained_project(folder: Path, experiment: str) -> Path:
+    """Synthetic MNIST in `folder`, and `experiment` (one seed) trained, evaluated and summarized
+    into `folder`/trained/: the results that the refusal tests try to damage."""
+    from cnnlab import config
+    from cnnlab.analysis.summary import summarize
+    from cnnlab.training.evaluate import evaluate
+    from cnnlab.training.train import train
+
+    mnist_project(folder, n_train=300, n_test=100, val_size=50, datasets=["mnist"], seeds=[0])
+    cfg = config.experiment_config(config.load_params(folder / "params.yaml"), experiment)
+    run = config.run_config(cfg, 0)
+    train(run, folder / "trained/runs/seed0")
+    evaluate(run, folder / "trained/runs/seed0")
+    summarize(cfg, folder / "trained")
+    return folder
+
+
+def results_copy(project: Path, tmp_path: Path, experiment: str) -> Path:
+    """A fresh copy of `project`'s trained results, as results/EXPERIMENT of a study."""
+    return Path(shutil.copytree(project / "trained", tmp_path / "results" / experiment))

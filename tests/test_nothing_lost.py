@@ -7,7 +7,6 @@ that does not fit its dataset.
 """
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,11 +16,8 @@ import pytest
 import yaml
 
 from cnnlab import config
-from cnnlab.analysis.summary import summarize
-from cnnlab.training.evaluate import evaluate
 from cnnlab.training.train import STAGING, train
-from refusals import REPO, assert_refused, cnnlab, read_only_folder, snapshot
-from synthetic import mnist_project
+from refusals import REPO, assert_refused, cnnlab, read_only_folder, results_copy, snapshot, trained_project
 
 EXPERIMENT = "mlp_mnist"
 DIVERGE = ("--set", "optimizer=sgd", "--set", "lr=1e6", "--set", "momentum=0")
@@ -29,23 +25,12 @@ DIVERGE = ("--set", "optimizer=sgd", "--set", "lr=1e6", "--set", "momentum=0")
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
-    """Synthetic MNIST and one trained, evaluated and summarized EXPERIMENT in trained/."""
-    tmp = mnist_project(tmp_path_factory.mktemp("project"), n_train=300, n_test=100, val_size=50,
-                        datasets=["mnist"], seeds=[0])
-    cfg = config.experiment_config(config.load_params(tmp / "params.yaml"), EXPERIMENT)
-    run = config.run_config(cfg, 0)
-    train(run, tmp / "trained/runs/seed0")
-    evaluate(run, tmp / "trained/runs/seed0")
-    summarize(cfg, tmp / "trained")
-    return tmp
+    return trained_project(tmp_path_factory.mktemp("project"), EXPERIMENT)
 
 
 @pytest.fixture
 def results(project, tmp_path) -> Path:
-    """A fresh copy of the trained results as results/EXPERIMENT of a study."""
-    folder = tmp_path / "results" / EXPERIMENT
-    shutil.copytree(project / "trained", folder)
-    return folder
+    return results_copy(project, tmp_path, EXPERIMENT)
 
 
 def test_a_diverging_run_leaves_the_finished_run_it_would_replace(project, results):

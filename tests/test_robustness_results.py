@@ -22,14 +22,18 @@ import numpy as np
 import pytest
 import torch
 
-from cnnlab import config
-from cnnlab.analysis.summary import summarize
 from cnnlab.models import create_model
 from cnnlab.training import runtime
-from cnnlab.training.evaluate import evaluate
-from cnnlab.training.train import train
-from refusals import IS_ROOT, REPO, assert_refused, cnnlab, mounted_tmpfs, snapshot
-from synthetic import mnist_project
+from refusals import (
+    IS_ROOT,
+    REPO,
+    assert_refused,
+    cnnlab,
+    mounted_tmpfs,
+    results_copy,
+    snapshot,
+    trained_project,
+)
 
 EXPERIMENT = "mlp_mnist"  # one epoch of a tiny MLP: quick to train in the fixture
 RUN = "runs/seed0"  # its one run (seeds: [0]), inside the experiment's folder
@@ -48,22 +52,12 @@ class RunsCode:
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
-    """params.yaml over synthetic MNIST, and one trained and evaluated EXPERIMENT in trained/."""
-    tmp = mnist_project(tmp_path_factory.mktemp("project"), n_train=300, n_test=100, val_size=50,
-                        datasets=["mnist"], seeds=[0])
-    cfg = config.experiment_config(config.load_params(tmp / "params.yaml"), EXPERIMENT)
-    train(config.run_config(cfg, 0), tmp / "trained" / RUN)
-    evaluate(config.run_config(cfg, 0), tmp / "trained" / RUN)
-    summarize(cfg, tmp / "trained")
-    return tmp
+    return trained_project(tmp_path_factory.mktemp("project"), EXPERIMENT)
 
 
 @pytest.fixture
 def results(project, tmp_path) -> Path:
-    """A fresh copy of the trained results, as results/EXPERIMENT of a study."""
-    folder = tmp_path / "results" / EXPERIMENT
-    shutil.copytree(project / "trained", folder)
-    return folder
+    return results_copy(project, tmp_path, EXPERIMENT)
 
 
 def temp_files(folder: Path) -> list[Path]:
