@@ -13,13 +13,13 @@ import pytest
 import yaml
 
 from cnnlab import config
+from cnnlab.config.study import gpu_visible
 from cnnlab.errors import CnnlabError
 from cnnlab.pipeline import workflow_support
 from cnnlab.pipeline.workflow_support import (
     buildable_study,
     code_files,
     dvc_stage,
-    gpu_visible,
     gpus_per_job,
     imagenet_weights_cached,
     set_options,

@@ -159,10 +159,11 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "fetch":
         root = args.root or Path(params["data"]["root"])
         dataset_info(args.dataset)  # refuses an unknown name, before anything is made for it
-        if args.skip_left_out and args.dataset not in config.study_datasets(params):
+        left = config.left_out_datasets(params) if args.skip_left_out else {}
+        if args.dataset in left:
             from cnnlab.pipeline import left_out
 
-            print(left_out.skip("fetch", args.dataset, args.dataset, root / args.dataset))
+            print(left_out.skip("fetch", args.dataset, args.dataset, root / args.dataset, left[args.dataset]))
             return 0
         from cnnlab.data.fetch import fetch
 
@@ -184,11 +185,12 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = config.experiment_config(params, args.experiment, args.overrides)
     out = args.out or layout.experiment_folder(args.experiment)
-    if args.skip_left_out and cfg["dataset"] not in config.study_datasets(params):
+    left = config.left_out_datasets(params) if args.skip_left_out else {}
+    if cfg["dataset"] in left:
         from cnnlab.pipeline import left_out
 
         if args.command not in ("summarize", "plot") or not left_out.evaluated(cfg, out):
-            print(left_out.skip(args.command, cfg["name"], cfg["dataset"], out))
+            print(left_out.skip(args.command, cfg["name"], cfg["dataset"], out, left[cfg["dataset"]]))
             return 0
     if args.command in ("train", "evaluate"):
         seeds = [args.seed] if args.seed is not None else cfg["seeds"]
@@ -240,13 +242,15 @@ def run(args: argparse.Namespace) -> int:
 
 
 def print_catalog(params: dict) -> None:
-    """One experiment a line: name, STUDY.md number, dataset, model, and whether `datasets` leaves it out."""
-    from cnnlab.config import study_experiments
+    """One experiment a line: name, STUDY.md number, dataset, model, and whether the study leaves it
+    out; then each dataset left out, and why."""
+    from cnnlab import config
 
-    numbers = params.get("study_numbers", {})
-    chosen = study_experiments(params)
+    numbers, left = params.get("study_numbers", {}), config.left_out_datasets(params)
     width = max(len(name) for name in ["experiment", *params["experiments"]])
     print(f"{'experiment':{width}s} {'STUDY.md':8s} {'dataset':14s} model")
     for name, spec in params["experiments"].items():
-        left_out = "" if name in chosen else "  (left out of the study by `datasets`)"
-        print(f"{name:{width}s} {numbers.get(name, '-'):8s} {spec['dataset']:14s} {spec['model']}{left_out}")
+        mark = "  (left out)" if spec["dataset"] in left else ""
+        print(f"{name:{width}s} {numbers.get(name, '-'):8s} {spec['dataset']:14s} {spec['model']}{mark}")
+    for dataset, why in left.items():
+        print(f"left out: {dataset}: {why}")

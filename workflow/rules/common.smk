@@ -4,7 +4,7 @@ import sys
 
 from snakemake.utils import validate
 
-from cnnlab.config import completed, experiment_config, read_params, run_config
+from cnnlab.config import completed, experiment_config, left_out_datasets, read_params, run_config
 from cnnlab.errors import CnnlabError
 from cnnlab.results.layout import RUN
 from cnnlab.pipeline.workflow_support import (
@@ -110,6 +110,10 @@ def cnnlab_options(exp):
 # `all` and the report cover the experiments of `datasets`, less those whose pretrained weights
 # only the internet has (see cnnlab.pipeline.workflow_support.buildable_study).
 STUDY, NEEDS_WEIGHTS = buildable_study(PARAMS)
+LEFT_OUT = checked(left_out_datasets, PARAMS)
+if LEFT_OUT and workflow.is_main_process:  # said once, at the start (the report lists it too)
+    print("Note: left out of the study: " + "; ".join(f"{name} ({why})" for name, why in LEFT_OUT.items()),
+          file=sys.stderr)
 if NEEDS_WEIGHTS:
     print(f"Note: `all` leaves out {', '.join(NEEDS_WEIGHTS)}: its pretrained ImageNet weights "
           "are not in torchvision's cache ($TORCH_HOME/hub/checkpoints/).", file=sys.stderr)

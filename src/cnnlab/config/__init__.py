@@ -144,11 +144,17 @@ def _check(validator, instance, source: str, where=()) -> None:
 
 
 def study_datasets(params: dict) -> list[str]:
-    """The datasets whose experiments make up the study: `datasets`; without it, all of the catalog's."""
-    from cnnlab.data.catalog import DATASETS
+    """The datasets whose experiments make up the study (config.study: `datasets`, or `auto`)."""
+    from cnnlab.config.study import study_choice
 
-    chosen = params.get("datasets")
-    return list(DATASETS) if chosen is None else chosen
+    return study_choice(params)[0]
+
+
+def left_out_datasets(params: dict) -> dict[str, str]:
+    """Each dataset the study leaves out, with why and how to put it in."""
+    from cnnlab.config.study import study_choice
+
+    return study_choice(params)[1]
 
 
 def study_experiments(params: dict) -> list[str]:

@@ -51,6 +51,9 @@ class DatasetInfo:
     marker: str  # its matplotlib marker in the study's figures
     archive: Archive | None = None
     package: DebianPackage | None = None
+    # its experiments take days on a CPU (`cnnlab plan` estimates them): `datasets: auto` leaves it
+    # out where there is no GPU
+    needs_gpu: bool = False
 
 
 # SHA-256 of the canonical, decompressed IDX files (as in ../shared/datasets/*/SHA256SUMS).
@@ -103,7 +106,7 @@ CIFAR10 = DatasetInfo(
         "batches.meta": "5ff9c542aee3614f3951f8cda6e48888",
     },
     archive=Archive("cifar-10-python.tar.gz", "c58f30108f718f92721af3b95e74349a"),
-    mirror_subfolders=("", "cifar10", "cifar-10"), download="CIFAR10", marker="^",
+    mirror_subfolders=("", "cifar10", "cifar-10"), download="CIFAR10", marker="^", needs_gpu=True,
 )
 
 DATASETS: dict[str, DatasetInfo] = {info.name: info for info in (MNIST, FASHION_MNIST, CIFAR10)}

@@ -17,7 +17,6 @@ from cnnlab.config import run_config
 from cnnlab.results import layout
 from cnnlab.results.kept import evaluated_current
 
-WHY = "left out of the study by `datasets` in params.yaml"
 NOT_DONE = {"fetch": "fetched", "train": "trained", "evaluate": "evaluated", "summarize": "summarized",
             "plot": "plotted"}
 
@@ -28,8 +27,9 @@ def evaluated(cfg: dict, out: Path) -> bool:
                for seed in cfg["seeds"])
 
 
-def skip(command: str, name: str, dataset: str, folder: Path) -> str:
-    """Leave what `cnnlab COMMAND NAME` would write into `folder` empty; returns what was done."""
+def skip(command: str, name: str, dataset: str, folder: Path, why: str) -> str:
+    """Leave what `cnnlab COMMAND NAME` would write into `folder` empty, the dataset being left out
+    of the study for the reason `why` (config.left_out_datasets); returns what was done."""
     folder = Path(folder)
     if command == "fetch":  # the dataset's folder
         folder.mkdir(parents=True, exist_ok=True)
@@ -38,8 +38,8 @@ def skip(command: str, name: str, dataset: str, folder: Path) -> str:
     elif command == "summarize":
         from cnnlab.analysis.summary import summarize_left_out
 
-        summarize_left_out(name, folder, f"{dataset} is {WHY}")
+        summarize_left_out(name, folder, f"{dataset} is left out of the study ({why})")
     elif command == "plot":
         (folder / layout.PLOTS).mkdir(parents=True, exist_ok=True)
     who = dataset if name == dataset else f"{name}: {dataset}"
-    return f"{who} is {WHY}; not {NOT_DONE[command]} (--skip-left-out)"
+    return f"{who} is left out of the study ({why}); not {NOT_DONE[command]} (--skip-left-out)"

@@ -8,23 +8,20 @@ the internet only when nothing on disk has the dataset.
 
 import csv
 import os
-import socket
 import subprocess
 import sys
-import threading
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlparse
 
 from cnnlab import config
-from cnnlab.data.catalog import DATASETS, MIRROR_VARIABLE, DatasetInfo, dataset_dir, mirror_folder
+from cnnlab.data.catalog import DATASETS
+from cnnlab.data.sources import data_sources
 from cnnlab.errors import CnnlabError
 from cnnlab.pipeline import calibrate
 from cnnlab.pipeline.workflow_support import JOB_THREADS
 from cnnlab.text import count
 
-CONNECT_TIMEOUT = 3.0  # seconds for one TCP connection to a download host
 ADVICE = ("run it on a GPU (device: cuda) or a cluster (`snakemake --executor ...`), or make it smaller: "
           "fewer seeds, fewer epochs (--set epochs=N), or leave its dataset out of `datasets`")
 
@@ -133,73 +130,6 @@ def measure(jobs: list[Job], threads: int, seconds: float, run_new: bool) -> str
               "trains and evaluates one batch (on CUDA: torch's peak allocation)")
 
 
-def data_sources(params: dict, names: list[str]) -> list[tuple[str, str, bool]]:
-    """(dataset, where `cnnlab fetch` would get it, whether it can be had), in fetch's order."""
-    mirror = mirror_folder(params)
-    rows = []
-    for name in names:
-        info = DATASETS[name]
-        places = [("already in", dataset_dir(name, params["data"]["root"]))]
-        if mirror:
-            places += [("offline mirror", mirror / sub) for sub in info.mirror_subfolders]
-        if info.package:
-            places.append(("Debian package", info.package.folder))
-        found = next((f"{label} {folder}" for label, folder in places if has_copy(info, folder)), None)
-        url = None if found else download_url(info)
-        if url and reachable(url):
-            found = f"the internet ({url})"
-        if found is None:
-            tried = [f"no copy in {', '.join(str(folder) for _, folder in places)}",
-                     f"no internet ({urlparse(url).hostname} not reachable)"]
-            if not mirror:
-                tried.insert(1, f"no offline mirror set (${MIRROR_VARIABLE} or data.mirror)")
-            if info.package:
-                tried.insert(1, f"apt-get install {info.package.name} would provide it")
-            found = "cannot be had: " + "; ".join(tried)
-        rows.append((name, found, not found.startswith("cannot")))
-    return rows
-
-
-def has_copy(info: DatasetInfo, folder: Path) -> bool:
-    """`folder` holds the dataset's files as `cnnlab fetch` reads them (digests are checked then):
-    unpacked (raw, .gz or .xz), or the declared archive."""
-    for candidate in (folder, folder / info.folder, folder / info.subdir):
-        if all(any((candidate / (file + suffix)).is_file() for suffix in ("", ".gz", ".xz"))
-               for file in info.digests):
-            return True
-    return info.archive is not None and (folder / info.archive.name).is_file()
-
-
-def download_url(info: DatasetInfo) -> str:
-    import torchvision.datasets
-
-    downloader = getattr(torchvision.datasets, info.download)
-    return downloader.mirrors[0] if hasattr(downloader, "mirrors") else downloader.url
-
-
-def reachable(url: str) -> bool:
-    """A TCP connection to the host torchvision downloads from opens within CONNECT_TIMEOUT.
-
-    Only the host itself can say whether the download would work (a network route or a DNS answer
-    does not: firewalls and proxies); name lookups have no timeout of their own, hence the thread.
-    """
-    address = urlparse(url)
-    port = address.port or (443 if address.scheme == "https" else 80)
-    result = []
-
-    def connect():
-        try:
-            socket.create_connection((address.hostname, port), timeout=CONNECT_TIMEOUT).close()
-            result.append(True)
-        except OSError:
-            pass
-
-    thread = threading.Thread(target=connect, daemon=True)
-    thread.start()
-    thread.join(CONNECT_TIMEOUT)
-    return bool(result)
-
-
 def duration(seconds: float | None) -> str:
     if seconds is None:
         return "-"
@@ -260,4 +190,6 @@ def plan(params: dict, params_path: Path, overrides: list[str], threads: int | N
             users = len({job.cfg["name"] for job in jobs if job.cfg["dataset"] == name})
             lines.append(f"  {'':14s} -> its {users} experiment(s) would fail: get a copy into the mirror, "
                          f"or leave {name} out of `datasets`")
+    for name, why in config.left_out_datasets(params).items():
+        lines.append(f"  {name:14s} left out of the study: {why}")
     return "\n".join(lines + [""] + notes)

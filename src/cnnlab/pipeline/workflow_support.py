@@ -14,6 +14,7 @@ import subprocess
 
 from cnnlab.config import STUDY_KEYS, completed, study_experiments
 from cnnlab.config.strict_yaml import read_yaml
+from cnnlab.config.study import gpu_visible
 from cnnlab.errors import CnnlabError
 from cnnlab.results.provenance import STEP_CODE
 
@@ -120,12 +121,6 @@ def buildable_study(params: dict) -> tuple[list[str], list[str]]:
         return chosen, []
     left_out = [name for name in chosen if params["experiments"][name]["pretrained"]]
     return [name for name in chosen if name not in left_out], left_out
-
-
-def gpu_visible() -> bool:
-    """A cheap stand-in for torch.cuda.is_available()."""
-    hidden = os.environ.get("CUDA_VISIBLE_DEVICES") in ("", "-1")
-    return shutil.which("nvidia-smi") is not None and not hidden
 
 
 def slurm_offers_gpus() -> bool:
