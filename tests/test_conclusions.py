@@ -73,15 +73,15 @@ def test_no_effect_says_so_with_the_number_of_seeds_and_claims_nothing_else():
     text = conclusions.conclusion(BASE, [flat])
     assert text == "No measurable difference at 5 seeds: batch 16 changes nothing measurable."
     (sentence,) = conclusions.evidence([flat])
-    assert sentence.startswith("Within the seeds' noise: -0.00 pp [") and "contains 0" in sentence
+    assert sentence.startswith("Within the seeds' noise (a 95 % interval that contains 0): -0.00 pp [")
     assert not any(word in text + sentence for word in ("Prefer", "Keep", "rises", "falls", "disagree"))
 
 
 def test_within_the_test_sets_noise_is_no_measurable_difference():
     small = effect([0.10, 0.12, 0.09, 0.11, 0.10])
     assert conclusions.conclusion(BASE, [small]) == (
-        "No measurable difference at 5 seeds: batch 16 moves it by +0.10 pp, less than the test set "
-        "resolves.")
+        "No measurable difference at 5 seeds: batch 16 moves test accuracy by +0.10 pp, less than the test "
+        "set resolves.")
     (sentence,) = conclusions.evidence([small])
     assert "within twice the test set's binomial SE (0.28 pp)" in sentence
 
@@ -112,9 +112,10 @@ def test_each_kind_of_verdict_gets_one_sentence_naming_its_variants():
     assert text == (f"Keep {BASE}: with batch 16, test accuracy falls slightly, by 0.37 pp; with batch 1024, "
                     "test accuracy falls by 1.16 pp; batch 256 changes nothing measurable.")
     decided, flat = conclusions.evidence(effects)
-    assert "batch 16 -0.37 pp [" in decided and "batch 1024 -1.16 pp [" in decided
+    assert "-0.37 pp [" in decided and "(5 common seeds) with batch 16;" in decided
+    assert decided.count(" with batch 1024") == 1
     assert "(0.28 and 0.28 pp)" in decided and "batch 256" not in decided
-    assert flat.startswith("Within the seeds' noise: batch 256 ")
+    assert flat.endswith("(5 common seeds) with batch 256.")
 
 
 def test_a_gain_beside_a_loss_prefers_the_best_variant():

@@ -6,8 +6,8 @@ import pytest
 import yaml
 
 from cnnlab import config
-from cnnlab.reporting import changes
 from cnnlab.errors import CnnlabError
+from cnnlab.reporting import changes
 from test_config import PARAMS, QUESTION_VARIANTS, catalog_with, run_cli
 
 

@@ -235,7 +235,8 @@ def test_a_gain_beyond_both_noises_is_advised_with_its_reason(study):
     answer = q1_answer(study, [0.50, 0.60], [0.80, 0.905])  # +30.0 and +30.5 pp
     assert answer.conclusion.startswith("Prefer learning rate 0.2 to learning rate 0.01: with learning rate "
                                         "0.2, test accuracy rises by 30.25 pp;")
-    assert answer.reason.startswith("Paired over the seeds, learning rate 0.2 +30.25 pp [")
+    assert answer.reason.startswith("Paired over the seeds, +30.25 pp [")
+    assert "(2 common seeds) with learning rate 0.2" in answer.reason  # the answer has two variants
     assert "no 95 % interval contains 0, and no mean lies within twice the test set's binomial SE (" \
         in answer.reason
 

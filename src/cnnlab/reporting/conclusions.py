@@ -83,7 +83,7 @@ def clause(effect: Effect) -> str:
     if verdict == NO_DIFFERENCE:
         return f"{words} changes nothing measurable"
     if verdict == BELOW_TEST_SET:
-        return f"{words} moves it by {pp(d.mean_diff)}, less than the test set resolves"
+        return f"{words} moves test accuracy by {pp(d.mean_diff)}, less than the test set resolves"
     if verdict == DISAGREE:
         return f"with {words} the seeds disagree"
     return f"{words} cannot be judged from {no_evidence_why(d)}"
@@ -127,15 +127,15 @@ def evidence(effects: list[Effect]) -> list[str]:
         return " and ".join(f"{e.margin * 100:.2f}" for e in chosen) + " pp"
 
     def differences(chosen):  # each variant named where the answer has several
-        return "; ".join(f"{e.words} {difference_text(e.d)}" if len(effects) > 1 else difference_text(e.d)
-                         for e in chosen)
+        return "; ".join(f"{difference_text(e.d)} with {e.words}" if len(effects) > 1
+                         else difference_text(e.d) for e in chosen)
 
     sentences = []
     if decided := of(BETTER, WORSE):
         sentences.append(f"Paired over the seeds, {differences(decided)}: no 95 % interval contains 0, and "
                          f"no mean lies within twice the test set's binomial SE ({margins(decided)}).")
     if flat := of(NO_DIFFERENCE):
-        sentences.append(f"Within the seeds' noise: {differences(flat)}, an interval that contains 0.")
+        sentences.append(f"Within the seeds' noise (a 95 % interval that contains 0): {differences(flat)}.")
     if small := of(BELOW_TEST_SET):
         sentences.append(f"Consistent over the seeds but small: {differences(small)}, within twice the "
                          f"test set's binomial SE ({margins(small)}): another draw of test images could "

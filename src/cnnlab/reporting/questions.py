@@ -31,7 +31,7 @@ from cnnlab.reporting.tables import mean_of, paired_table, seed_runs
 from cnnlab.results import FinishedRun
 from cnnlab.text import count
 
-MEASURED_FACTS = 2  # the reason: the evidence, then at most this many measured facts
+REASON_SENTENCES = 3  # the evidence, then measured facts up to this many sentences (one fact at least)
 
 
 @dataclass(frozen=True)
@@ -99,7 +99,9 @@ def answer(qid: str, title: str, base: FinishedRun, variants: list[FinishedRun])
     rows += [[v.name, change_words(v, base), accuracy_text(v), difference_text(d),
               *(c.value(v) for c in numbers.columns)] for v, d in zip(variants, differences)]
     conclusion = conclusions.conclusion(base_words(base, variants), effects)
-    reason = " ".join([*conclusions.evidence(effects), *measured_facts(base, variants, effects)])
+    evidence = conclusions.evidence(effects)
+    room = max(1, REASON_SENTENCES - len(evidence))
+    reason = " ".join([*evidence, *measured_facts(base, variants, effects)[:room]])
     note = numbers.note(base, variants)
     # why a number has no interval: said once, after every number of the answer and its table
     caveat = caveats(" ".join([conclusion, reason, note, *(c for row in rows for c in row)]))
@@ -121,7 +123,7 @@ def measured_facts(base: FinishedRun, variants: list[FinishedRun], effects: list
 
     found = [fact for variant, effect in sorted(zip(variants, effects), key=weight)
              for fact in facts(base, variant, effect)]
-    return list(dict.fromkeys(found))[:MEASURED_FACTS]
+    return list(dict.fromkeys(found))
 
 
 def accuracy_text(run: FinishedRun, measure: str = "test_acc") -> str:
