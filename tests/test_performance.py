@@ -177,7 +177,8 @@ def test_peak_memory_is_the_process_own_not_its_parents():
 
     ballast = b"\x01" * (800 * 2**20)  # the parent's peak grows by 800 MB
     parent_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    code = "import torch; from cnnlab.training import runtime; print(runtime.peak_memory_mb(torch.device('cpu')))"
+    code = ("import torch; from cnnlab.training import runtime; "
+            "print(runtime.peak_memory_mb(torch.device('cpu')))")
     child_mb = float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                                     check=True).stdout)
     del ballast

@@ -1,10 +1,13 @@
 """The lab's questions in the catalog: `base:` variants of an experiment, grouped under `questions:`."""
 
+import types
+
 import pytest
 import yaml
 
 from cnnlab import config
 from cnnlab.errors import CnnlabError
+from cnnlab.reporting import changes
 from test_config import PARAMS, QUESTION_VARIANTS, catalog_with, run_cli
 
 
@@ -127,3 +130,26 @@ def test_set_takes_the_new_keys_and_not_base(override, words):
     with pytest.raises(CnnlabError) as err:
         config.experiment_config(config.load_params(PARAMS), "lenet5_mnist_file_order", [override])
     assert words in str(err.value)
+
+
+@pytest.mark.parametrize("variant, words", [
+    ("lenet5_mnist_batch16_scaled_lr", "batch 16, learning rate scaled to 0.00025"),
+    ("lenet5_mnist_batch16", "batch 16"),
+    ("lenet5_mnist_batch256_fixed_steps", "batch 256, 40 epochs"),
+    ("lenet5_mnist_class_sorted", "the training set sorted by class"),
+    ("lenet5_mnist_normalize_wrong", "a wrong normalization (mean 0.9, SD 0.05)"),
+    ("lenet5_mnist_crop", "random crops"),
+    ("lenet5_mnist", "the same recipe"),
+])
+def test_a_variant_is_named_by_what_it_changes_from_its_base(variant, words):
+    params = config.load_params(PARAMS)
+    runs = {name: types.SimpleNamespace(cfg=resolved(params, name)) for name in ("lenet5_mnist", variant)}
+    assert changes.change_words(runs[variant], runs["lenet5_mnist"]) == words
+
+
+def test_the_base_is_named_by_its_values_of_the_keys_its_variants_change():
+    params = config.load_params(PARAMS)
+    base, *variants = (types.SimpleNamespace(cfg=resolved(params, name)) for name in
+                       ("lenet5_mnist", "lenet5_mnist_batch16_scaled_lr", "lenet5_mnist_file_order"))
+    assert changes.base_words(base, variants) == ("batch 64 and the training set shuffled every epoch and "
+                                                  "learning rate 0.001")

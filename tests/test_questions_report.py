@@ -27,7 +27,7 @@ from cnnlab import config
 from cnnlab.analysis import statistics
 from cnnlab.analysis.equivalence import conv1x1_equivalence
 from cnnlab.analysis.statistics import describe
-from cnnlab.reporting import intervals, question_figures, questions, report
+from cnnlab.reporting import intervals, markdown, question_figures, questions, report
 from cnnlab.reporting.questions import question_answers
 from synthetic import write_mirror
 
@@ -93,7 +93,13 @@ def section(markdown: str, title: str) -> str:
 
 
 def paragraph(markdown: str, title: str) -> str:
+    """The answer's opening: its conclusion (in bold) and the reason."""
     return section(markdown, title).strip().split("\n\n")[0]
+
+
+def answer_text(markdown: str, title: str) -> str:
+    """The answer's text before its figure: the opening and the question's own numbers."""
+    return section(markdown, title).split("\n\n![")[0]
 
 
 def accuracy(name: str, results: Path) -> tuple[str, pd.Series]:
@@ -123,7 +129,7 @@ def test_every_figure_link_of_report_md_resolves(study):
     assert "## Reproduction" in study["markdown"] and "| mlp_mnist | smoke, 1 |" in study["markdown"]
 
 
-def test_the_answer_states_the_measured_means_and_the_paired_difference(study):
+def test_the_answer_opens_with_its_conclusion_and_the_table_holds_the_numbers(study):
     text = paragraph(study["markdown"], QUESTIONS["q1_lr"]["title"])
     base_text, base = accuracy(BASE, study["results"])
     fast_text, fast = accuracy("cnn_mnist_fast", study["results"])
@@ -132,20 +138,35 @@ def test_the_answer_states_the_measured_means_and_the_paired_difference(study):
               if -1 <= difference["ci_low"] and difference["ci_high"] <= 1  # else the seeds' range
               else f"(2 common seeds; the seeds range {difference['min'] * 100:+.2f} pp to "
                    f"{difference['max'] * 100:+.2f} pp)")
-    assert (f"With lr 0.2, cnn_mnist_fast ends at {fast_text} against {base_text} with lr 0.01: "
-            f"paired difference {difference['mean'] * 100:+.2f} pp {spread}") in text
-    assert text.startswith(f"{BASE} ends at {base_text}.")
+    assert text.startswith("**") and text.count("**") == 2  # the conclusion, one sentence in bold
+    conclusion = text[2:text.index("**", 2)]
+    assert conclusion.endswith(".") and conclusion.count(". ") == 0
+    assert "learning rate 0.2" in conclusion and "the same recipe" in conclusion
     table = section(study["markdown"], QUESTIONS["q1_lr"]["title"])
-    assert f"| cnn_mnist_fast | lr 0.2 | {fast_text} |" in table
+    mean = f"{difference['mean'] * 100:+.2f} pp"
+    assert f"| cnn_mnist_fast | learning rate 0.2 | {fast_text} | {mean} {spread} |" in table
+    assert f"| {BASE} | (the base) | {base_text} |" in table
+
+
+def test_experiment_ids_stand_only_in_the_tables_first_column(study):
+    for qid in ("q1_lr", "q3_epoch_vs_batch", "q4_conv1x1"):
+        text = answer_text(study["markdown"], QUESTIONS[qid]["title"])
+        names = [QUESTIONS[qid]["base"], *QUESTIONS[qid]["variants"]]
+        assert not any(name in text for name in names), (qid, text)
+        rows = [line.split(" | ") for line in section(study["markdown"], QUESTIONS[qid]["title"]).splitlines()
+                if line.startswith("| cnn_mnist")]
+        assert [row[0].lstrip("| ") for row in rows] == names and all(
+            name not in " | ".join(row[1:]) for row in rows for name in names)
 
 
 def test_two_seeds_that_agree_exactly_are_no_evidence(study):
-    text = paragraph(study["markdown"], QUESTIONS["q1_lr"]["title"])
+    text = answer_text(study["markdown"], QUESTIONS["q1_lr"]["title"])
     base_text, _ = accuracy(BASE, study["results"])
     # the same recipe at the same seeds: the same runs, a difference of exactly 0 at both seeds
-    assert (f"cnn_mnist_again, the same recipe as cnn_mnist, ends at {base_text} against {base_text}: paired "
-            "difference +0.00 pp (2 common seeds that agree exactly, no interval); no conclusion from two "
-            "seeds: run a third.") in text
+    assert "the same recipe cannot be judged from two seeds that agree exactly" in paragraph(
+        study["markdown"], QUESTIONS["q1_lr"]["title"])
+    assert (f"| cnn_mnist_again | the same recipe | {base_text} | +0.00 pp (2 common seeds that agree "
+            "exactly, no interval) |") in section(study["markdown"], QUESTIONS["q1_lr"]["title"])
     assert "[0.00, 0.00]" not in text
     assert text.count(intervals.CAVEATS[intervals.AGREE]) == 1 and text.endswith(".")
 
@@ -154,9 +175,11 @@ def test_one_seed_gives_no_interval(study):
     runs = {r.name: r for r in report.load_runs(study["params"], study["results"])}
     one_seed = [dataclasses.replace(run, runs=run.runs[:1]) for run in runs.values()]
     answer = next(a for a in question_answers(study["params"], one_seed) if a.qid == "q1_lr")
-    assert "(n = 1, no interval)" in answer.paragraph
-    assert "(1 common seed); 1 common seed(s): no interval; run more seeds to tell." in answer.paragraph
-    assert "±" not in answer.paragraph and "within the noise" not in answer.paragraph
+    assert answer.conclusion == ("No conclusion yet: learning rate 0.2 cannot be judged from one common "
+                                 "seed; the same recipe cannot be judged from one common seed.")
+    assert answer.rows[1][2].endswith("(n = 1, no interval)")
+    assert answer.rows[1][3].endswith("(1 common seed)")
+    assert "±" not in answer.opening + str(answer.rows) and "within the noise" not in answer.opening
 
 
 def with_seed_values(run, test_accs=None, load=None):
@@ -188,11 +211,14 @@ def q1_answer(study, base_accs, fast_accs):
 
 def test_a_difference_that_would_leave_100_pp_gives_the_range_and_says_why_once(study):
     answer = q1_answer(study, [0.97, 0.10], [0.098, 0.98])  # differences -87.2 and +88.0 pp
-    text = answer.paragraph
-    assert ("paired difference +0.40 pp (2 common seeds; the seeds range -87.20 pp to +88.00 pp); no "
-            "conclusion: the seeds lie too far apart for an interval.") in text
-    # base and variant both diverged: the range stands at five numbers, the reason is given once
-    assert text.count("the seeds range") >= 5 and text.count(intervals.CAVEATS[intervals.SEEDS_RANGE]) == 1
+    assert answer.rows[1][3] == "+0.40 pp (2 common seeds; the seeds range -87.20 pp to +88.00 pp)"
+    # the seeds disagree, each far beyond the test set's noise: said, and no advice given
+    assert answer.conclusion.startswith("No conclusion: with learning rate 0.2 the seeds disagree;")
+    assert "run from -87.20 pp to +88.00 pp" in answer.reason
+    # base and variant both diverged: the range stands at several numbers, the reason is given once
+    everything = " ".join([answer.opening, answer.paragraph, *(c for row in answer.rows for c in row)])
+    assert everything.count("the seeds range") >= 4
+    assert everything.count(intervals.CAVEATS[intervals.SEEDS_RANGE]) == 1
     for row in answer.rows:  # the table: no interval beyond 0-100 % or ±100 pp
         assert not re.search(r"\[-?\d{3,}\.|\d{3,}\.\d\d\]", " ".join(row)), row
 
@@ -200,10 +226,20 @@ def test_a_difference_that_would_leave_100_pp_gives_the_range_and_says_why_once(
 def test_two_seeds_with_the_same_gain_give_no_verdict(study):
     base = [0.9, 0.8]
     answer = q1_answer(study, base, [b + 0.0586 for b in base])  # +5.86 pp at both seeds, up to rounding
-    text = answer.paragraph
-    assert ("paired difference +5.86 pp (2 common seeds that agree exactly, no interval); no conclusion "
-            "from two seeds: run a third.") in text
-    assert "is better by" not in text and "[5.86, 5.86]" not in text
+    assert answer.rows[1][3] == "+5.86 pp (2 common seeds that agree exactly, no interval)"
+    assert answer.conclusion.startswith(
+        "No conclusion yet: learning rate 0.2 cannot be judged from two seeds that agree exactly;")
+    assert "rises" not in answer.opening and "[5.86, 5.86]" not in answer.opening + str(answer.rows)
+
+
+def test_a_gain_beyond_both_noises_is_advised_with_its_reason(study):
+    answer = q1_answer(study, [0.50, 0.60], [0.80, 0.905])  # +30.0 and +30.5 pp
+    assert answer.conclusion.startswith("Prefer learning rate 0.2 to learning rate 0.01: with learning rate "
+                                        "0.2, test accuracy rises by 30.25 pp;")
+    assert answer.reason.startswith("Paired over the seeds, +30.25 pp [")
+    assert "(2 common seeds) with learning rate 0.2" in answer.reason  # the answer has two variants
+    assert "no 95 % interval contains 0, and no mean lies within twice the test set's binomial SE (" \
+        in answer.reason
 
 
 def test_q3_times_of_a_loaded_machine_carry_a_caveat(study):
@@ -216,7 +252,7 @@ def test_q3_times_of_a_loaded_machine_carry_a_caveat(study):
 
 
 def test_q3_defines_the_epoch_with_the_numbers(study):
-    text = paragraph(study["markdown"], QUESTIONS["q3_epoch_vs_batch"]["title"])
+    text = answer_text(study["markdown"], QUESTIONS["q3_epoch_vs_batch"]["title"])
     for name, batch in ((BASE, 64), ("cnn_mnist_b16", 16)):
         trained = json.loads((study["results"] / name / "runs/seed0/train.json").read_text())
         size = trained["train_size"]
@@ -225,15 +261,19 @@ def test_q3_defines_the_epoch_with_the_numbers(study):
                    for s in (0, 1)]
         assert f"→ {math.ceil(size / batch):,} steps, {sum(seconds) / 2:,.1f} s an epoch" in text
     assert text.index("B = 16") < text.index("B = 64")
+    size = json.loads((study["results"] / BASE / "runs/seed0/train.json").read_text())["train_size"]
+    steps = math.ceil(size / 16)  # the reason carries the steps too
+    assert f"With batch 16 an epoch is {size:,} training images / 16 = {steps:,} steps against " in text
 
 
 def test_q4_gives_parameters_and_flops(study):
-    text = paragraph(study["markdown"], QUESTIONS["q4_conv1x1"]["title"])
+    text = answer_text(study["markdown"], QUESTIONS["q4_conv1x1"]["title"])
     table = section(study["markdown"], QUESTIONS["q4_conv1x1"]["title"])
-    for name in (BASE, "cnn_mnist_mlp"):
-        trained = json.loads((study["results"] / name / "runs/seed0/train.json").read_text())
-        assert f"{name} has {trained['parameters']:,} parameters" in text
-        assert f"| {trained['parameters']:,} |" in table
+    parameters = [json.loads((study["results"] / name / "runs/seed0/train.json").read_text())["parameters"]
+                  for name in (BASE, "cnn_mnist_mlp")]
+    assert f"With model mlp_small the model has {parameters[1]:,} parameters and " in text
+    assert f"FLOPs per image against {parameters[0]:,} and " in text
+    assert all(f"| {p:,} |" in table for p in parameters)
     assert "shifted" in text  # every run's metrics.json has shifted_test_acc
     check = conv1x1_equivalence()  # Q4 (a), the same numbers every time
     assert (f"the largest of the 3,920 absolute differences is {check['float64']:.1e} in float64 and "
@@ -245,8 +285,9 @@ def test_report_html_opens_with_the_answers(study):
     assert page.index('<h2 id="answers">') < page.index('<h2 id="summary">')
     for qid in ("q1_lr", "q3_epoch_vs_batch", "q4_conv1x1"):
         title = QUESTIONS[qid]["title"]
-        text = html.escape(paragraph(study["markdown"], title))
-        assert f'<h3 id="{qid}">{html.escape(title)}</h3><p>{text}</p>' in page
+        conclusion, reason = paragraph(study["markdown"], title)[2:].split("** ", 1)
+        assert (f'<h3 id="{qid}">{html.escape(title)}</h3><p><strong>{html.escape(conclusion)}</strong> '
+                f"{html.escape(reason)}</p>") in page
         assert f'<table id="{qid}-table">' in page
     # a question whose variants have no results gets no answer, in neither file
     assert QUESTIONS["q_not_run"]["title"] not in page + study["markdown"]
@@ -351,3 +392,32 @@ def test_q1_per_class_panel_has_a_bar_per_class_and_experiment_and_no_line_acros
     classes = pd.read_csv(study["results"] / BASE / "per_class.csv")
     assert sum(len(bars) for bars in per_class.containers) == len(classes) * len(answer.experiments)
     assert not per_class.lines  # nothing joins one class to the next
+
+
+def with_recipe(run, name: str, **changes):
+    """`run` (an experiment and its seeds) renamed, as if trained with `changes` to its recipe."""
+    def changed(r):
+        return dataclasses.replace(r, name=name, trained={**r.trained, "config": {**r.cfg, **changes}})
+    return dataclasses.replace(changed(run), runs=[changed(seed) for seed in run.runs])
+
+
+def test_a_question_of_ones_own_gets_the_same_kind_of_answer(study, tmp_path):
+    """Adam vs plain SGD, as a student adds it to `questions:`: the generic path answers it."""
+    runs = {r.name: r for r in report.load_runs(study["params"], study["results"])}
+    base = with_seed_values(runs[BASE], test_accs=[0.50, 0.60])
+    adam = with_recipe(with_seed_values(runs[BASE], test_accs=[0.80, 0.905]), "cnn_mnist_adam",
+                       optimizer="adam", lr=0.001)
+    own = {"adam_vs_sgd": {"title": "Adam or plain SGD?", "base": BASE, "variants": ["cnn_mnist_adam"]}}
+    (answer,) = question_answers({**study["params"], "questions": own}, [base, adam])
+    assert answer.conclusion == ("Prefer Adam and learning rate 0.001 to plain SGD and learning rate 0.01: "
+                                 "with Adam and learning rate 0.001, test accuracy rises by 30.25 pp.")
+    assert answer.reason.startswith("Paired over the seeds, +30.25 pp [")
+    assert answer.rows[1][:2] == ["cnn_mnist_adam", "Adam, learning rate 0.001"]
+    (drawn,) = question_figures.plot_answers([answer], tmp_path / "figures")
+    assert drawn.figure == tmp_path / "figures" / "question_adam_vs_sgd.png" and drawn.figure.is_file()
+    text = markdown.answer_markdown(drawn, tmp_path)
+    # conclusion and reason, the caveats (a seeds' range stands in the table), the figure, the table
+    assert text.startswith(f"### Adam or plain SGD?\n\n**{answer.conclusion}** {answer.reason}\n\n"
+                           f"{intervals.CAVEATS[intervals.SEEDS_RANGE]}\n\n"
+                           "![question_adam_vs_sgd](figures/question_adam_vs_sgd.png)")
+    assert text.index("| cnn_mnist_adam | Adam, learning rate 0.001 |") > text.index("![question_adam")

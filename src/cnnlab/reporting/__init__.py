@@ -8,7 +8,10 @@
 - tables.py: summary.csv and reproduction.csv (the verdicts).
 - intervals.py: a mean's interval and a paired difference as text, never beyond what they can be.
 - overview.py: the report's header (how many experiments, which are missing).
-- page.py: results/report.html.
+- questions.py: the lab's questions answered; conclusions.py (the rules of an answer's conclusion),
+  reasons.py (the measured facts of its reason), changes.py (a variant named by what it changes),
+  question_figures.py (its figure).
+- page.py: results/report.html; markdown.py: results/report.md.
 - report.py: `cnnlab report`, which makes the tables, the study figures and the page.
 - captions.py: the captions of `snakemake --report` (workflow/report/*.rst), made from the declarations.
 

@@ -51,7 +51,8 @@ def table_markdown(headers: list[str], rows: list[list[str]]) -> str:
 def answer_markdown(answer: Answer, results_dir: Path) -> str:
     figure = figure_markdown(answer.figure, answer.caption, results_dir) + "\n\n" if answer.figure else ""
     table = table_markdown(answer.headers, answer.rows)
-    return f"### {answer.title}\n\n{answer.paragraph}\n\n{figure}{table}"
+    notes = f"{answer.paragraph}\n\n" if answer.paragraph else ""
+    return f"### {answer.title}\n\n**{answer.conclusion}** {answer.reason}\n\n{notes}{figure}{table}"
 
 
 def reproduction_markdown(reproduction: pd.DataFrame) -> str:

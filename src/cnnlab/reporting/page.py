@@ -12,6 +12,7 @@ import yaml
 
 from cnnlab import config
 from cnnlab.analysis import statistics
+from cnnlab.reporting.changes import recipe_keys
 from cnnlab.reporting.experiment_figures import FIGURES, plot_names
 from cnnlab.reporting.intervals import (
     accuracy_text,
@@ -156,12 +157,14 @@ def summary_html(summary: pd.DataFrame, runs: list[FinishedRun]) -> str:
 
 
 def answers_html(answers) -> str:
-    """Each question: its paragraph, its figure, then its table (every number of the paragraph is in it)."""
+    """Each question: its conclusion and reason, its own numbers, its figure, then its table."""
     if not answers:
         return ("<p>No question of params.yaml's <code>questions</code> has its base and a variant "
                 "evaluated yet.</p>")
     return "\n".join(
-        f'<h3 id="{esc(a.qid)}">{esc(a.title)}</h3><p>{esc(a.paragraph)}</p>'
+        f'<h3 id="{esc(a.qid)}">{esc(a.title)}</h3>'
+        f"<p><strong>{esc(a.conclusion)}</strong> {esc(a.reason)}</p>"
+        + (f"<p>{esc(a.paragraph)}</p>" if a.paragraph else "")
         + (figure_html(a.figure, a.caption) if a.figure else "")
         + table_html(a.headers, [[esc(cell) for cell in row] for row in a.rows],
                      numeric=set(range(2, len(a.headers))), table_id=f"{a.qid}-table")
@@ -335,11 +338,6 @@ def experiment_html(run: FinishedRun) -> str:
     figures = [figure_html(plots / f"{name}.png", FIGURES[name].caption, f"{run.name} {name}")
                for name in plot_names(cfg)]
     return head + "\n".join(figures)
-
-
-def recipe_keys() -> list[str]:
-    """An experiment's keys, as the schema declares them, and the validation split's size."""
-    return [*config.schema()["$defs"]["experiment"]["properties"], "val_size"]
 
 
 def parameters_html(params: dict, runs: list[FinishedRun]) -> str:

@@ -1,26 +1,37 @@
 """The lab's discussion questions answered from the numbers.
 
 params.yaml's `questions` names, per question, a base experiment and its variants (each differs from
-the base in one key). For each question with results, an Answer: a table of test accuracy over the
-seeds with each variant's paired difference against the base (tables.paired_table), the
-question's own numbers (QUESTION_NUMBERS), and a paragraph whose every claim is a measured value:
-an interval that contains 0 is called the noise of the seeds, one seed gets no interval.
+the base in some keys). For each question with results, an Answer that opens with its conclusion
+in plain words and the reason, each claim a measured number (conclusions: the rules on the paired
+statistics; reasons: the measured facts that hold), then the question's own numbers
+(QUESTION_NUMBERS), its figure and a table of test accuracy over the seeds with each variant's paired
+difference against the base (tables.paired_table). Variants are named by what they change
+(changes.py); their ids stand only in the table's first column.
 """
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from cnnlab.analysis import statistics
-from cnnlab.reporting import intervals
-from cnnlab.reporting.intervals import caveats, comparison_sentence, difference_text
-from cnnlab.reporting.page import flops, load_caveat, machine_of, recipe_keys
+from cnnlab.reporting import conclusions, intervals
+from cnnlab.reporting.changes import base_words, change_words
+from cnnlab.reporting.conclusions import BETTER, WORSE, Effect
+from cnnlab.reporting.intervals import caveats, difference_text
+from cnnlab.reporting.page import flops, load_caveat, machine_of
+from cnnlab.reporting.reasons import (
+    SHIFTED,
+    facts,
+    has_shifted,
+    mean_metric,
+    shifted_effect,
+    steps_per_epoch,
+)
 from cnnlab.reporting.tables import mean_of, paired_table, seed_runs
 from cnnlab.results.records import FinishedRun
 from cnnlab.text import count
 
-NOT_A_SETTING = {"seeds"}  # differs between experiments without being what a question varies
+REASON_SENTENCES = 3  # the evidence, then measured facts up to this many sentences (one fact at least)
 
 
 @dataclass(frozen=True)
@@ -29,12 +40,18 @@ class Answer:
 
     qid: str
     title: str
-    paragraph: str
+    conclusion: str  # one sentence: what the numbers support
+    reason: str  # the evidence and the measured facts behind it
+    paragraph: str  # the question's own numbers and the caveats, after the opening ('' if none)
     headers: list[str]
     rows: list[list[str]]
     experiments: tuple[FinishedRun, ...]  # the base, then its variants with results
     figure: Path | None = None  # question_figures.plot_answers draws it
     caption: str = ""
+
+    @property
+    def opening(self) -> str:
+        return f"{self.conclusion} {self.reason}".strip()
 
 
 @dataclass(frozen=True)
@@ -74,19 +91,39 @@ def answer(qid: str, title: str, base: FinishedRun, variants: list[FinishedRun])
     numbers = QUESTION_NUMBERS.get(qid) or QUESTION_NUMBERS.get(question_number(qid), QuestionNumbers())
     differences = list(paired_table([(v.name, v, "test_acc", base, "test_acc") for v in variants])
                        .itertuples())
+    effects = [Effect(change_words(v, base, " and "), d, margin(base, v))
+               for v, d in zip(variants, differences)]
     headers = ["experiment", "differs from the base in", "test accuracy: mean ± 95 % interval (n)",
                "difference to the base: mean [95 % interval]", *(c.header for c in numbers.columns)]
     rows = [[base.name, "(the base)", accuracy_text(base), "", *(c.value(base) for c in numbers.columns)]]
-    rows += [[v.name, setting(v, changed_keys(v, base)) or "nothing (the same recipe)", accuracy_text(v),
-              difference_text(d), *(c.value(v) for c in numbers.columns)]
-             for v, d in zip(variants, differences)]
-    sentences = [f"{base.name} ends at {accuracy_text(base)}.",
-                 *(variant_sentence(v, base, d) for v, d in zip(variants, differences)),
-                 numbers.note(base, variants)]
-    text = " ".join(s for s in sentences if s)
-    # why a number has no interval: said once, after every number of the paragraph and the table
-    text = " ".join(s for s in (text, caveats(" ".join([text, *(c for row in rows for c in row)]))) if s)
-    return Answer(qid, title, text, headers, rows, (base, *variants))
+    rows += [[v.name, change_words(v, base), accuracy_text(v), difference_text(d),
+              *(c.value(v) for c in numbers.columns)] for v, d in zip(variants, differences)]
+    conclusion = conclusions.conclusion(base_words(base, variants), effects)
+    evidence = conclusions.evidence(effects)
+    room = max(1, REASON_SENTENCES - len(evidence))
+    reason = " ".join([*evidence, *measured_facts(base, variants, effects)[:room]])
+    note = numbers.note(base, variants)
+    # why a number has no interval: said once, after every number of the answer and its table
+    caveat = caveats(" ".join([conclusion, reason, note, *(c for row in rows for c in row)]))
+    return Answer(qid, title, conclusion, reason, " ".join(s for s in (note, caveat) if s), headers, rows,
+                  (base, *variants))
+
+
+def margin(base: FinishedRun, variant: FinishedRun, measure: str = "test_acc") -> float:
+    """The test set's noise on the variant's difference to the base (conclusions.test_set_margin)."""
+    return conclusions.test_set_margin(mean_metric(base, measure), mean_metric(variant, measure),
+                                       base.trained["test_size"])
+
+
+def measured_facts(base: FinishedRun, variants: list[FinishedRun], effects: list[Effect]) -> list[str]:
+    """The measured facts of the variants, those with the largest decided effect first."""
+    def weight(pair):
+        effect = pair[1]
+        return (effect.verdict not in (BETTER, WORSE), -abs(effect.d.mean_diff or 0))
+
+    found = [fact for variant, effect in sorted(zip(variants, effects), key=weight)
+             for fact in facts(base, variant, effect)]
+    return list(dict.fromkeys(found))
 
 
 def accuracy_text(run: FinishedRun, measure: str = "test_acc") -> str:
@@ -95,31 +132,7 @@ def accuracy_text(run: FinishedRun, measure: str = "test_acc") -> str:
     return intervals.accuracy_text(statistics.describe([r.metrics[measure] for r in seed_runs(run)]))
 
 
-def changed_keys(variant: FinishedRun, base: FinishedRun) -> list[str]:
-    """The recipe keys in which the variant's runs differ from the base's."""
-    return [k for k in recipe_keys() if k not in NOT_A_SETTING and variant.cfg.get(k) != base.cfg.get(k)]
-
-
-def setting(run: FinishedRun, keys: list[str]) -> str:
-    return ", ".join(f"{key} {run.cfg.get(key)}" for key in keys)
-
-
-def variant_sentence(variant: FinishedRun, base: FinishedRun, d) -> str:
-    """'With lr 0.1, cnn_mnist_fast ends at X ± Y % (n) against Z ± W % (n) with lr 0.01: paired
-    difference D pp [lo, hi] (n common seeds); <what the interval says>.'"""
-    keys = changed_keys(variant, base)
-    subject = (f"With {setting(variant, keys)}, {variant.name}" if keys
-               else f"{variant.name}, the same recipe as {base.name},")
-    against = f" with {setting(base, keys)}" if keys else ""
-    return (f"{subject} ends at {accuracy_text(variant)} against {accuracy_text(base)}{against}: "
-            f"paired difference {difference_text(d)}; {comparison_sentence(d)}.")
-
-
-# Q3: how many steps an epoch is, and what an epoch costs, at each batch size.
-def steps_per_epoch(run: FinishedRun) -> int:
-    return math.ceil(run.trained["train_size"] / run.cfg["batch_size"])
-
-
+# Q3: how many steps an epoch is (reasons.steps_per_epoch), and what an epoch costs, at each batch size.
 def seed_seconds_per_epoch(seed_run: FinishedRun) -> float:
     """One seed's training seconds per epoch (history.csv), averaged over its epochs."""
     return float(seed_run.history["seconds"].mean())
@@ -143,26 +156,20 @@ def epoch_note(base: FinishedRun, variants: list[FinishedRun]) -> str:
 
 
 # Q4: what a 1x1 convolution costs and buys: parameters, FLOPs, accuracy on shifted test images.
-SHIFTED = "shifted_test_acc"
-
-
-def has_shifted(run: FinishedRun) -> bool:
-    return all(SHIFTED in r.metrics for r in seed_runs(run))
-
-
 def shifted_text(run: FinishedRun) -> str:
     return accuracy_text(run, SHIFTED) if has_shifted(run) else "–"
 
 
 def cost_note(base: FinishedRun, variants: list[FinishedRun]) -> str:
-    sentences = [f"{run.name} has {run.trained['parameters']:,} parameters and "
-                 f"{flops(run.trained['flops_per_image'])}FLOPs per image." for run in [base, *variants]]
-    shifted = [v for v in variants if has_shifted(v) and has_shifted(base)]
-    for variant, d in zip(shifted, paired_table([(v.name, v, SHIFTED, base, SHIFTED) for v in shifted])
-                          .itertuples()):
-        sentences.append(f"On test images shifted by a few pixels {variant.name} reaches "
-                         f"{accuracy_text(variant, SHIFTED)} against {accuracy_text(base, SHIFTED)}: "
-                         f"paired difference {difference_text(d)}; {comparison_sentence(d)}.")
+    """Each variant's accuracy on shifted test images against the base's, paired over the seeds."""
+    sentences = []
+    for variant in variants:
+        shifted = shifted_effect(base, variant, change_words(variant, base, " and "))
+        if shifted is not None:
+            reached = f"{accuracy_text(variant, SHIFTED)} against {accuracy_text(base, SHIFTED)}"
+            sentences.append(f"On test images shifted by a few pixels, with {shifted.words} the model "
+                             f"reaches {reached}: paired difference {difference_text(shifted.d)}; "
+                             f"{conclusions.verdict_words(shifted)}.")
     return " ".join(sentences)
 
 
