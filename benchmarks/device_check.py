@@ -178,7 +178,7 @@ def estimate(cfg: dict, rate: dict) -> float:
 
 def estimates(args, rates: list[dict]) -> dict:
     params = config.load_params(args.params)
-    names = config.study_experiments(params)
+    names = list(params["experiments"])  # the whole study, as `datasets: auto` takes it on a GPU
     by_key = {(r["experiment"], r["precision"]): r for r in rates if "error" not in r}
     rows, totals = [], {}
     for name in names:
@@ -204,7 +204,7 @@ def first_of_each_model(args) -> tuple[dict, list[str]]:
     """{model: its first experiment}, and the study's experiments (or --experiments) with those
     first: short of time, every model is still measured."""
     params = config.load_params(args.params)
-    names = args.experiments or config.study_experiments(params)
+    names = args.experiments or list(params["experiments"])  # the whole study, as on a GPU
     firsts = {}
     for name in names:
         firsts.setdefault(params["experiments"][name]["model"], name)

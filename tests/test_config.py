@@ -99,8 +99,10 @@ def test_cli_errors_are_one_line_and_exit_nonzero(args, words):
     assert result.stdout == ""
 
 
-def test_cli_list_and_help():
-    listing = run_cli("list")
+def test_cli_list_and_help(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text(PARAMS.read_text().replace("\ndatasets: auto", "\ndatasets: [mnist, fashion_mnist, cifar10]"))
+    listing = run_cli("--params", str(path), "list")
     rows = [line.split() for line in listing.stdout.splitlines()]
     assert listing.returncode == 0 and rows[0] == ["experiment", "STUDY.md", "dataset", "model"]
     assert [row[0] for row in rows[1:]] == EXPERIMENTS
@@ -120,13 +122,14 @@ def test_cli_output_into_a_closed_pipe_is_no_error():
 
 def test_cli_list_marks_experiments_that_datasets_leaves_out(tmp_path):
     path = tmp_path / "params.yaml"
-    path.write_text(PARAMS.read_text().replace("\ndatasets: [mnist, fashion_mnist, cifar10]",
-                                               "\ndatasets: [mnist, fashion_mnist]"))
+    path.write_text(PARAMS.read_text().replace("\ndatasets: auto", "\ndatasets: [mnist, fashion_mnist]"))
     listing = run_cli("--params", str(path), "list")
-    left_out = [line.split()[0] for line in listing.stdout.splitlines() if "left out" in line]
+    lines = listing.stdout.splitlines()
+    left_out = [line.split()[0] for line in lines if line.endswith("(left out)")]
     assert listing.returncode == 0
     assert left_out == ["vgg_cifar10", "resnet18_cifar10", "resnet18_cifar10_long", "convnet_cifar10",
                         "resnet18_transfer_cifar10", "convnet_cifar10_shuffled", "vgg_cifar10_no_augment"]
+    assert lines[-1] == "left out: cifar10: left out by `datasets` in params.yaml; name it there to run it"
 
 
 def test_study_numbers_are_no_part_of_any_recipe(tmp_path):
@@ -222,5 +225,5 @@ def test_schema_names_the_datasets_cnnlab_knows():
     from cnnlab.data.catalog import DATASETS
 
     assert config.schema()["$defs"]["dataset"]["enum"] == list(DATASETS)
-    assert config.schema()["properties"]["datasets"]["items"] == {"$ref": "#/$defs/dataset"}
+    assert config.schema()["properties"]["datasets"]["anyOf"][1]["items"] == {"$ref": "#/$defs/dataset"}
     assert config.experiment_keys()["dataset"] == {"$ref": "#/$defs/dataset"}

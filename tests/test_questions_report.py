@@ -381,7 +381,7 @@ def test_the_header_counts_the_experiments_and_links_them_instead_of_listing_the
     assert "cnn_mnist_not_run" in missing
     assert "Left out of the study: " in missing
     assert "left out by <code>datasets</code> in params.yaml" in missing
-    assert markdown.split("\n\n")[1].startswith(counts + "`datasets`")
+    assert markdown.split("\n\n")[1].startswith(counts + ":")
     assert "cnn_mnist_not_run" in markdown.split("## Experiments")[1]
 
 
