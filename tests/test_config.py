@@ -101,7 +101,8 @@ def test_cli_errors_are_one_line_and_exit_nonzero(args, words):
 
 def test_cli_list_and_help(tmp_path):
     path = tmp_path / "params.yaml"
-    path.write_text(PARAMS.read_text().replace("\ndatasets: auto", "\ndatasets: [mnist, fashion_mnist, cifar10]"))
+    path.write_text(PARAMS.read_text().replace("\ndatasets: auto",
+                                               "\ndatasets: [mnist, fashion_mnist, cifar10]"))
     listing = run_cli("--params", str(path), "list")
     rows = [line.split() for line in listing.stdout.splitlines()]
     assert listing.returncode == 0 and rows[0] == ["experiment", "STUDY.md", "dataset", "model"]
