@@ -40,11 +40,12 @@ TITLE = "cnnlab: the CNN week as one reproducible study"
 PARAMETER_COLUMNS = 7  # settings per parameters table, so that each fits the page's width
 VERSION_KEYS = ["python", "torch", "torchvision", "numpy", "cnnlab"]
 TEMPLATES = Path(__file__).with_name("templates")
-CSS = (TEMPLATES / "report.css").read_text()
+CSS = (TEMPLATES / "report.css").read_text()  # the template includes it; a test styles one section with it
 
 
 def escaped(value) -> Markup:
-    """A value as the page shows it: escaped as html.escape does (&#x27;, &quot;), markup kept."""
+    """A value as the page shows it, markup kept: escaped as html.escape does (&#x27;, &quot;; Jinja's
+    own would write &#39;, &#34;), so that the page's text is what html.escape of it is."""
     return value if isinstance(value, Markup) else Markup(html.escape(str(value)))
 
 
