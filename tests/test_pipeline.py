@@ -21,6 +21,7 @@ import yaml
 from cnnlab import config
 from cnnlab.data.catalog import DATASETS
 from cnnlab.pipeline.workflow_support import dvc_stage
+from cnnlab.results.provenance import entry_files
 from synthetic import write_mirror
 
 REPO = Path(__file__).resolve().parents[1]
@@ -465,12 +466,9 @@ def snakemake_jobs(project: Path, env: dict) -> list[dict]:
 
 
 def source_files(deps: list[str]) -> set[str]:
-    """DVC's dependencies under src/, a folder standing for the .py files in it (Snakemake's are files)."""
-    files = set()
-    for dep in (dep for dep in deps if dep.startswith("src/")):
-        folder = REPO / dep
-        files |= {str(path.relative_to(REPO)) for path in folder.rglob("*.py")} if folder.is_dir() else {dep}
-    return files
+    """DVC's dependencies under src/, a folder standing for the code files in it (Snakemake's are files)."""
+    return {os.path.relpath(file, REPO) for dep in deps if dep.startswith("src/")
+            for file in entry_files(str(REPO / dep))}
 
 
 def dvc_stages(project: Path) -> dict[str, dict]:

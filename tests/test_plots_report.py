@@ -28,7 +28,15 @@ from PIL import Image
 from cnnlab import config
 from cnnlab.analysis.statistics import describe
 from cnnlab.errors import CnnlabError
-from cnnlab.reporting import captions, experiment_figures, references, report, study_figures, tables
+from cnnlab.reporting import (
+    captions,
+    experiment_figures,
+    experiment_inputs,
+    references,
+    report,
+    study_figures,
+    tables,
+)
 from cnnlab.reporting.intervals import comparison_sentence
 from cnnlab.reporting.page import CSS, parameters_html
 from cnnlab.reporting.style import save
@@ -273,9 +281,9 @@ def test_parameters_show_every_key_of_the_schema(study):
     assert "<td>[82, 123]</td>" in shown
 
 
-def inputs_of(study, name: str) -> experiment_figures.FigureInputs:
+def inputs_of(study, name: str) -> experiment_inputs.FigureInputs:
     cfg = config.experiment_config(study["params"], name, overrides(name))
-    return experiment_figures.read_inputs(cfg, study["results"] / name)
+    return experiment_inputs.read_inputs(cfg, study["results"] / name)
 
 
 def titles(fig) -> list[str]:

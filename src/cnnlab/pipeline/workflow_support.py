@@ -16,7 +16,7 @@ from cnnlab.config import STUDY_KEYS, completed, study_experiments
 from cnnlab.config.strict_yaml import read_yaml
 from cnnlab.config.study import gpu_visible
 from cnnlab.errors import CnnlabError
-from cnnlab.results.provenance import STEP_CODE
+from cnnlab.results.provenance import STEP_CODE, entry_files
 
 # torch threads of a train or evaluate job; Snakemake runs as many such jobs at once as --cores allow.
 # One thread a job: two one-thread LeNet-5 jobs side by side train 1.40x the images of one two-thread
@@ -39,11 +39,8 @@ DVC_STAGES = {"train": "runs", "evaluate": "runs", "summarize": "summary"}
 
 
 def code_files(step: str) -> list[str]:
-    """STEP_CODE[step] as files (Snakemake's inputs), each folder replaced by its Python files."""
-    files = []
-    for path in STEP_CODE[step]:
-        files += sorted(glob.glob(f"{path}/**/*.py", recursive=True)) if os.path.isdir(path) else [path]
-    return files
+    """STEP_CODE[step] as files (Snakemake's inputs), each folder replaced by its code files."""
+    return [file for path in STEP_CODE[step] for file in entry_files(path)]
 
 
 def workflow_params(config: dict, params_file: dict) -> dict:

@@ -1,15 +1,11 @@
 """`cnnlab plot EXP`: one evaluated experiment's figures, into results/EXP/plots/<name>.png.
 
-Each figure is declared once, by `@FIGURES.figure(name, caption, applies)` on its drawing function;
+Each figure is declared once, by `@CHARTS.figure(name, caption, applies)` on its drawing function;
 `plot_names(cfg)` lists those that apply to an experiment, in report order.
 """
 
-from __future__ import annotations  # FigureInputs names StudyData without importing it
-
 import math
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -19,12 +15,11 @@ from matplotlib.ticker import MaxNLocator
 
 from cnnlab.errors import CnnlabError
 from cnnlab.io import held_folder
+from cnnlab.reporting.experiment_images import IMAGE_FIGURES
+from cnnlab.reporting.experiment_inputs import FigureInputs, read_inputs
 from cnnlab.reporting.gallery import Gallery
 from cnnlab.reporting.style import (
-    DATASET_TITLES,
-    SAMPLE_COLUMNS,
     few_points,
-    image_grid,
     save,
     seed_band,
     seed_histories,
@@ -33,31 +28,12 @@ from cnnlab.reporting.style import (
     within_possible_values,
 )
 from cnnlab.results import layout
-from cnnlab.results.records import FinishedRun, read_evaluation_tables, read_seed_runs, seed_fix
-
-# torch and cnnlab's data modules (which import it) are imported by the functions that load and draw
-# images: `cnnlab report` imports this module for FIGURES alone, and torch takes seconds to import.
-if TYPE_CHECKING:
-    from cnnlab.data.batches import StudyData
+from cnnlab.results.records import FinishedRun
 
 SPLITS = ("train", "val", "test")
 SPLIT_NAMES = {"train": "train", "val": "validation", "test": "test"}
-FIRST_IMAGES = 16  # the sample grid shows the first test images ...
-FIRST_MISTAKES = 16  # ... and the first misclassified ones
-MIXUP_ALPHA, CUTMIX_ALPHA = 0.2, 1.0  # the companion tutorial's values (STUDY.md)
 
-FIGURES = Gallery()  # an experiment's figures; `applies` gets the experiment's config
-
-
-@dataclass
-class FigureInputs:
-    """What one experiment's figures are drawn from."""
-
-    run: FinishedRun  # the first seed's run (its samples, its permutation)
-    runs: list[FinishedRun]  # every seed's run
-    tables: dict[str, pd.DataFrame]  # per_class, confusion (all runs added up), predictions (the first run's)
-    data: StudyData
-    title: str  # "name: model on dataset", and "with shuffled pixels" where it applies
+CHARTS = Gallery()  # an experiment's numbers drawn; `applies` gets the experiment's config
 
 
 def plot_names(cfg: dict) -> list[str]:
@@ -76,28 +52,7 @@ def plot_experiment(cfg: dict, out_dir: Path) -> list[Path]:
                 for name in plot_names(cfg)]
 
 
-def read_inputs(cfg: dict, out_dir: Path) -> FigureInputs:
-    """The files `cnnlab train`, `evaluate` and `summarize` wrote, checked to belong to `cfg`, and its
-    data."""
-    from cnnlab.data.batches import load_study_data  # see the imports at the top
-
-    runs = read_seed_runs(out_dir, cfg["name"], cfg["seeds"], cfg)
-    first = runs[0]
-    tables = {**read_evaluation_tables(first.folder, seed_fix(cfg["name"], cfg["seeds"][0])),
-              **read_evaluation_tables(out_dir, f"run `cnnlab summarize {cfg['name']}` again (with the same "
-                                                "--set values)", with_predictions=False)}
-    data = load_study_data(first.cfg)
-    if len(tables["predictions"]) != len(data.test_y):
-        raise CnnlabError(f"{first.folder}/predictions.csv has {len(tables['predictions'])} rows but the "
-                          f"test set has {len(data.test_y)} images; run `cnnlab evaluate {cfg['name']}` "
-                          "again")
-    title = f"{cfg['name']}: {cfg['model']} on {DATASET_TITLES[cfg['dataset']]}"
-    if cfg["permute"]:  # every figure of such a run says so: its accuracy is not on MNIST as we see it
-        title += " with shuffled pixels"
-    return FigureInputs(first, runs, tables, data, title)
-
-
-@FIGURES.figure("curves", caption=(
+@CHARTS.figure("curves", caption=(
     "Loss and accuracy per epoch on the training split (averaged over the epoch's batches, "
     "while the model still learned), the validation split held out of the training set, and "
     "the test split (both measured at the end of the epoch). Each line is the mean over the "
@@ -186,7 +141,7 @@ def one_epoch_figure(inputs: FigureInputs) -> Figure:
     return fig
 
 
-@FIGURES.figure("per_class", caption=(
+@CHARTS.figure("per_class", caption=(
     "Test accuracy of the kept checkpoints for each class (dots): the test images of that class "
     "classified right by all seeds' models together, labelled with correct / test images added up "
     "over the seeds; the whisker runs from the lowest to the highest seed (none with one seed). "
@@ -235,7 +190,7 @@ def accuracy_axis_start(lowest: float) -> float:
     return math.floor(lowest - 0.25 * (100 - lowest) - 0.5)
 
 
-@FIGURES.figure("confusion", caption=(
+@CHARTS.figure("confusion", caption=(
     "Confusion matrix of the kept checkpoint on the test set: rows are the actual classes, "
     "columns the predicted ones. Numbers are image counts; the colour is the share of the "
     "row, so rare and common classes read alike. The diagonal is what was right."))
@@ -258,78 +213,5 @@ def confusion_figure(inputs: FigureInputs) -> Figure:
     return fig
 
 
-@FIGURES.figure("samples", caption=(
-    "Test images with their true and predicted class: the first 16 of the test set and the "
-    "first 16 misclassified ones, in test order (#n is the test index). Misclassified images "
-    "are framed and titled in red. Images are shown as stored, before normalisation (and "
-    "before any pixel permutation)."))
-def samples_figure(inputs: FigureInputs) -> Figure:
-    """The first test images and the first misclassified ones, in test order; mistakes in red."""
-    predictions = inputs.tables["predictions"]
-    wrong = predictions[predictions["actual"] != predictions["predicted"]]
-    chosen = sorted(set(predictions.index[:FIRST_IMAGES]) | set(wrong.index[:FIRST_MISTAKES]))
-    rows = predictions.loc[chosen]
-    captions = [f"#{r.index}\ntrue: {r.actual}\npred: {r.predicted}" for r in rows.itertuples()]
-    mistakes = (rows["actual"] != rows["predicted"]).tolist()
-    fig = image_grid(inputs.data.test_x[rows["index"].tolist()], captions, mistakes)
-    fig.suptitle(f"{inputs.title}: test images, true and predicted class\n"
-                 f"(the first {FIRST_IMAGES} and the first {FIRST_MISTAKES} misclassified; "
-                 f"misclassified in red, {sum(mistakes)} shown of {len(wrong)} in the test set)")
-    return fig
 
-
-@FIGURES.figure("permutation", applies=lambda cfg: cfg["permute"], caption=(
-    "The same test images as stored (top) and as this experiment's model sees them (bottom): "
-    "every image's pixel positions shuffled by one fixed, seeded permutation. Nothing of the "
-    "content is lost for an MLP, but neighbouring pixels are no longer neighbours, which is "
-    "all a convolution relies on."))
-def permutation_figure(inputs: FigureInputs) -> Figure:
-    """The same test images as the model sees them: original pixel order above, permuted below."""
-    import torch  # see the imports at the top
-
-    from cnnlab.data import transforms
-
-    data, seed = inputs.data, inputs.run.cfg["seed"]
-    x = data.test_x[:SAMPLE_COLUMNS]
-    permuted = transforms.permute_pixels(x, transforms.pixel_permutation(seed, x[0, 0].numel()))
-    labels = [data.info.classes[i] for i in data.test_y[:SAMPLE_COLUMNS].tolist()]
-    fig = image_grid(torch.cat([x, permuted]), labels * 2, row_labels=["original", "permuted"])
-    fig.suptitle(f"{inputs.title}\nthe same test images before (top) and after (bottom) "
-                 f"the fixed pixel permutation (seed {seed}) applied to every image")
-    return fig
-
-
-# Drawn for every CIFAR-10 experiment (with augment: none too): the augmentations its recipes can use.
-@FIGURES.figure("augmentation", applies=lambda cfg: cfg["dataset"] == "cifar10", caption=(
-    "The CIFAR augmentations on real training images: random 32x32 crop of the image padded "
-    "by 4 pixels plus a random horizontal flip (the labs' recipe); MixUp blends two images "
-    "and their labels with one weight lambda; CutMix pastes a box of a partner image and "
-    "weights the labels by area."))
-def augmentation_figure(inputs: FigureInputs) -> Figure:
-    """Real training images under each augmentation the CIFAR recipes can use."""
-    import torch  # see the imports at the top
-
-    from cnnlab import random_streams
-    from cnnlab.data import transforms
-    from cnnlab.data.batches import CROP_PADDING
-
-    data, seed, classes = inputs.data, inputs.run.cfg["seed"], inputs.data.info.classes
-    x, y = data.train_x[:SAMPLE_COLUMNS], data.train_y[:SAMPLE_COLUMNS]
-    generator = random_streams.augmentation_figure_generator(seed)
-    names = [classes[i] for i in y.tolist()]
-    cropped = transforms.random_crop_flip(x, CROP_PADDING, generator)
-    mixed, _, partner, lam = transforms.mixup(transforms.to_float(x), y, MIXUP_ALPHA, generator)
-    cut, _, cut_partner, cut_lam = transforms.cutmix(x, y, CUTMIX_ALPHA, generator)
-    captions = (
-        names * 2
-        + [f"{lam:.2f} {n}\n+ {1 - lam:.2f} {classes[p]}" for n, p in zip(names, partner.tolist())]
-        + [f"{cut_lam:.2f} {n}\n+ {1 - cut_lam:.2f} {classes[p]}"
-           for n, p in zip(names, cut_partner.tolist())]
-    )
-    images = torch.cat([x, cropped, (mixed * 255).round().to(torch.uint8), cut])
-    fig = image_grid(images, captions, row_labels=[
-        "original", f"random crop\n(padding {CROP_PADDING})\n+ flip",
-        f"MixUp\n(alpha {MIXUP_ALPHA})", f"CutMix\n(alpha {CUTMIX_ALPHA})"])
-    fig.suptitle(f"{inputs.title}: augmentations on real training images\n"
-                 "(MixUp and CutMix: each image's label weight = the share of the image it contributes)")
-    return fig
+FIGURES = Gallery.joined(CHARTS, IMAGE_FIGURES)  # the charts first, then the images

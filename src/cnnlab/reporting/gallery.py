@@ -27,13 +27,25 @@ def always(_subject) -> bool:
 class Gallery(dict):
     """Figure kinds by name, in the order the report shows them."""
 
+    @classmethod
+    def joined(cls, *galleries: "Gallery") -> "Gallery":
+        """One gallery of the figures of several (declared in modules by job), in their order."""
+        joined = cls()
+        for gallery in galleries:
+            for kind in gallery.values():
+                joined.add(kind)
+        return joined
+
     def figure(self, name: str, caption: str, applies: Callable[..., bool] = always):
         def declare(draw: Callable) -> Callable:
-            if name in self:
-                raise ValueError(f"figure {name!r} is declared twice")
-            self[name] = FigureKind(name, caption, applies, draw)
+            self.add(FigureKind(name, caption, applies, draw))
             return draw
         return declare
+
+    def add(self, kind: FigureKind) -> None:
+        if kind.name in self:
+            raise ValueError(f"figure {kind.name!r} is declared twice")
+        self[kind.name] = kind
 
     def names_for(self, subject) -> list[str]:
         """The figures drawn for `subject` (an experiment's config, or the experiments with results)."""

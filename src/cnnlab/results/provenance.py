@@ -42,9 +42,17 @@ def code_digest(step: str) -> str:
     digest = hashlib.sha256()
     for path in STEP_CODE[step]:
         local = os.path.join(package, os.path.relpath(path, "src/cnnlab"))
-        files = sorted(glob.glob(f"{local}/**/*.py", recursive=True)) if os.path.isdir(local) else [local]
-        for file in files:
+        for file in entry_files(local):
             digest.update(os.path.relpath(file, package).encode() + b"\0")
             with open(file, "rb") as source:
                 digest.update(hashlib.sha256(source.read()).digest())
     return digest.hexdigest()
+
+
+def entry_files(path: str) -> list[str]:
+    """One STEP_CODE entry as files: a file itself, a folder its Python files and its templates
+    (templates/: the report's page is a Jinja2 template, and changing it must rerun the report)."""
+    if not os.path.isdir(path):
+        return [path]
+    return sorted({file for pattern in ("**/*.py", "**/templates/*")
+                   for file in glob.glob(f"{path}/{pattern}", recursive=True)})
