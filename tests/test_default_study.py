@@ -20,7 +20,7 @@ from test_pipeline import (
     stages_run,
 )
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 NO_GPU = "cifar10 (no GPU here, and its experiments take days on a CPU"
 
 
