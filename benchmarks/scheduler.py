@@ -53,7 +53,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))  # the synthetic data of the tests
 
 DATASETS = ["mnist", "fashion_mnist"]
-# The study's last real run (docs/performance.md, "Small models cannot use a core"): two one-thread jobs side by side.
+# The study's last real run (docs/performance.md, "Small models cannot use a core"): two one-thread
+# jobs side by side.
 SNAKEMAKE_ALL = ["all", "--cores", "2", "--set-threads", "train=1", "evaluate=1"]
 # name: the options added to SNAKEMAKE_ALL. `profile` is what `make study` passes.
 VARIANTS = {
