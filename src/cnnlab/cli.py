@@ -152,36 +152,100 @@ def main(argv: list[str] | None = None) -> int:
 def run(args: argparse.Namespace) -> int:
     from cnnlab import config
 
-    params = config.load_params(args.params)
-    if args.command == "list":
-        print_catalog(params)
-        return 0
-    if args.command == "fetch":
-        root = args.root or Path(params["data"]["root"])
-        dataset_info(args.dataset)  # refuses an unknown name, before anything is made for it
-        left = config.left_out_datasets(params) if args.skip_left_out else {}
-        if args.dataset in left:
-            from cnnlab.pipeline import left_out
+    COMMANDS[args.command](args, config.load_params(args.params))
+    return 0
 
-            print(left_out.skip("fetch", args.dataset, args.dataset, root / args.dataset, left[args.dataset]))
-            return 0
-        from cnnlab.data.fetch import fetch
 
-        record = fetch(args.dataset, root, mirror=mirror_folder(params, args.mirror),
-                       verify=params["data"]["verify"] and not args.no_verify)
-        print(f"{args.dataset}: from {record['source']} (verified: {str(record['verified']).lower()})")
-        return 0
-    if args.command == "report":
-        from cnnlab.reporting.report import build_report
+def list_command(args: argparse.Namespace, params: dict) -> None:
+    print_catalog(params)
 
-        print(build_report(params, args.results))
-        return 0
-    if args.command == "plan":
-        from cnnlab.pipeline.plan import plan
 
-        print(plan(params, args.params, args.overrides, args.threads, args.budget, not args.no_calibrate,
-                   args.calibration_seconds))
-        return 0
+def fetch_command(args: argparse.Namespace, params: dict) -> None:
+    from cnnlab import config
+
+    root = args.root or Path(params["data"]["root"])
+    dataset_info(args.dataset)  # refuses an unknown name, before anything is made for it
+    left = config.left_out_datasets(params) if args.skip_left_out else {}
+    if args.dataset in left:
+        from cnnlab.pipeline import left_out
+
+        print(left_out.skip("fetch", args.dataset, args.dataset, root / args.dataset, left[args.dataset]))
+        return
+    from cnnlab.data.fetch import fetch
+
+    record = fetch(args.dataset, root, mirror=mirror_folder(params, args.mirror),
+                   verify=params["data"]["verify"] and not args.no_verify)
+    print(f"{args.dataset}: from {record['source']} (verified: {str(record['verified']).lower()})")
+
+
+def report_command(args: argparse.Namespace, params: dict) -> None:
+    from cnnlab.reporting.report import build_report
+
+    print(build_report(params, args.results))
+
+
+def plan_command(args: argparse.Namespace, params: dict) -> None:
+    from cnnlab.pipeline.plan import plan
+
+    print(plan(params, args.params, args.overrides, args.threads, args.budget, not args.no_calibrate,
+               args.calibration_seconds))
+
+
+def train_command(args: argparse.Namespace, params: dict) -> None:
+    # Whether a seed's run is current is decided without torch (2 s to import); training imports it,
+    # so it is imported only when a seed has work to do.
+    from cnnlab.results.kept import training_kept
+
+    for name, run_cfg, folder in seed_runs(args, params, "train"):
+        if training_kept(run_cfg, folder):
+            print(f"{name} seed {run_cfg['seed']}: already trained with this recipe and code; kept")
+            continue
+        from cnnlab.training.train import resume_point, train
+
+        # --resume continues each run that has a last.pt; one without it starts afresh
+        record = train(run_cfg, folder, resume=args.resume and resume_point(folder) is not None,
+                       threads=args.threads)
+        print(f"{name} seed {run_cfg['seed']}: trained {count(record['epochs'], 'epoch')} in "
+              f"{record['wall_seconds']:.1f} s on {record['device']} ({record['precision']}); "
+              f"best epoch {record['best_epoch']}")
+
+
+def evaluate_command(args: argparse.Namespace, params: dict) -> None:
+    from cnnlab.results.kept import evaluation_kept
+
+    for name, run_cfg, folder in seed_runs(args, params, "evaluate"):
+        if evaluation_kept(run_cfg, folder):
+            print(f"{name} seed {run_cfg['seed']}: already evaluated from this model.pt and code; kept")
+            continue
+        from cnnlab.training.evaluate import evaluate
+
+        metrics = evaluate(run_cfg, folder, threads=args.threads)
+        chosen = "on validation" if metrics["val_acc"] is not None else "the last; no validation split"
+        print(f"{name} seed {run_cfg['seed']}: test accuracy {metrics['test_acc']:.4f} (epoch "
+              f"{metrics['best_epoch']}, chosen {chosen}); labs' best-on-test "
+              f"{metrics['labs_best_test_acc']:.4f}")
+
+
+def summarize_command(args: argparse.Namespace, params: dict) -> None:
+    cfg, out = experiment(args, params, "summarize")
+    if cfg is not None:
+        from cnnlab.analysis.summary import summarize, summary_line
+
+        print(summary_line(summarize(cfg, out)))
+
+
+def plot_command(args: argparse.Namespace, params: dict) -> None:
+    cfg, out = experiment(args, params, "plot")
+    if cfg is not None:
+        from cnnlab.reporting.experiment_figures import plot_experiment
+
+        for path in plot_experiment(cfg, out):
+            print(path)
+
+
+def experiment(args: argparse.Namespace, params: dict, command: str) -> tuple[dict | None, Path]:
+    """The experiment's settings (None when --skip-left-out left this step empty) and its folder."""
+    from cnnlab import config
 
     cfg = config.experiment_config(params, args.experiment, args.overrides)
     out = args.out or layout.experiment_folder(args.experiment)
@@ -189,56 +253,27 @@ def run(args: argparse.Namespace) -> int:
     if cfg["dataset"] in left:
         from cnnlab.pipeline import left_out
 
-        if args.command not in ("summarize", "plot") or not left_out.evaluated(cfg, out):
-            print(left_out.skip(args.command, cfg["name"], cfg["dataset"], out, left[cfg["dataset"]]))
-            return 0
-    if args.command in ("train", "evaluate"):
-        seeds = [args.seed] if args.seed is not None else cfg["seeds"]
-        runs = [config.run_config(cfg, seed) for seed in seeds]
-        # Whether a seed's run is current is decided without torch (2 s to import); cnnlab.training.train and
-        # cnnlab.training.evaluate import it, so they are imported only when a seed has work to do.
-        from cnnlab.results.kept import evaluation_kept, training_kept
-    if args.command == "train":
-        for run_cfg in runs:
-            folder = layout.run_folder(out, run_cfg["seed"])
-            if training_kept(run_cfg, folder):
-                print(f"{cfg['name']} seed {run_cfg['seed']}: already trained with this recipe and code; "
-                      "kept")
-                continue
-            from cnnlab.training.train import resume_point, train
+        # an experiment whose runs are all evaluated is still summarized and plotted
+        if command not in ("summarize", "plot") or not left_out.evaluated(cfg, out):
+            print(left_out.skip(command, cfg["name"], cfg["dataset"], out, left[cfg["dataset"]]))
+            return None, out
+    return cfg, out
 
-            # --resume continues each run that has a last.pt; one without it starts afresh
-            record = train(run_cfg, folder, resume=args.resume and resume_point(folder) is not None,
-                           threads=args.threads)
-            print(f"{cfg['name']} seed {run_cfg['seed']}: trained "
-                  f"{count(record['epochs'], 'epoch')} in {record['wall_seconds']:.1f} s "
-                  f"on {record['device']} ({record['precision']}); "
-                  f"best epoch {record['best_epoch']}")
-    elif args.command == "evaluate":
-        for run_cfg in runs:
-            folder = layout.run_folder(out, run_cfg["seed"])
-            if evaluation_kept(run_cfg, folder):
-                print(f"{cfg['name']} seed {run_cfg['seed']}: already evaluated from this model.pt and "
-                      "code; kept")
-                continue
-            from cnnlab.training.evaluate import evaluate
 
-            metrics = evaluate(run_cfg, folder, threads=args.threads)
-            chosen = ("on validation" if metrics["val_acc"] is not None
-                      else "the last; no validation split")
-            print(f"{cfg['name']} seed {run_cfg['seed']}: test accuracy {metrics['test_acc']:.4f} (epoch "
-                  f"{metrics['best_epoch']}, chosen {chosen}); labs' best-on-test "
-                  f"{metrics['labs_best_test_acc']:.4f}")
-    elif args.command == "summarize":
-        from cnnlab.analysis.summary import summarize, summary_line
+def seed_runs(args: argparse.Namespace, params: dict, command: str) -> list[tuple[str, dict, Path]]:
+    """(experiment, a run's settings, its folder) for --seed or each of the experiment's seeds."""
+    from cnnlab import config
 
-        print(summary_line(summarize(cfg, out)))
-    elif args.command == "plot":
-        from cnnlab.reporting.experiment_figures import plot_experiment
+    cfg, out = experiment(args, params, command)
+    if cfg is None:
+        return []
+    seeds = [args.seed] if args.seed is not None else cfg["seeds"]
+    return [(cfg["name"], config.run_config(cfg, seed), layout.run_folder(out, seed)) for seed in seeds]
 
-        for path in plot_experiment(cfg, out):
-            print(path)
-    return 0
+
+COMMANDS = {"list": list_command, "fetch": fetch_command, "train": train_command,
+            "evaluate": evaluate_command, "summarize": summarize_command, "plot": plot_command,
+            "report": report_command, "plan": plan_command}
 
 
 def print_catalog(params: dict) -> None:
