@@ -271,8 +271,8 @@ def test_q4_gives_parameters_and_flops(study):
     table = section(study["markdown"], QUESTIONS["q4_conv1x1"]["title"])
     parameters = [json.loads((study["results"] / name / "runs/seed0/train.json").read_text())["parameters"]
                   for name in (BASE, "cnn_mnist_mlp")]
-    assert f"With model mlp_small the model has {parameters[1]:,} parameters and " in text
-    assert f"FLOPs per image against {parameters[0]:,} and " in text
+    assert f"With model mlp_small: {parameters[1]:,} parameters and " in text
+    assert f"FLOPs per image, against {parameters[0]:,} and " in text
     assert all(f"| {p:,} |" in table for p in parameters)
     assert "shifted" in text  # every run's metrics.json has shifted_test_acc
     check = conv1x1_equivalence()  # Q4 (a), the same numbers every time

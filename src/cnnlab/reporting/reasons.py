@@ -73,8 +73,8 @@ def cost_fact(base: FinishedRun, variant: FinishedRun, words: str) -> str:
     keys = ("parameters", "flops_per_image")
     if all(variant.trained[k] == base.trained[k] for k in keys):
         return ""
-    return (f"With {words} the model has {variant.trained['parameters']:,} parameters and "
-            f"{flops(variant.trained['flops_per_image'])}FLOPs per image against "
+    return (f"With {words}: {variant.trained['parameters']:,} parameters and "
+            f"{flops(variant.trained['flops_per_image'])}FLOPs per image, against "
             f"{base.trained['parameters']:,} and {flops(base.trained['flops_per_image'])}FLOPs.")
 
 
