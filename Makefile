@@ -14,7 +14,7 @@ TEST_PROCESSES := 2
 .PHONY: study test test-fast plan repro venv
 
 study: venv
-	snakemake all --workflow-profile workflow/profiles/default
+	snakemake all
 
 test: venv
 	pytest -n $(TEST_PROCESSES) --dist loadfile

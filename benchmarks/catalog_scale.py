@@ -36,7 +36,7 @@ def make_project(folder: Path, extra: int) -> int:
         params["experiments"][f"v{i}"] = {"base": "lenet5_mnist", "dataset": "mnist"}
     text = yaml.safe_dump(params, sort_keys=False, default_flow_style=None, width=200)
     (folder / "params.yaml").write_text(text)
-    for name in ("Snakefile", "workflow", "src", "dvc.yaml", "references.yaml"):
+    for name in ("workflow", "src", "dvc.yaml", "references.yaml"):
         (folder / name).symlink_to(REPO / name)
     subprocess.run([BIN / "dvc", "init", "--no-scm", "-q"], cwd=folder, check=True)
     return len(text.encode())

@@ -24,3 +24,4 @@ def test_a_dataset_older_than_the_code_still_gets_the_whole_study_planned(tmp_pa
     planned = run(["snakemake", "-n", "all", "--cores", "1"], project, env)
     assert job_counts(planned) == {"train": SEEDS, "evaluate": SEEDS, "summarize": 1, "plot": 1,
                                    "report": 1, "all": 1}, planned[-3000:]
+    assert "Using workflow specific profile workflow/profiles/default" in planned  # read by itself

@@ -171,7 +171,7 @@ def test_a_variant_whose_model_does_not_fit_its_dataset_is_refused_by_both_drive
              "resnet18")
     for command in (["list"], ["plan", "--no-calibrate"]):
         assert_refused(cnnlab(tmp_path, *command, cwd=tmp_path), *words)
-    for path in ("Snakefile", "workflow"):
+    for path in ("workflow",):
         (tmp_path / path).symlink_to(REPO / path)
     dry = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--cores", "1"], cwd=tmp_path,
                          capture_output=True, text=True)

@@ -26,7 +26,7 @@ from synthetic import write_mirror
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-PROJECT_FILES = ["Snakefile", "dvc.yaml", "params.yaml", "references.yaml", "workflow", "src",
+PROJECT_FILES = ["dvc.yaml", "params.yaml", "references.yaml", "workflow", "src",
                  ".gitignore", ".dvcignore"]
 # One small experiment per dataset: dvc.yaml fetches every dataset, `all` those the catalog uses.
 KEPT = ["cnn_mnist", "lenet_sigmoid_fashionmnist", "convnet_cifar10"]
@@ -107,6 +107,21 @@ def job_counts(snakemake_output: str) -> dict[str, int]:
                     break
                 counts[match[1]] = int(match[2])
     return counts
+
+
+def tree_listing(project: Path) -> dict[str, tuple]:
+    """Every file and folder of the project's results, data, Snakemake's and DVC's records: its
+    size, modification time and, for a file, content; what a dry run must leave as it was. All but
+    what Snakemake itself keeps up on every `snakemake -n`, by design: its inventory of file times
+    (.snakemake/iocache/, for a later `--trust-io-cache`) and its empty folder of locks, made again
+    where a real run removed it (and so the time of .snakemake/ itself)."""
+    paths = [project / "dvc.lock", *((project / ".snakemake").iterdir() if (project / ".snakemake").is_dir() else [])]
+    for name in ("results", "data", *(f".snakemake/{n}" for n in ("metadata", "incomplete", "log"))):
+        paths += [project / name, *(project / name).rglob("*")]
+    snakemakes = {project / ".snakemake" / name for name in ("iocache", "locks")}
+    return {str(path.relative_to(project)): (path.is_dir(), path.lstat().st_size, path.lstat().st_mtime_ns,
+                                             None if path.is_dir() else path.read_bytes())
+            for path in paths if path.exists() and path not in snakemakes}
 
 
 def stages_run(dvc_output: str) -> set[str]:
@@ -373,6 +388,8 @@ def test_snakemake_study_without_a_dataset_builds_its_report(tmp_path):
     leave_out_cifar10(project)
     output = run(SNAKEMAKE_ALL, project, env)
     assert job_counts(output) == {"all": 1, "report": 1}  # the experiments were built before
+    # DVC agrees: its stages of the left-out dataset were run too, and build nothing
+    assert json.loads(run(["dvc", "status", "--json"], project, env)) == {}
     summary = (project / "results" / "summary.csv").read_text()
     assert "cnn_mnist" in summary and "lenet_sigmoid_fashionmnist" in summary
     assert "convnet_cifar10" not in summary
@@ -409,7 +426,9 @@ def test_dvc_study_without_a_dataset_builds_its_report(tmp_path):
 
     write_mirror(tmp_path / "mirror", datasets=("cifar10",), n_train=600, n_test=200)
     set_datasets(project, ["mnist", "fashion_mnist", "cifar10"])
+    before = tree_listing(project)
     planned = run([*SNAKEMAKE_ALL, "--dry-run"], project, env)  # the empty folder is no dataset to it
+    assert tree_listing(project) == before  # and the dry run left it, and all else, as it was
     assert job_counts(planned) == {"all": 1, "fetch": 1, "train": SEEDS, "evaluate": SEEDS, "summarize": 1,
                                    "plot": 1, "report": 1}
     ran = stages_run(run(["dvc", "repro"], project, env))

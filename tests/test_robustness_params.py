@@ -86,7 +86,7 @@ def project_copy(folder: Path, catalog: bytes) -> Path:
     """The files Snakemake reads, with `catalog` as params.yaml; its jobs' inputs include src/."""
     project = folder / "project"
     project.mkdir()
-    for name in ("Snakefile", "references.yaml"):
+    for name in ("references.yaml",):
         shutil.copy2(REPO / name, project / name)
     for name in ("workflow", "src"):
         shutil.copytree(REPO / name, project / name, symlinks=True,

@@ -7,17 +7,11 @@ is a real local-folder DVC remote, as a shared folder on a course's machines wou
 import json
 import os
 import time
+from pathlib import Path
 
 import pytest
 
-from cnnlab.pipeline.freshness import (
-    date_in_order,
-    drop_empty_folders,
-    drop_stale_mark,
-    drop_stale_records,
-    recipe_text,
-    write_recipe,
-)
+from cnnlab.pipeline.freshness import CURRENT, FOLLOWS, UNKNOWN, Freshness
 from test_pipeline import (
     CHANGED,
     KEPT,
@@ -30,6 +24,7 @@ from test_pipeline import (
     run,
     set_learning_rate,
     stages_run,
+    tree_listing,
 )
 
 
@@ -70,6 +65,23 @@ def test_a_fresh_clone_pulls_the_study_and_has_nothing_to_do(study):
 
 
 @pytest.mark.slow
+def test_dry_runs_change_no_file(study):
+    """`snakemake -n`, `dvc status`, `cnnlab plan` and `cnnlab list` on a project with results and
+    Snakemake's records, with a change to plan: every file and folder stays as it was, in bytes and
+    time; and Snakemake still plans the change."""
+    _, project, env = study
+    params = (project / "params.yaml").read_text()
+    set_learning_rate(project, CHANGED, 0.03)
+    before = tree_listing(project)
+    planned = job_counts(run([*SNAKEMAKE_ALL, "--dry-run"], project, env))
+    assert planned == {"all": 1, "train": SEEDS, "evaluate": SEEDS, "summarize": 1, "plot": 1, "report": 1}
+    for command in (["dvc", "status"], ["cnnlab", "plan", "--no-calibrate"], ["cnnlab", "list"]):
+        run(command, project, env)
+    assert tree_listing(project) == before
+    (project / "params.yaml").write_text(params)
+
+
+@pytest.mark.slow
 def test_snakemake_follows_dvc_and_dvc_follows_snakemake(study):
     _, project, env = study
     set_learning_rate(project, CHANGED, 0.05)
@@ -83,110 +95,49 @@ def test_snakemake_follows_dvc_and_dvc_follows_snakemake(study):
     assert stages_run(run(["dvc", "repro"], project, env)) == set()
 
 
-def test_recipe_file_changes_only_with_the_recipe(tmp_path):
-    recipe, record = tmp_path / "recipe.json", tmp_path / "train.json"
-    settings = {"lr": 0.01, "epochs": 1, "data": {"root": "data/raw"}}
-    write_recipe(recipe, settings, record)
-    made = recipe.stat().st_mtime_ns
-    assert made > 0 and json.loads(recipe.read_text()) == {"lr": 0.01, "epochs": 1}
-    os.utime(recipe, ns=(made - 10**9, made - 10**9))
-    write_recipe(recipe, {**settings, "data": {"root": "elsewhere"}}, record)  # data locations: no change
-    assert recipe.stat().st_mtime_ns == made - 10**9
-
-    write_recipe(recipe, {**settings, "lr": 0.02}, record)  # no results yet: newer than any
-    assert json.loads(recipe.read_text())["lr"] == 0.02 and recipe.stat().st_mtime_ns >= made
+def judged(records: dict, study=("a",), seeds=(0,), scratch=Path("/nonexistent")) -> Freshness:
+    """A Freshness over experiment "a" on mnist whose results say of themselves what `records` says
+    ({job: True, False or None}; a job not named: True)."""
+    configs = {exp: {"dataset": "mnist", "seeds": list(seeds)} for exp in study}
+    freshness = Freshness(configs, "data/raw", list(study), scratch)
+    freshness.own_record = lambda job: records.get(job, True)
+    return freshness
 
 
-def test_recipe_file_of_results_made_elsewhere_is_older_than_they_are(tmp_path):
-    """DVC made the results with the new recipe (train.json says so): Snakemake must not redo them."""
-    recipe, record = tmp_path / "recipe.json", tmp_path / "train.json"
-    write_recipe(recipe, {"lr": 0.01}, record)
-    record.write_text(json.dumps({"config": {"lr": 0.02, "data": {"root": "x"}}}))
-    write_recipe(recipe, {"lr": 0.02}, record)
-    assert recipe.stat().st_mtime == 0 and recipe.read_text() == recipe_text({"lr": 0.02})
-    write_recipe(recipe, {"lr": 0.03}, record)  # and a recipe not made yet is newer than its results
-    assert recipe.stat().st_mtime > record.stat().st_mtime - 1
+def test_a_current_job_takes_its_inputs_as_ancient():
+    freshness = judged({})
+    inputs = freshness.inputs(("summarize", "a"), ["results/a/runs/seed0/metrics.json"])
+    assert [file.flags.get("ancient") for file in inputs] == [True]
+    assert freshness.dataset_input("a").flags.get("ancient")
 
 
-def test_date_in_order_dates_each_step_after_the_one_before(tmp_path):
-    data, model, metrics = tmp_path / "data", tmp_path / "model.pt", tmp_path / "metrics.json"
-    (data / "MNIST").mkdir(parents=True)
-    (data / "MNIST" / "images").write_bytes(b"x")
-    model.write_bytes(b"m")
-    metrics.write_text("{}")
-    os.utime(metrics, (1000, 1000))  # as git checks it out: older than the model pulled after it
-    os.utime(data / "MNIST" / "images", (time.time() + 5,) * 2)  # pulled last
-    newest = (data / "MNIST" / "images").stat().st_mtime
-    date_in_order([[data], [model, tmp_path / "missing"], [metrics]])
-    times = [p.stat().st_mtime for p in (data, data / "MNIST", data / "MNIST" / "images", model, metrics)]
-    assert newest < times[0] == times[1] == times[2] < times[3] < times[4]
+def test_an_out_of_date_job_takes_an_input_newer_than_its_results_and_the_jobs_after_it_follow(tmp_path):
+    made = tmp_path / "model.pt"
+    made.write_bytes(b"m")
+    freshness = judged({("train", "a", 0): False}, seeds=(0, 1), scratch=tmp_path / "scratch")
+    (tmp_path / "scratch").mkdir()
+    code, newer = freshness.inputs(("train", "a", 0), ["code.py"])
+    assert code == "code.py" and Path(newer).stat().st_mtime_ns >= made.stat().st_mtime_ns
+    assert Path(newer).parent == tmp_path / "scratch"  # Snakemake's own temporary folder, not the project
+    for job in [("evaluate", "a", 0), ("summarize", "a"), ("plot", "a"), ("report",)]:
+        assert freshness.state(job) == FOLLOWS  # they run after it: no input of their own to make them
+        assert freshness.inputs(job, ["x"]) == ["x"]
+    assert freshness.state(("train", "a", 1)) == freshness.state(("evaluate", "a", 1)) == CURRENT  # seed 1's run
 
 
-def test_a_folder_remade_after_snakemake_is_dated_by_itself(tmp_path):
-    figures, report = tmp_path / "figures", tmp_path / "report.html"
-    figures.mkdir()
-    mark = figures / ".snakemake_timestamp"
-    mark.write_text("")
-    report.write_text("made with the mark")
-    os.utime(report, (mark.stat().st_mtime - 1,) * 2)
-    drop_stale_mark(figures, report)
-    assert mark.exists()  # Snakemake's own run: the mark stays
-    os.utime(report, (mark.stat().st_mtime + 1,) * 2)
-    drop_stale_mark(figures, report)
-    assert not mark.exists()
+def test_a_job_without_a_record_is_left_to_snakemake_and_so_are_the_jobs_after_it():
+    freshness = judged({("plot", "a"): None})
+    assert freshness.state(("plot", "a")) == freshness.state(("report",)) == UNKNOWN
+    assert freshness.state(("summarize", "a")) == CURRENT
+    assert freshness.inputs(("report",), ["x"]) == ["x"]  # plain: Snakemake's times decide
 
 
-def test_only_an_empty_dataset_folder_is_dropped(tmp_path):
-    """DVC's fetch stage leaves a left-out dataset's folder empty; Snakemake must not take it for
-    fetched once the dataset is back. A folder with anything in it, or a file, stays."""
-    empty, fetched, file = tmp_path / "cifar10", tmp_path / "mnist", tmp_path / "notes"
-    empty.mkdir()
-    (fetched / "MNIST").mkdir(parents=True)
-    file.write_text("kept")
-    drop_empty_folders([empty, fetched, file, tmp_path / "missing"])
-    assert not empty.exists() and (fetched / "MNIST").is_dir() and file.read_text() == "kept"
+def test_an_empty_dataset_folder_is_fetched_and_the_runs_on_it_follow():
+    freshness = judged({("fetch", "mnist"): False})
+    assert not getattr(freshness.dataset_input("a"), "flags", {}).get("ancient")
+    assert freshness.state(("train", "a", 0)) == FOLLOWS
 
 
-def test_a_record_of_a_file_rewritten_since_is_dropped(tmp_path, monkeypatch):
-    """Snakemake's record of how it made a file goes once another tool rewrote the file; the
-    record of a file left as Snakemake made it stays."""
-    import base64
-
-    monkeypatch.chdir(tmp_path)
-    metadata = tmp_path / ".snakemake" / "metadata"
-    metadata.mkdir(parents=True)
-    records = {}
-    for name in ("kept.json", "rewritten.json"):
-        path = tmp_path / "results" / name
-        path.parent.mkdir(exist_ok=True)
-        path.write_text("{}")
-        key = base64.urlsafe_b64encode(f"results/{name}".encode()).decode()
-        records[name] = metadata / key
-        records[name].write_text(json.dumps({"endtime": path.stat().st_mtime, "input": ["a"]}))
-    for name in ("kept_plots", "rewritten_plots"):  # folders, dated by Snakemake's mark
-        folder = tmp_path / "results" / name
-        folder.mkdir()
-        (folder / "curves.png").write_bytes(b"png")
-        (folder / ".snakemake_timestamp").touch()
-        key = base64.urlsafe_b64encode(f"results/{name}".encode()).decode()
-        records[name] = metadata / key
-        records[name].write_text(json.dumps({"endtime": (folder / ".snakemake_timestamp").stat().st_mtime}))
-    (metadata / "not-a-record").write_text("x")
-    later = (time.time() + 5,) * 2
-    os.utime(tmp_path / "results" / "rewritten.json", later)  # DVC remade them
-    os.utime(tmp_path / "results" / "rewritten_plots" / "curves.png", later)
-    drop_stale_records(metadata)
-    assert records["kept.json"].exists() and not records["rewritten.json"].exists()
-    assert records["kept_plots"].exists() and not records["rewritten_plots"].exists()
-    assert (metadata / "not-a-record").exists()
-
-
-def test_a_seeds_file_follows_the_seeds_its_summary_was_made_with(tmp_path):
-    """summary.json records the seeds it summarizes: the list that made it is no reason to redo it,
-    another list is."""
-    seeds, summary = tmp_path / "seeds.json", tmp_path / "summary.json"
-    summary.write_text(json.dumps({"seeds": [0, 1, 2]}))
-    write_recipe(seeds, {"seeds": [0, 1, 2]}, summary, key="seeds")
-    assert seeds.stat().st_mtime == 0
-    write_recipe(seeds, {"seeds": [0, 1]}, summary, key="seeds")
-    assert seeds.stat().st_mtime > summary.stat().st_mtime - 1
+def test_in_a_jobs_own_process_snakemake_decides():
+    freshness = Freshness({"a": {"dataset": "mnist", "seeds": [0]}}, "data/raw", ["a"], Path("/x"), judge=False)
+    assert freshness.state(("train", "a", 0)) == UNKNOWN

@@ -1,12 +1,14 @@
 """What the rules share: the parameters, read and checked once, and what reaches cnnlab."""
 
 import sys
+from pathlib import Path
 
 from snakemake.utils import validate
 
 from cnnlab.config import completed, experiment_config, left_out_datasets, read_params, run_config
 from cnnlab.errors import CnnlabError
 from cnnlab.results.layout import RUN
+from cnnlab.pipeline.freshness import Freshness
 from cnnlab.pipeline.workflow_support import (
     JOB_THREADS,
     buildable_study,
@@ -58,11 +60,6 @@ wildcard_constraints:
     seed=r"\d+",
 
 
-def fetched(exp):
-    """The folder of `exp`'s dataset, as `cnnlab fetch` leaves it (data.root/<dataset>)."""
-    return f"{DATA_ROOT}/{PARAMS['experiments'][exp]['dataset']}"
-
-
 def job_config(exp):
     """`exp`'s settings as its `cnnlab` commands will have them: params.yaml and the --set values
     that carry `--config` (which beat the scale's, as on the command line)."""
@@ -72,21 +69,6 @@ def job_config(exp):
 JOB_CONFIGS = {exp: job_config(exp) for exp in EXPERIMENTS}
 # Each experiment's seeds: one train and one evaluate job a seed.
 SEEDS = {exp: cfg["seeds"] for exp, cfg in JOB_CONFIGS.items()}
-
-
-def recipe(exp, seed):
-    """Everything that decides the results of `exp`'s run at `seed`: its jobs rerun when this changes.
-
-    Sorted, so that reordering params.yaml changes nothing; without the data locations, which
-    do not change results (as in cnnlab.results.records.recipe_differences), and without the list of
-    seeds: one more seed changes no other run.
-    """
-    settings = run_config(JOB_CONFIGS[exp], seed)
-    del settings["data"]
-    return dict(sorted(settings.items()))
-
-
-RECIPES = {(exp, seed): recipe(exp, seed) for exp in EXPERIMENTS for seed in SEEDS[exp]}
 
 
 RUN_FOLDER = f"results/{{exp}}/{RUN}"  # a run's folder (cnnlab.results.layout), {exp} and {seed} wildcards
@@ -111,6 +93,10 @@ def cnnlab_options(exp):
 # only the internet has (see cnnlab.pipeline.workflow_support.buildable_study).
 STUDY, NEEDS_WEIGHTS = buildable_study(PARAMS)
 LEFT_OUT = checked(left_out_datasets, PARAMS)
+# Whether each job's results are current, read from what they record (cnnlab.pipeline.freshness);
+# in a job's own process (a cluster node), Snakemake's times alone.
+FRESHNESS = Freshness(JOB_CONFIGS, DATA_ROOT, STUDY, Path(workflow.snakemake_tmp_dir),
+                      judge=workflow.is_main_process)
 if LEFT_OUT and workflow.is_main_process:  # said once, at the start (the report lists it too)
     print("Note: left out of the study: " + "; ".join(f"{name} ({why})" for name, why in LEFT_OUT.items()),
           file=sys.stderr)

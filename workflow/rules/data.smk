@@ -1,9 +1,10 @@
 # Datasets: from the offline mirror ($CNNLAB_DATA_MIRROR or data.mirror), Debian's package, or
-# the internet, into torchvision's layout under data.root (see `cnnlab fetch --help`).
+# the internet, into torchvision's layout under data.root (see `cnnlab fetch --help`). A dataset's
+# folder that DVC's fetch stage left empty (the dataset was left out) is fetched (FRESHNESS).
 
 rule fetch:
     input:
-        code=code_files("fetch"),
+        lambda wc: FRESHNESS.inputs(("fetch", wc.dataset), code_files("fetch")),
     output:
         directory(f"{DATA_ROOT}/{{dataset}}"),
     conda:

@@ -3,34 +3,16 @@
 # inputs or the code that computes it change; one more seed adds its two jobs and reruns the
 # experiment's summary and plots.
 #
-# The recipe reaches Snakemake as a file, not as params: Snakemake compares params with its own
-# record of its last run, which knows nothing of results made by `dvc repro` or brought by
-# `dvc pull`; the file is dated by cnnlab.pipeline.freshness from what the results themselves record. So
-# is an experiment's list of seeds, the input of its summary: after Snakemake's record of a summary
-# is dropped (another tool remade it: cnnlab.pipeline.freshness.drop_stale_records), the list still decides.
-# A dataset is an `ancient` input: its content is checked against known digests when it is
-# fetched, and its time says nothing (DVC restores it at `dvc pull` time).
-
-from pathlib import Path
-
-from cnnlab.pipeline.freshness import write_recipe
-
-
-RECIPE_FILE = ".snakemake/cnnlab/recipes/{exp}/seed{seed}.json"  # Snakemake's, beside its own record
-SEEDS_FILE = ".snakemake/cnnlab/seeds/{exp}.json"  # which runs an experiment's summary takes
-for (_exp, _seed), _settings in RECIPES.items():
-    write_recipe(Path(RECIPE_FILE.format(exp=_exp, seed=_seed)), _settings,
-                 Path(RUN_FOLDER.format(exp=_exp, seed=_seed)) / "train.json")
-for _exp, _seeds in SEEDS.items():
-    write_recipe(Path(SEEDS_FILE.format(exp=_exp)), {"seeds": _seeds}, Path(f"results/{_exp}/summary.json"),
-                 key="seeds")
+# Each job's inputs pass through FRESHNESS (cnnlab.pipeline.freshness, made in common.smk): whether
+# a job's results are current is read from what they record (a run's recipe and code digests, a
+# summary's seeds, DVC's status), so results made by `dvc repro` or brought by `dvc pull` count as
+# made, and reading the workflow writes nothing.
 
 
 rule train:
     input:
-        fetched=lambda wc: ancient(fetched(wc.exp)),
-        recipe=RECIPE_FILE,
-        code=code_files("train"),
+        fetched=lambda wc: FRESHNESS.dataset_input(wc.exp),
+        code=lambda wc: FRESHNESS.inputs(("train", wc.exp, int(wc.seed)), code_files("train")),
     output:
         model=run_file("model.pt"),
         last=run_file("last.pt"),
@@ -51,12 +33,10 @@ rule train:
 
 rule evaluate:
     input:
-        rules.train.output.model,
-        rules.train.output.history,
-        rules.train.output.record,
-        fetched=lambda wc: ancient(fetched(wc.exp)),
-        recipe=RECIPE_FILE,
-        code=code_files("evaluate"),
+        fetched=lambda wc: FRESHNESS.dataset_input(wc.exp),
+        run=lambda wc: FRESHNESS.inputs(("evaluate", wc.exp, int(wc.seed)), [
+            *(run_file(name).format(exp=wc.exp, seed=wc.seed) for name in ("model.pt", "history.csv", "train.json")),
+            *code_files("evaluate")]),
     output:
         metrics=run_file("metrics.json"),
         per_class=run_file("per_class.csv"),
@@ -77,11 +57,9 @@ rule evaluate:
 
 rule summarize:
     input:
-        lambda wc: run_files(wc.exp, "metrics.json"),
-        lambda wc: run_files(wc.exp, "per_class.csv"),
-        lambda wc: run_files(wc.exp, "confusion.csv"),
-        seeds=SEEDS_FILE,
-        code=code_files("summarize"),
+        lambda wc: FRESHNESS.inputs(("summarize", wc.exp), [
+            *(file for name in ("metrics.json", "per_class.csv", "confusion.csv") for file in run_files(wc.exp, name)),
+            *code_files("summarize")]),
     output:
         summary="results/{exp}/summary.json",
         seeds="results/{exp}/seeds.csv",
@@ -100,10 +78,9 @@ rule summarize:
 
 rule plot:
     input:
-        lambda wc: run_files(wc.exp, "history.csv"),
-        lambda wc: run_files(wc.exp, "predictions.csv"),
-        rules.summarize.output,
-        code=code_files("plot"),
+        lambda wc: FRESHNESS.inputs(("plot", wc.exp), [
+            *run_files(wc.exp, "history.csv"), *run_files(wc.exp, "predictions.csv"),
+            *(path.format(exp=wc.exp) for path in rules.summarize.output), *code_files("plot")]),
     output:
         report(
             directory("results/{exp}/plots"),

@@ -4,10 +4,9 @@
 
 rule report:
     input:
-        expand("results/{exp}/summary.json", exp=STUDY),
-        expand("results/{exp}/plots", exp=STUDY),
-        references="references.yaml",
-        code=code_files("report"),
+        lambda wc: FRESHNESS.inputs(("report",), [
+            *expand("results/{exp}/summary.json", exp=STUDY), *expand("results/{exp}/plots", exp=STUDY),
+            "references.yaml", *code_files("report")]),
     output:
         # report(): what `snakemake --report report.html` shows, with captions from workflow/report/
         summary=report("results/summary.csv", caption="../report/summary.rst", category="Study"),

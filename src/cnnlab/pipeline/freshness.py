@@ -1,118 +1,146 @@
-"""Whether results are current, where Snakemake's own record cannot tell.
+"""Whether Snakemake's jobs are current, judged by what the results record, not by file times.
 
-Snakemake reruns a job when an input is newer than the job's outputs, or when the job's params
-differ from those it recorded the last time it ran the job itself. Both fail for results that DVC
-made (`dvc repro` leaves Snakemake's record behind) or brought (`dvc pull` writes files in any
-order, later than the git checkout of the code and of metrics.json). The workflow uses these two
-rules instead (workflow/rules/dvc.smk, experiments.smk):
+Snakemake reruns a job when an input is newer than its outputs, or when its own record of the job
+(.snakemake/metadata) differs. Both mislead for results that DVC made (`dvc repro` leaves that
+record behind) or brought (`dvc pull` writes files in any order). So each job's inputs are chosen
+here, by what the results say of themselves, and nothing is written while the workflow is read
+(`snakemake -n` changes no file):
 
-- `write_recipe`: each run's recipe is a file that its train and evaluate jobs take as input (and
-  each experiment's list of seeds one that its summary takes), rewritten only when it changes, and
-  then dated to the epoch when the results on disk were already made with it (their train.json or
-  summary.json says so), by whichever tool made them;
-- `date_in_order`: in a copy where Snakemake has not run yet, the outputs of the stages that DVC
-  finds current by their content are dated in the pipeline's order, as if made one by one when
-  the last of them arrived;
-- `drop_stale_mark`: a folder that another tool remade after Snakemake is dated by the folder,
-  not by the mark that Snakemake left in it;
-- `drop_empty_folders`: a dataset's folder that DVC's fetch stage left empty (while `datasets`
-  left it out: cnnlab.pipeline.left_out) is removed once the dataset is back in the study: Snakemake goes
-  by the folder's existence and would take it for fetched;
-- `drop_stale_records`: Snakemake's record of how it made a file (its inputs, params, code) is
-  dropped once another tool has rewritten the file: the record no longer describes it (one more
-  seed made by `dvc repro` changes the inputs of a summary that DVC has already remade).
+- a run: its train.json names its recipe and the digest of the training code; its metrics.json the
+  digests of the model it evaluated and of the evaluation code (cnnlab.results.kept, which `cnnlab
+  train` and `cnnlab evaluate` use to keep a current run);
+- an experiment's summary: summary.json names its seeds; an experiment's plots and the report, where
+  the project is a DVC repository: `dvc status` of their stages (DVC hashes what they were made from);
+- a dataset: its folder holds files (DVC's fetch stage leaves an empty one for a dataset left out).
+
+A job that is current, and all of whose upstream jobs are, takes its inputs as `ancient`: no time
+makes it rerun. A job found out of date takes one more input, newer than any result: a file made
+for this one reading of the workflow in Snakemake's own temporary folder (which Snakemake removes
+when it ends), so the job runs and nothing in the project is touched. A job after one that runs
+follows it, as Snakemake plans it. A job with nothing to judge it by (no DVC, results not made yet)
+is left to Snakemake's times. Snakemake's rerun triggers `input` and `params` are off
+(workflow/profiles/): they read its own record of the jobs it ran, which another tool leaves stale.
 """
 
-import base64
-import json
-import os
+from functools import cache, cached_property
 from pathlib import Path
 
-from cnnlab.io import atomic_write_text
+from snakemake.io import ancient
+
+from cnnlab.config import run_config
+from cnnlab.errors import CnnlabError
+from cnnlab.results import layout
+from cnnlab.results.kept import evaluated_current, trained_current
+from cnnlab.results.records import TRAIN_FILES, read_json
+
+CURRENT, STALE, FOLLOWS, UNKNOWN = "current", "stale", "follows", "unknown"
 
 
-def recipe_text(settings: dict) -> str:
-    """The settings that decide an experiment's results (without the data locations), as JSON."""
-    return json.dumps({k: v for k, v in settings.items() if k != "data"}, sort_keys=True, indent=1) + "\n"
+class Freshness:
+    """The state of each job of the workflow: CURRENT (its results and everything before them are
+    current), STALE (its results are out of date: it runs), FOLLOWS (a job before it runs, so it
+    will too) or UNKNOWN (nothing to judge it by: Snakemake's times decide). With `judge` false (a
+    job's own process on a cluster node, which runs the job it is given), every job is UNKNOWN."""
 
+    def __init__(self, job_configs: dict, data_root: str, study: list[str], scratch: Path, judge: bool = True):
+        self.job_configs, self.data_root, self.study, self.judge = job_configs, data_root, study, judge
+        self.scratch = scratch  # a folder that lives as long as this reading of the workflow
 
-def write_recipe(path: Path, settings: dict, record: Path, key: str = "config") -> None:
-    """Keep `path` holding the recipe of `settings`; `record` is the results' own record of what
-    they were made with, under `key`: a run's train.json (`config`, its settings) or an
-    experiment's summary.json (`seeds`, its list of seeds; `settings` is then {"seeds": [...]}).
+    @cached_property
+    def out_of_date(self) -> str:
+        """The input that makes an out-of-date job run: a file newer than every result."""
+        marker = self.scratch / "results-out-of-date"
+        marker.touch()
+        return str(marker)
 
-    Unchanged, the file keeps its time. Changed, it is newer than the results, so they are made
-    again; unless `record` shows they were made with this recipe already: then it is older.
-    """
-    text = recipe_text(settings)
-    if path.exists() and path.read_text() == text:
-        return
-    atomic_write_text(path, text)
-    try:
-        made = json.loads(record.read_text())[key]
-    except (OSError, ValueError, KeyError, TypeError):
-        return  # no results, or none that say what they were made with
-    if recipe_text(made if key == "config" else {key: made}) == text:
-        os.utime(path, (0, 0))
+    @cached_property
+    def changed(self) -> set[str] | None:
+        """The stages that `dvc status` finds changed (by content, against dvc.lock), or None where the
+        project is no DVC repository. Asked once, when a job needs it; DVC writes only its own caches
+        (.dvc/tmp) to answer."""
+        if not Path(".dvc").is_dir():
+            return None
+        from dvc.repo import Repo  # seconds to import: only where a summary, plot or report is judged
 
+        with Repo(".") as repo:
+            return set(repo.status())
 
-def date_in_order(steps: list[list[Path]]) -> None:
-    """Give every file and folder of step i (recursively) one time, 1 ms after step i - 1's, the
-    first step 1 ms after the newest of them all: so each step's outputs are newer than the step
-    before, and whatever was made from them afterwards (a report) stays newer than them."""
-    items = [[item for path in paths for item in walk(Path(path))] for paths in steps]
-    newest = max((item.stat(follow_symlinks=False).st_mtime for step in items for item in step), default=0)
-    for index, step in enumerate(items, start=1):
-        for item in step:
-            os.utime(item, (newest + index * 0.001,) * 2, follow_symlinks=False)
+    def inputs(self, job: tuple, files: list) -> list:
+        """`files` as the inputs of `job` ("train", exp, seed), ("summarize", exp), ("report",) ...:
+        ancient when the job is current, with one input newer than its results when it is out of date."""
+        state = self.state(job)
+        if state == CURRENT:
+            return [ancient(file) for file in files]
+        return [*files, self.out_of_date] if state == STALE else list(files)
 
+    def dataset_input(self, experiment: str) -> object:
+        """The folder of `experiment`'s dataset: ancient (a dataset is known by its content, checked when
+        fetched), unless its fetch is to run, so that the jobs after it run too."""
+        folder = self.dataset_folder(experiment)
+        return folder if self.state(("fetch", self.job_configs[experiment]["dataset"])) == STALE else ancient(folder)
 
-def drop_stale_mark(folder: Path, sibling: Path) -> None:
-    """Snakemake dates a folder it made by a mark file inside (`.snakemake_timestamp`). When the
-    command that wrote the folder also wrote `sibling` after that mark (run again by DVC or by
-    hand), the mark is stale: remove it, and the folder's own time counts."""
-    mark = folder / ".snakemake_timestamp"
-    if mark.exists() and sibling.exists() and sibling.stat().st_mtime > mark.stat().st_mtime:
-        mark.unlink()
+    def dataset_folder(self, experiment: str) -> str:
+        return f"{self.data_root}/{self.job_configs[experiment]['dataset']}"
 
+    @cache
+    def state(self, job: tuple) -> str:
+        if not self.judge:
+            return UNKNOWN
+        before = [self.state(upstream) for upstream in self.upstream(job)]
+        if any(state in (STALE, FOLLOWS) for state in before):
+            return FOLLOWS
+        own = self.own_record(job)
+        if own is False:
+            return STALE
+        return CURRENT if own and all(state == CURRENT for state in before) else UNKNOWN
 
-def drop_empty_folders(folders: list[Path]) -> None:
-    """Remove each of `folders` that is an empty folder; leave anything else as it is."""
-    for folder in folders:
+    def upstream(self, job: tuple) -> list[tuple]:
+        step, *key = job
+        if step == "fetch":
+            return []
+        if step in ("train", "evaluate"):
+            exp, seed = key
+            fetch = ("fetch", self.job_configs[exp]["dataset"])
+            return [fetch] if step == "train" else [fetch, ("train", exp, seed)]
+        if step == "report":
+            return [(step, exp) for exp in self.study for step in ("summarize", "plot")]
+        exp = key[0]
+        seeds = self.job_configs[exp]["seeds"]
+        runs = [("evaluate", exp, seed) for seed in seeds]
+        return runs if step == "summarize" else [*runs, ("summarize", exp)]
+
+    def own_record(self, job: tuple) -> bool | None:
+        """Whether `job`'s results say they are current: True, False, or None where there are none
+        to ask (Snakemake runs a job whose outputs are missing) or no record says."""
+        step, *key = job
+        if step == "fetch":
+            folder = Path(self.data_root) / key[0]
+            return any(folder.iterdir()) if folder.is_dir() else None
+        if step in ("train", "evaluate"):
+            exp, seed = key
+            folder = layout.run_folder(f"results/{exp}", seed)
+            cfg = run_config(self.job_configs[exp], seed)
+            if step == "train":
+                return trained_current(cfg, folder) and all((folder / name).is_file() for name in TRAIN_FILES) \
+                    if (folder / "train.json").is_file() else None
+            return evaluated_current(cfg, folder) if (folder / "metrics.json").is_file() else None
+        if step == "summarize":
+            return self.summary_current(key[0])
+        stage, made = (f"plot@{key[0]}", Path(f"results/{key[0]}/plots")) if step == "plot" else \
+            ("report", Path("results/report.html"))
+        if not made.exists() or self.changed is None:
+            return None
+        return stage not in self.changed
+
+    def summary_current(self, exp: str) -> bool | None:
+        """summary.json lists the experiment's seeds (and, with DVC, its stage is current)."""
+        path = Path(f"results/{exp}/summary.json")
+        if not path.is_file():
+            return None
         try:
-            Path(folder).rmdir()
-        except OSError:  # not empty, not there, not a folder
-            pass
-
-
-def walk(path: Path) -> list[Path]:
-    """`path` and, for a folder, everything below it; nothing when it does not exist."""
-    if not path.exists():
-        return []
-    if not path.is_dir():
-        return [path]
-    return [path, *path.rglob("*")]
-
-
-def drop_stale_records(metadata: Path) -> None:
-    """Remove each record under `metadata` (Snakemake's `.snakemake/metadata/`: one JSON file an
-    output it made, named by the output's path in URL-safe base64, with the output's time when made
-    as `endtime`) whose output has been rewritten since: a file with another time, a folder with a
-    file inside newer than the record (Snakemake dates a folder by its mark, written last)."""
-    for record in Path(metadata).glob("*"):
-        if not record.is_file() or record.name.startswith("@"):  # "@": a long name split into folders
-            continue
-        try:
-            path = Path(base64.urlsafe_b64decode(record.name).decode())
-            made = json.loads(record.read_text()).get("endtime")
-        except (ValueError, UnicodeDecodeError, AttributeError):
-            continue  # not a record of this kind: none of ours to judge
-        if made is not None and rewritten_since(path, made):
-            record.unlink()
-
-
-def rewritten_since(path: Path, made: float) -> bool:
-    if path.is_file():
-        return abs(path.stat().st_mtime - made) > 0.001
-    inside = [item for item in walk(path)[1:] if item.name != ".snakemake_timestamp"]
-    return any(item.stat().st_mtime > made + 0.001 for item in inside)
+            seeds = read_json(path, ("seeds",), "")["seeds"]
+        except CnnlabError:
+            return False
+        if seeds != self.job_configs[exp]["seeds"]:
+            return False
+        return None if self.changed is None else f"summary@{exp}" not in self.changed

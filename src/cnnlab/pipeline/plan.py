@@ -76,15 +76,18 @@ def snakemake_status(jobs: list[Job]) -> str:
     """Fill in each job's status from `snakemake --summary all`; returns a note on the source.
 
     The summary is Snakemake's own table of every output `all` needs, with its plan ("no update"
-    or "update pending"): the very decision `make study` makes, parsed by column name.
+    or "update pending"): the very decision `make study` makes, parsed by column name. As a dry run
+    without a lock, it writes no log and no lock file (a plan changes nothing).
     """
-    done = subprocess.run([sys.executable, "-m", "snakemake", "--summary", "all"],
+    done = subprocess.run([sys.executable, "-m", "snakemake", "--summary", "all", "--dry-run", "--nolock"],
                           capture_output=True, text=True)
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["no message"])[-1]
         return f"status unknown: `snakemake --summary all` failed ({last})"
     pending = {}  # (experiment, seed) -> rules whose outputs Snakemake would make again
-    for row in csv.DictReader(done.stdout.splitlines(), delimiter="\t"):
+    lines = done.stdout.splitlines()  # a dry run says "Building DAG of jobs..." before the table
+    table = lines[next((i for i, line in enumerate(lines) if line.startswith("output_file\t")), 0):]
+    for row in csv.DictReader(table, delimiter="\t"):
         parts = Path(row["output_file"]).parts  # results/EXP/runs/seed<k>/FILE (cnnlab.results.layout)
         if len(parts) == 5 and parts[0] == "results" and row["rule"] in ("train", "evaluate"):
             rules = pending.setdefault((parts[1], parts[3]), set())
