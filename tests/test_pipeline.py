@@ -115,7 +115,8 @@ def tree_listing(project: Path) -> dict[str, tuple]:
     what Snakemake itself keeps up on every `snakemake -n`, by design: its inventory of file times
     (.snakemake/iocache/, for a later `--trust-io-cache`) and its empty folder of locks, made again
     where a real run removed it (and so the time of .snakemake/ itself)."""
-    paths = [project / "dvc.lock", *((project / ".snakemake").iterdir() if (project / ".snakemake").is_dir() else [])]
+    snakemake = project / ".snakemake"
+    paths = [project / "dvc.lock", *(snakemake.iterdir() if snakemake.is_dir() else [])]
     for name in ("results", "data", *(f".snakemake/{n}" for n in ("metadata", "incomplete", "log"))):
         paths += [project / name, *(project / name).rglob("*")]
     snakemakes = {project / ".snakemake" / name for name in ("iocache", "locks")}

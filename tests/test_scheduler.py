@@ -45,7 +45,8 @@ def test_make_study_runs_snakemake_which_reads_the_profile_by_itself():
                             text=True, check=True).stdout
     assert "snakemake all" in recipe
     # Snakemake's default workflow profile: profiles/default beside the Snakefile
-    assert (REPO / "workflow" / "Snakefile").is_file() and PROFILE == REPO / "workflow" / "profiles" / "default"
+    assert (REPO / "workflow" / "Snakefile").is_file()
+    assert PROFILE == REPO / "workflow" / "profiles" / "default"
 
 
 @pytest.mark.slow  # two real runs of Snakemake, about half a minute

@@ -5,7 +5,6 @@ is a real local-folder DVC remote, as a shared folder on a course's machines wou
 """
 
 import json
-import os
 import time
 from pathlib import Path
 
@@ -122,7 +121,7 @@ def test_an_out_of_date_job_takes_an_input_newer_than_its_results_and_the_jobs_a
     for job in [("evaluate", "a", 0), ("summarize", "a"), ("plot", "a"), ("report",)]:
         assert freshness.state(job) == FOLLOWS  # they run after it: no input of their own to make them
         assert freshness.inputs(job, ["x"]) == ["x"]
-    assert freshness.state(("train", "a", 1)) == freshness.state(("evaluate", "a", 1)) == CURRENT  # seed 1's run
+    assert freshness.state(("train", "a", 1)) == freshness.state(("evaluate", "a", 1)) == CURRENT
 
 
 def test_a_job_without_a_record_is_left_to_snakemake_and_so_are_the_jobs_after_it():
@@ -139,5 +138,6 @@ def test_an_empty_dataset_folder_is_fetched_and_the_runs_on_it_follow():
 
 
 def test_in_a_jobs_own_process_snakemake_decides():
-    freshness = Freshness({"a": {"dataset": "mnist", "seeds": [0]}}, "data/raw", ["a"], Path("/x"), judge=False)
+    freshness = Freshness({"a": {"dataset": "mnist", "seeds": [0]}}, "data/raw", ["a"], Path("/x"),
+                          judge=False)
     assert freshness.state(("train", "a", 0)) == UNKNOWN

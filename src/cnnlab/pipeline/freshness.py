@@ -22,7 +22,7 @@ is left to Snakemake's times. Snakemake's rerun triggers `input` and `params` ar
 (workflow/profiles/): they read its own record of the jobs it ran, which another tool leaves stale.
 """
 
-from functools import cache, cached_property
+from functools import cached_property
 from pathlib import Path
 
 from snakemake.io import ancient
@@ -37,14 +37,33 @@ CURRENT, STALE, FOLLOWS, UNKNOWN = "current", "stale", "follows", "unknown"
 
 
 class Freshness:
-    """The state of each job of the workflow: CURRENT (its results and everything before them are
-    current), STALE (its results are out of date: it runs), FOLLOWS (a job before it runs, so it
-    will too) or UNKNOWN (nothing to judge it by: Snakemake's times decide). With `judge` false (a
-    job's own process on a cluster node, which runs the job it is given), every job is UNKNOWN."""
+    """The state of each job of the workflow, a job being ("fetch", dataset), ("train", exp, seed),
+    ("evaluate", exp, seed), ("summarize", exp), ("plot", exp) or ("report",): CURRENT (its results
+    and everything before them are current), STALE (its results are out of date: it runs), FOLLOWS
+    (a job before it runs, so it will too) or UNKNOWN (nothing to judge it by: Snakemake's times
+    decide). With `judge` false (a job's own process on a cluster node, which runs the job it is
+    given), every job is UNKNOWN."""
 
-    def __init__(self, job_configs: dict, data_root: str, study: list[str], scratch: Path, judge: bool = True):
+    def __init__(self, job_configs: dict, data_root: str, study: list[str], scratch: Path,
+                 judge: bool = True):
         self.job_configs, self.data_root, self.study, self.judge = job_configs, data_root, study, judge
         self.scratch = scratch  # a folder that lives as long as this reading of the workflow
+        self.states = {}
+
+    def inputs(self, job: tuple, files: list) -> list:
+        """`files` as the inputs of `job`: ancient when the job is current, with one input newer than
+        its results when it is out of date."""
+        state = self.state(job)
+        if state == CURRENT:
+            return [ancient(file) for file in files]
+        return [*files, self.out_of_date] if state == STALE else list(files)
+
+    def dataset_input(self, experiment: str) -> object:
+        """The folder of `experiment`'s dataset: ancient (a dataset is known by its content, checked
+        when fetched), unless its fetch is to run, so that the jobs after it run too."""
+        dataset = self.job_configs[experiment]["dataset"]
+        folder = f"{self.data_root}/{dataset}"
+        return folder if self.state(("fetch", dataset)) == STALE else ancient(folder)
 
     @cached_property
     def out_of_date(self) -> str:
@@ -53,39 +72,12 @@ class Freshness:
         marker.touch()
         return str(marker)
 
-    @cached_property
-    def changed(self) -> set[str] | None:
-        """The stages that `dvc status` finds changed (by content, against dvc.lock), or None where the
-        project is no DVC repository. Asked once, when a job needs it; DVC writes only its own caches
-        (.dvc/tmp) to answer."""
-        if not Path(".dvc").is_dir():
-            return None
-        from dvc.repo import Repo  # seconds to import: only where a summary, plot or report is judged
-
-        with Repo(".") as repo:
-            return set(repo.status())
-
-    def inputs(self, job: tuple, files: list) -> list:
-        """`files` as the inputs of `job` ("train", exp, seed), ("summarize", exp), ("report",) ...:
-        ancient when the job is current, with one input newer than its results when it is out of date."""
-        state = self.state(job)
-        if state == CURRENT:
-            return [ancient(file) for file in files]
-        return [*files, self.out_of_date] if state == STALE else list(files)
-
-    def dataset_input(self, experiment: str) -> object:
-        """The folder of `experiment`'s dataset: ancient (a dataset is known by its content, checked when
-        fetched), unless its fetch is to run, so that the jobs after it run too."""
-        folder = self.dataset_folder(experiment)
-        return folder if self.state(("fetch", self.job_configs[experiment]["dataset"])) == STALE else ancient(folder)
-
-    def dataset_folder(self, experiment: str) -> str:
-        return f"{self.data_root}/{self.job_configs[experiment]['dataset']}"
-
-    @cache
     def state(self, job: tuple) -> str:
-        if not self.judge:
-            return UNKNOWN
+        if job not in self.states:
+            self.states[job] = self.judged(job) if self.judge else UNKNOWN
+        return self.states[job]
+
+    def judged(self, job: tuple) -> str:
         before = [self.state(upstream) for upstream in self.upstream(job)]
         if any(state in (STALE, FOLLOWS) for state in before):
             return FOLLOWS
@@ -98,49 +90,69 @@ class Freshness:
         step, *key = job
         if step == "fetch":
             return []
-        if step in ("train", "evaluate"):
-            exp, seed = key
-            fetch = ("fetch", self.job_configs[exp]["dataset"])
-            return [fetch] if step == "train" else [fetch, ("train", exp, seed)]
         if step == "report":
             return [(step, exp) for exp in self.study for step in ("summarize", "plot")]
         exp = key[0]
-        seeds = self.job_configs[exp]["seeds"]
-        runs = [("evaluate", exp, seed) for seed in seeds]
+        if step in ("train", "evaluate"):
+            fetch = ("fetch", self.job_configs[exp]["dataset"])
+            return [fetch] if step == "train" else [fetch, ("train", *key)]
+        runs = [("evaluate", exp, seed) for seed in self.job_configs[exp]["seeds"]]
         return runs if step == "summarize" else [*runs, ("summarize", exp)]
 
     def own_record(self, job: tuple) -> bool | None:
         """Whether `job`'s results say they are current: True, False, or None where there are none
-        to ask (Snakemake runs a job whose outputs are missing) or no record says."""
+        to ask (Snakemake runs a job whose outputs are missing) or nothing says."""
         step, *key = job
-        if step == "fetch":
-            folder = Path(self.data_root) / key[0]
-            return any(folder.iterdir()) if folder.is_dir() else None
-        if step in ("train", "evaluate"):
-            exp, seed = key
-            folder = layout.run_folder(f"results/{exp}", seed)
-            cfg = run_config(self.job_configs[exp], seed)
-            if step == "train":
-                return trained_current(cfg, folder) and all((folder / name).is_file() for name in TRAIN_FILES) \
-                    if (folder / "train.json").is_file() else None
-            return evaluated_current(cfg, folder) if (folder / "metrics.json").is_file() else None
-        if step == "summarize":
-            return self.summary_current(key[0])
-        stage, made = (f"plot@{key[0]}", Path(f"results/{key[0]}/plots")) if step == "plot" else \
-            ("report", Path("results/report.html"))
-        if not made.exists() or self.changed is None:
-            return None
-        return stage not in self.changed
+        return {"fetch": self.fetched, "train": self.trained, "evaluate": self.evaluated,
+                "summarize": self.summarized, "plot": self.plotted, "report": self.reported}[step](*key)
 
-    def summary_current(self, exp: str) -> bool | None:
-        """summary.json lists the experiment's seeds (and, with DVC, its stage is current)."""
+    def fetched(self, dataset: str) -> bool | None:
+        """The dataset's folder holds files (DVC's fetch stage leaves it empty for a dataset left out)."""
+        folder = Path(self.data_root) / dataset
+        return any(folder.iterdir()) if folder.is_dir() else None
+
+    def trained(self, exp: str, seed: int) -> bool | None:
+        folder = layout.run_folder(f"results/{exp}", seed)
+        if not (folder / "train.json").is_file():
+            return None
+        made = all((folder / name).is_file() for name in TRAIN_FILES)
+        return made and trained_current(run_config(self.job_configs[exp], seed), folder)
+
+    def evaluated(self, exp: str, seed: int) -> bool | None:
+        folder = layout.run_folder(f"results/{exp}", seed)
+        if not (folder / "metrics.json").is_file():
+            return None
+        return evaluated_current(run_config(self.job_configs[exp], seed), folder)
+
+    def summarized(self, exp: str) -> bool | None:
+        """summary.json lists the experiment's seeds, and DVC finds its stage current."""
         path = Path(f"results/{exp}/summary.json")
         if not path.is_file():
             return None
         try:
-            seeds = read_json(path, ("seeds",), "")["seeds"]
+            if read_json(path, ("seeds",), "")["seeds"] != self.job_configs[exp]["seeds"]:
+                return False
         except CnnlabError:
             return False
-        if seeds != self.job_configs[exp]["seeds"]:
-            return False
-        return None if self.changed is None else f"summary@{exp}" not in self.changed
+        return self.dvc_current(f"summary@{exp}")
+
+    def plotted(self, exp: str) -> bool | None:
+        return self.dvc_current(f"plot@{exp}") if Path(f"results/{exp}/plots").is_dir() else None
+
+    def reported(self) -> bool | None:
+        return self.dvc_current("report") if Path("results/report.html").is_file() else None
+
+    def dvc_current(self, stage: str) -> bool | None:
+        return None if self.changed is None else stage not in self.changed
+
+    @cached_property
+    def changed(self) -> set[str] | None:
+        """The stages that `dvc status` finds changed (by content, against dvc.lock), or None where
+        the project is no DVC repository. Asked once, when a job needs it; DVC writes only its own
+        caches (.dvc/tmp) to answer."""
+        if not Path(".dvc").is_dir():
+            return None
+        from dvc.repo import Repo  # seconds to import: only where a summary, plot or report is judged
+
+        with Repo(".") as repo:
+            return set(repo.status())
