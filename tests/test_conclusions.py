@@ -17,6 +17,7 @@ from cnnlab.reporting.conclusions import (
     WORSE,
     Effect,
 )
+from cnnlab.reporting.language import ENGLISH
 
 BASE = "batch 64"
 MARGIN = conclusions.test_set_margin(0.99, 0.99, 10_000)  # 0.28 pp: MNIST-like accuracies
@@ -52,45 +53,45 @@ def test_the_verdict_follows_the_rules(differences, verdict):
 def test_no_common_seed_is_no_evidence():
     d = types.SimpleNamespace(**statistics.paired({0: 0.9}, {1: 0.8}))
     assert conclusions.judge(d, MARGIN) == NO_EVIDENCE
-    assert "no common seed" in conclusions.clause(Effect("x", d, MARGIN))
+    assert "no common seed" in conclusions.clause(Effect("x", d, MARGIN), ENGLISH)
 
 
 def test_a_loss_says_keep_the_base_and_its_size():
     worse = effect([-80.1, -80.3, -79.9], "the training set sorted by class")
-    text = conclusions.conclusion("the training set shuffled every epoch", [worse])
+    text = conclusions.conclusion("the training set shuffled every epoch", [worse], ENGLISH)
     assert text == ("Keep the training set shuffled every epoch: with the training set sorted by class, "
                     "test accuracy falls by 80.10 pp.")
 
 
 def test_a_gain_says_prefer_the_variant_and_a_small_one_is_slight():
-    text = conclusions.conclusion(BASE, [effect([0.30, 0.45, 0.38, 0.41, 0.33])])
+    text = conclusions.conclusion(BASE, [effect([0.30, 0.45, 0.38, 0.41, 0.33])], ENGLISH)
     assert text == f"Prefer batch 16 to {BASE}: with batch 16, test accuracy rises slightly, by 0.37 pp."
     assert "Keep" not in text and "falls" not in text
 
 
 def test_no_effect_says_so_with_the_number_of_seeds_and_claims_nothing_else():
     flat = effect([0.02, -0.03, 0.01, 0.00, -0.01])
-    text = conclusions.conclusion(BASE, [flat])
+    text = conclusions.conclusion(BASE, [flat], ENGLISH)
     assert text == "No measurable difference at 5 seeds: batch 16 changes nothing measurable."
-    (sentence,) = conclusions.evidence([flat])
+    (sentence,) = conclusions.evidence([flat], ENGLISH)
     assert sentence.startswith("Within the seeds' noise (a 95 % interval that contains 0): -0.00 pp [")
     assert not any(word in text + sentence for word in ("Prefer", "Keep", "rises", "falls", "disagree"))
 
 
 def test_within_the_test_sets_noise_is_no_measurable_difference():
     small = effect([0.10, 0.12, 0.09, 0.11, 0.10])
-    assert conclusions.conclusion(BASE, [small]) == (
+    assert conclusions.conclusion(BASE, [small], ENGLISH) == (
         "No measurable difference at 5 seeds: batch 16 moves test accuracy by +0.10 pp, less than the test "
         "set resolves.")
-    (sentence,) = conclusions.evidence([small])
+    (sentence,) = conclusions.evidence([small], ENGLISH)
     assert "within twice the test set's binomial SE (0.28 pp)" in sentence
 
 
 def test_seeds_that_disagree_give_no_advice_and_their_range():
     split = effect([3.0, -2.0, 4.0])
-    assert conclusions.conclusion(BASE, [split]) == (
+    assert conclusions.conclusion(BASE, [split], ENGLISH) == (
         "No conclusion: with batch 16 the seeds disagree.")
-    (sentence,) = conclusions.evidence([split])
+    (sentence,) = conclusions.evidence([split], ENGLISH)
     assert "run from -2.00 pp to +4.00 pp" in sentence
 
 
@@ -99,19 +100,19 @@ def test_seeds_that_disagree_give_no_advice_and_their_range():
                                               ([-60.0, -5.0], "seeds too far apart for an interval")])
 def test_no_evidence_says_why_and_writes_no_evidence_sentence(differences, why):
     unjudged = effect(differences)
-    text = conclusions.conclusion(BASE, [unjudged])
+    text = conclusions.conclusion(BASE, [unjudged], ENGLISH)
     assert text == f"No conclusion yet: batch 16 cannot be judged from {why}."
-    assert conclusions.evidence([unjudged]) == []
+    assert conclusions.evidence([unjudged], ENGLISH) == []
 
 
 def test_each_kind_of_verdict_gets_one_sentence_naming_its_variants():
     effects = [effect([-0.30, -0.45, -0.38, -0.41, -0.33], "batch 16"),
                effect([-1.1, -1.3, -1.2, -1.0, -1.2], "batch 1024"),
                effect([0.02, -0.03, 0.01, 0.00, -0.01], "batch 256")]
-    text = conclusions.conclusion(BASE, effects)
+    text = conclusions.conclusion(BASE, effects, ENGLISH)
     assert text == (f"Keep {BASE}: with batch 16, test accuracy falls slightly, by 0.37 pp; with batch 1024, "
                     "test accuracy falls by 1.16 pp; batch 256 changes nothing measurable.")
-    decided, flat = conclusions.evidence(effects)
+    decided, flat = conclusions.evidence(effects, ENGLISH)
     assert "-0.37 pp [" in decided and "(5 common seeds) with batch 16;" in decided
     assert decided.count(" with batch 1024") == 1
     assert "(0.28 and 0.28 pp)" in decided and "batch 256" not in decided
@@ -121,4 +122,4 @@ def test_each_kind_of_verdict_gets_one_sentence_naming_its_variants():
 def test_a_gain_beside_a_loss_prefers_the_best_variant():
     effects = [effect([-2.0, -2.2, -2.1], "batch 1024"), effect([0.9, 1.1, 1.0], "batch 32"),
                effect([1.5, 1.7, 1.6], "batch 16")]
-    assert conclusions.conclusion(BASE, effects).startswith(f"Prefer batch 16 to {BASE}: ")
+    assert conclusions.conclusion(BASE, effects, ENGLISH).startswith(f"Prefer batch 16 to {BASE}: ")

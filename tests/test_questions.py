@@ -8,6 +8,7 @@ import yaml
 from cnnlab import config
 from cnnlab.errors import CnnlabError
 from cnnlab.reporting import changes
+from cnnlab.reporting.language import ENGLISH
 from test_config import PARAMS, QUESTION_VARIANTS, catalog_with, run_cli
 
 
@@ -144,12 +145,12 @@ def test_set_takes_the_new_keys_and_not_base(override, words):
 def test_a_variant_is_named_by_what_it_changes_from_its_base(variant, words):
     params = config.load_params(PARAMS)
     runs = {name: types.SimpleNamespace(cfg=resolved(params, name)) for name in ("lenet5_mnist", variant)}
-    assert changes.change_words(runs[variant], runs["lenet5_mnist"]) == words
+    assert changes.change_words(runs[variant], runs["lenet5_mnist"], ENGLISH) == words
 
 
 def test_the_base_is_named_by_its_values_of_the_keys_its_variants_change():
     params = config.load_params(PARAMS)
     base, *variants = (types.SimpleNamespace(cfg=resolved(params, name)) for name in
                        ("lenet5_mnist", "lenet5_mnist_batch16_scaled_lr", "lenet5_mnist_file_order"))
-    assert changes.base_words(base, variants) == ("batch 64 and the training set shuffled every epoch and "
-                                                  "learning rate 0.001")
+    assert changes.base_words(base, variants, ENGLISH) == (
+        "batch 64 and the training set shuffled every epoch and learning rate 0.001")

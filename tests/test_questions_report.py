@@ -1,4 +1,5 @@
-"""The lab's questions answered from the numbers, in report.html and in results/report.md.
+"""The lab's questions answered from the numbers, in report.html, results/report.md and its Chinese
+twin results/report.zh.md.
 
 One module-scoped smoke study on synthetic MNIST, run through the `cnnlab` command line (fetch,
 train, evaluate, summarize, plot, report; two seeds each), with questions declared in the test's
@@ -17,6 +18,7 @@ import re
 import subprocess
 import sys
 import types
+from collections import Counter
 from pathlib import Path
 
 import pandas as pd
@@ -28,6 +30,8 @@ from cnnlab.analysis import statistics
 from cnnlab.analysis.equivalence import conv1x1_equivalence
 from cnnlab.analysis.statistics import describe
 from cnnlab.reporting import intervals, markdown, question_figures, questions, report
+from cnnlab.reporting.experiment_figures import FIGURES
+from cnnlab.reporting.language import ENGLISH, messages
 from cnnlab.reporting.questions import question_answers
 from synthetic import write_mirror
 
@@ -84,6 +88,7 @@ def study(tmp_path_factory):
     assert done.returncode == 0, done.stderr[-3000:]
     return {"folder": folder, "params_path": params_path, "params": config.load_params(params_path),
             "results": results, "markdown": (results / "report.md").read_text(),
+            "markdown_zh": (results / "report.zh.md").read_text(),
             "html": (results / "report.html").read_text()}
 
 
@@ -168,13 +173,13 @@ def test_two_seeds_that_agree_exactly_are_no_evidence(study):
     assert (f"| cnn_mnist_again | the same recipe | {base_text} | +0.00 pp (2 common seeds that agree "
             "exactly, no interval) |") in section(study["markdown"], QUESTIONS["q1_lr"]["title"])
     assert "[0.00, 0.00]" not in text
-    assert text.count(intervals.CAVEATS[intervals.AGREE]) == 1 and text.endswith(".")
+    assert text.count(ENGLISH("interval.caveat_agree")) == 1 and text.endswith(".")
 
 
 def test_one_seed_gives_no_interval(study):
     runs = {r.name: r for r in report.load_runs(study["params"], study["results"])}
     one_seed = [dataclasses.replace(run, runs=run.runs[:1]) for run in runs.values()]
-    answer = next(a for a in question_answers(study["params"], one_seed) if a.qid == "q1_lr")
+    answer = next(a for a in question_answers(study["params"], one_seed, ENGLISH) if a.qid == "q1_lr")
     assert answer.conclusion == ("No conclusion yet: learning rate 0.2 cannot be judged from one common "
                                  "seed; the same recipe cannot be judged from one common seed.")
     assert answer.rows[1][2].endswith("(n = 1, no interval)")
@@ -197,16 +202,16 @@ def with_seed_values(run, test_accs=None, load=None):
 def test_an_accuracy_interval_never_leaves_0_to_100_percent(study):
     runs = {r.name: r for r in report.load_runs(study["params"], study["results"])}
     diverged = with_seed_values(runs["cnn_mnist_fast"], test_accs=[0.098, 0.98])  # one seed diverged
-    text = questions.accuracy_text(diverged)
+    text = questions.accuracy_text(diverged, ENGLISH)
     assert text == "53.90 % (n = 2; the seeds range 9.80-98.00 %)"
 
 
-def q1_answer(study, base_accs, fast_accs):
+def q1_answer(study, base_accs, fast_accs, words=ENGLISH):
     """Q1's answer with the base's and cnn_mnist_fast's test accuracies per seed replaced."""
     runs = {r.name: r for r in report.load_runs(study["params"], study["results"])}
     runs[BASE] = with_seed_values(runs[BASE], test_accs=base_accs)
     runs["cnn_mnist_fast"] = with_seed_values(runs["cnn_mnist_fast"], test_accs=fast_accs)
-    return next(a for a in question_answers(study["params"], list(runs.values())) if a.qid == "q1_lr")
+    return next(a for a in question_answers(study["params"], list(runs.values()), words) if a.qid == "q1_lr")
 
 
 def test_a_difference_that_would_leave_100_pp_gives_the_range_and_says_why_once(study):
@@ -218,7 +223,7 @@ def test_a_difference_that_would_leave_100_pp_gives_the_range_and_says_why_once(
     # base and variant both diverged: the range stands at several numbers, the reason is given once
     everything = " ".join([answer.opening, answer.paragraph, *(c for row in answer.rows for c in row)])
     assert everything.count("the seeds range") >= 4
-    assert everything.count(intervals.CAVEATS[intervals.SEEDS_RANGE]) == 1
+    assert everything.count(ENGLISH("interval.caveat_seeds_range")) == 1
     for row in answer.rows:  # the table: no interval beyond 0-100 % or ±100 pp
         assert not re.search(r"\[-?\d{3,}\.|\d{3,}\.\d\d\]", " ".join(row)), row
 
@@ -244,8 +249,8 @@ def test_a_gain_beyond_both_noises_is_advised_with_its_reason(study):
 
 def test_q3_times_of_a_loaded_machine_carry_a_caveat(study):
     runs = {r.name: r for r in report.load_runs(study["params"], study["results"])}
-    quiet = questions.epoch_note(with_seed_values(runs[BASE], load=0.5), [])
-    loaded = questions.epoch_note(with_seed_values(runs[BASE], load=5.0), [])
+    quiet = questions.epoch_note(with_seed_values(runs[BASE], load=0.5), [], ENGLISH)
+    loaded = questions.epoch_note(with_seed_values(runs[BASE], load=5.0), [], ENGLISH)
     assert "loaded" not in quiet
     assert loaded.endswith(" 2 runs of 2 trained on a loaded machine (more processes than cores): compare "
                            "these times with care.")
@@ -291,6 +296,41 @@ def test_report_html_opens_with_the_answers(study):
         assert f'<table id="{qid}-table">' in page
     # a question whose variants have no results gets no answer, in neither file
     assert QUESTIONS["q_not_run"]["title"] not in page + study["markdown"]
+
+
+def numbers(text: str) -> Counter:
+    """Each number of a text ('98.95', '3,920', the 16 of cnn_mnist_b16) and how often it stands there."""
+    return Counter(re.findall(r"\d+(?:[.,]\d+)*", text))
+
+
+def test_the_chinese_report_shows_the_same_numbers_as_the_english_one(study):
+    """report.zh.md is report.md in other words: every number of either stands in the other, as often
+    (so the same sentences are written in both: one whose condition fails is left out of both)."""
+    english, chinese = numbers(study["markdown"]), numbers(study["markdown_zh"])
+    assert (english - chinese, chinese - english) == (Counter(), Counter())
+    # in Chinese: its headings, the words around the numbers, the figures' captions, the left-out note
+    text = study["markdown_zh"]
+    assert f"## {messages('zh')('report.questions')}\n" in text and "## Reproduction" not in text
+    assert "[实验](#实验)" in text and "\n## 实验\n" in text
+    assert all(kind.caption not in text for kind in FIGURES.values())
+    assert "在 2 个种子下没有可测量的差异" in section(text, QUESTIONS["q3_epoch_vs_batch"]["title"])
+    assert "未纳入本研究:" in text and "Left out" not in text
+    # the figures are the English report's own files
+    links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", study["markdown"])
+    assert links and re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text) == links
+
+
+@pytest.mark.parametrize("base_accs, fast_accs, lead", [
+    ([0.97, 0.10], [0.098, 0.98], "无结论:"),  # the seeds disagree
+    ([0.9, 0.8], [0.9586, 0.8586], "暂无结论:"),  # two seeds that agree exactly
+    ([0.50, 0.60], [0.80, 0.905], "推荐“学习率 0.2”,而不是“学习率 0.01”:"),  # a gain beyond both noises
+])
+def test_each_language_makes_the_same_decisions(study, base_accs, fast_accs, lead):
+    english, chinese = (q1_answer(study, base_accs, fast_accs, messages(language))
+                        for language in ("en", "zh"))
+    assert chinese.conclusion.startswith(lead)
+    for part in ("conclusion", "reason", "paragraph", "rows"):
+        assert numbers(str(getattr(chinese, part))) == numbers(str(getattr(english, part))), part
 
 
 def png_size(path: Path) -> tuple[int, int]:
@@ -365,7 +405,7 @@ def test_a_bad_question_is_refused_and_changes_nothing(study, case, tmp_path):
 ])
 def test_the_comparisons_table_says_better_only_from_an_interval(a, b, said):
     row = types.SimpleNamespace(**statistics.paired(a, b), a="A", b="B")
-    assert (intervals.difference_interval(row), intervals.comparison_sentence(row)) == said
+    assert (intervals.difference_interval(row, ENGLISH), intervals.comparison_sentence(row)) == said
 
 
 def test_the_header_counts_the_experiments_and_links_them_instead_of_listing_them(study):
@@ -387,7 +427,7 @@ def test_the_header_counts_the_experiments_and_links_them_instead_of_listing_the
 
 def test_q1_per_class_panel_has_a_bar_per_class_and_experiment_and_no_line_across_classes(study):
     runs = report.load_runs(study["params"], study["results"])
-    answer = next(a for a in question_answers(study["params"], runs) if a.qid == "q1_lr")
+    answer = next(a for a in question_answers(study["params"], runs, ENGLISH) if a.qid == "q1_lr")
     per_class = question_figures.curves_figure(answer).axes[2]
     classes = pd.read_csv(study["results"] / BASE / "per_class.csv")
     assert sum(len(bars) for bars in per_class.containers) == len(classes) * len(answer.experiments)
@@ -408,16 +448,18 @@ def test_a_question_of_ones_own_gets_the_same_kind_of_answer(study, tmp_path):
     adam = with_recipe(with_seed_values(runs[BASE], test_accs=[0.80, 0.905]), "cnn_mnist_adam",
                        optimizer="adam", lr=0.001)
     own = {"adam_vs_sgd": {"title": "Adam or plain SGD?", "base": BASE, "variants": ["cnn_mnist_adam"]}}
-    (answer,) = question_answers({**study["params"], "questions": own}, [base, adam])
+    (answer,) = question_answers({**study["params"], "questions": own}, [base, adam], ENGLISH)
     assert answer.conclusion == ("Prefer Adam and learning rate 0.001 to plain SGD and learning rate 0.01: "
                                  "with Adam and learning rate 0.001, test accuracy rises by 30.25 pp.")
     assert answer.reason.startswith("Paired over the seeds, +30.25 pp [")
     assert answer.rows[1][:2] == ["cnn_mnist_adam", "Adam, learning rate 0.001"]
-    (drawn,) = question_figures.plot_answers([answer], tmp_path / "figures")
-    assert drawn.figure == tmp_path / "figures" / "question_adam_vs_sgd.png" and drawn.figure.is_file()
-    text = markdown.answer_markdown(drawn, tmp_path)
+    figures = question_figures.plot_answers([answer], tmp_path / "figures")
+    assert figures == {"adam_vs_sgd": tmp_path / "figures" / "question_adam_vs_sgd.png"}
+    (drawn,) = question_figures.with_figures([answer], figures, ENGLISH)
+    assert drawn.figure.is_file() and drawn.caption == question_figures.CURVES_CAPTION
+    text = markdown.answer_markdown(drawn, tmp_path, ENGLISH)
     # conclusion and reason, the caveats (a seeds' range stands in the table), the figure, the table
     assert text.startswith(f"### Adam or plain SGD?\n\n**{answer.conclusion}** {answer.reason}\n\n"
-                           f"{intervals.CAVEATS[intervals.SEEDS_RANGE]}\n\n"
+                           f"{ENGLISH('interval.caveat_seeds_range')}\n\n"
                            "![question_adam_vs_sgd](figures/question_adam_vs_sgd.png)")
     assert text.index("| cnn_mnist_adam | Adam, learning rate 0.001 |") > text.index("![question_adam")

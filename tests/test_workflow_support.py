@@ -169,8 +169,9 @@ def test_code_files_are_the_code_files_of_each_folder(monkeypatch):
     monkeypatch.chdir(REPO)
     files = code_files("train")
     assert "src/cnnlab/models/resnet.py" in files and "src/cnnlab/models" not in files
-    # the page's markup is a template: editing it reruns the report
+    # the page's markup is a template, the report's words are catalogs: editing either reruns the report
     assert "src/cnnlab/reporting/templates/report.html.j2" in code_files("report")
+    assert "src/cnnlab/reporting/messages/zh.yaml" in code_files("report")
     assert all((REPO / path).is_file() for step in STEP_CODE for path in code_files(step))
 
 

@@ -90,7 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     _experiment_args(p)
     _skip_left_out_arg(p)
 
-    p = sub.add_parser("report", help="the study's summary, reproduction table and HTML report")
+    p = sub.add_parser("report", help="the study's summary, reproduction table, HTML report and its write-up "
+                                      "(report.md; report.zh.md in Chinese)")
     p.add_argument("--results", type=Path, default=Path("results"), help="results folder")
 
     p = sub.add_parser("plan", help="before the run: every job, its time and memory here, what is up to "

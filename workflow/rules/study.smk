@@ -24,6 +24,8 @@ rule report:
         html=report("results/report.html", caption="../report/report.rst", category="Study"),
         # the write-up to hand in: the answers, the reproduction table, figures linked relative to results/
         markdown="results/report.md",
+        # the same in Chinese, the course's language (the figures shared, their captions translated)
+        markdown_zh="results/report.zh.md",
     conda:
         "../envs/cnnlab.yaml"
     log:

@@ -151,7 +151,12 @@ def study_datasets(params: dict) -> list[str]:
 
 
 def left_out_datasets(params: dict) -> dict[str, str]:
-    """Each dataset the study leaves out, with why and how to put it in."""
+    """Each dataset the study leaves out, with why and how to put it in (in English)."""
+    return {name: str(why) for name, why in left_out_reasons(params).items()}
+
+
+def left_out_reasons(params: dict) -> dict:
+    """Each dataset the study leaves out, with why (config.study.LeftOut: a kind, for other languages)."""
     from cnnlab.config.study import study_choice
 
     return study_choice(params)[1]

@@ -9,6 +9,7 @@ from matplotlib.lines import Line2D
 
 from cnnlab.analysis.statistics import ACCURACY, describe, paired
 from cnnlab.reporting.intervals import difference_interval, pp
+from cnnlab.reporting.language import ENGLISH  # the figures' labels are in English
 from cnnlab.reporting.style import drawn_interval
 from cnnlab.reporting.tables import NOT_COMPARABLE, seed_runs
 from cnnlab.results.records import FinishedRun
@@ -123,5 +124,5 @@ def paired_note(accuracies: dict[str, dict[int, float]]) -> str:
     if comparison["n"] == 1:
         return note + " (1 seed)"
     wins = comparison["p_a_greater"] * comparison["n"]
-    return (note + f" (95 % interval: {difference_interval(pd.Series(comparison))})\n"
+    return (note + f" (95 % interval: {difference_interval(pd.Series(comparison), ENGLISH)})\n"
             f"CNN ahead in {wins:g} of {count(comparison['n'], 'seed')}")

@@ -11,17 +11,19 @@ evidence for it. A few rules (judge), applied to each variant's paired differenc
 - else better or worse, by the mean; under SMALL_EFFECT it is said to be slight.
 
 A sentence whose condition is not met is not written: the conclusion and the evidence only name the
-verdicts that occur.
+verdicts that occur. The rules decide here; the words are the catalog's (language.Messages), so a
+report in each language says the same.
 """
 
 import math
 from dataclasses import dataclass
 
 from cnnlab.reporting.intervals import difference_text, pp
-from cnnlab.text import count
+from cnnlab.reporting.language import Messages
 
+# The verdicts; each is also its entry's name in the catalogs' `clause`, `verdict` and `conclusion`.
 BETTER, WORSE, BELOW_TEST_SET, NO_DIFFERENCE, DISAGREE, NO_EVIDENCE = (
-    "better", "worse", "below the test set", "no difference", "disagree", "no evidence")
+    "better", "worse", "below_test_set", "no_difference", "disagree", "no_evidence")
 MARGIN_SES = 2  # a difference within about 2 SEs (95 %) is what the test set's draw alone may give
 SMALL_EFFECT = 0.01  # under 1 pp an effect is said to be slight
 
@@ -60,12 +62,12 @@ def judge(d, margin: float) -> str:
     return BETTER if d.mean_diff > 0 else WORSE
 
 
-def no_evidence_why(d) -> str:
+def no_evidence_why(d, words: Messages) -> str:
     if d.n < 2:
-        return "one common seed" if d.n else "no common seed"
+        return words("no_evidence.one_common_seed" if d.n else "no_evidence.no_common_seed")
     if d.interval == "no spread":
-        return "two seeds that agree exactly"
-    return "seeds too far apart for an interval"
+        return words("no_evidence.agree")
+    return words("no_evidence.too_far")
 
 
 def size(difference: float) -> str:
@@ -73,75 +75,64 @@ def size(difference: float) -> str:
     return f"{abs(difference) * 100:.2f} pp"
 
 
-def clause(effect: Effect) -> str:
+def clause(effect: Effect, words: Messages) -> str:
     """What one variant does, as a clause of the conclusion."""
-    d, verdict, words = effect.d, effect.verdict, effect.words
+    d, verdict = effect.d, effect.verdict
     if verdict in (BETTER, WORSE):
-        slightly = "slightly, " if abs(d.mean_diff) < SMALL_EFFECT else ""
-        moves = "rises" if verdict == BETTER else "falls"
-        return f"with {words}, test accuracy {moves} {slightly}by {size(d.mean_diff)}"
-    if verdict == NO_DIFFERENCE:
-        return f"{words} changes nothing measurable"
-    if verdict == BELOW_TEST_SET:
-        return f"{words} moves test accuracy by {pp(d.mean_diff)}, less than the test set resolves"
-    if verdict == DISAGREE:
-        return f"with {words} the seeds disagree"
-    return f"{words} cannot be judged from {no_evidence_why(d)}"
+        slightly = "_slightly" if abs(d.mean_diff) < SMALL_EFFECT else ""
+        return words(f"clause.{verdict}{slightly}", words=effect.words, size=size(d.mean_diff))
+    why = no_evidence_why(d, words) if verdict == NO_EVIDENCE else ""
+    return words(f"clause.{verdict}", words=effect.words, difference=pp(d.mean_diff), why=why)
 
 
-def verdict_words(effect: Effect) -> str:
+def verdict_words(effect: Effect, words: Messages) -> str:
     """The verdict alone, for a difference the answer states in full elsewhere."""
-    if effect.verdict == NO_EVIDENCE:
-        return f"no conclusion from {no_evidence_why(effect.d)}"
-    return {BETTER: "higher, beyond the seeds' noise and the test set's",
-            WORSE: "lower, beyond the seeds' noise and the test set's",
-            NO_DIFFERENCE: "within the seeds' noise", BELOW_TEST_SET: "within the test set's noise",
-            DISAGREE: "the seeds disagree"}[effect.verdict]
+    why = no_evidence_why(effect.d, words) if effect.verdict == NO_EVIDENCE else ""
+    return words(f"verdict.{effect.verdict}", why=why)
 
 
-def conclusion(base_words: str, effects: list[Effect]) -> str:
+def conclusion(base_words: str, effects: list[Effect], words: Messages) -> str:
     """One sentence: the advice the verdicts support, then what each variant does."""
     verdicts = [e.verdict for e in effects]
     if BETTER in verdicts:
         best = max((e for e in effects if e.verdict == BETTER), key=lambda e: e.d.mean_diff)
-        lead = f"Prefer {best.words} to {base_words}"
+        lead = words("conclusion.better", best=best.words, base=base_words)
     elif WORSE in verdicts:
-        lead = f"Keep {base_words}"
+        lead = words("conclusion.worse", base=base_words)
     elif NO_DIFFERENCE in verdicts or BELOW_TEST_SET in verdicts:
         seeds = min(e.d.n for e in effects if e.verdict in (NO_DIFFERENCE, BELOW_TEST_SET))
-        lead = f"No measurable difference at {count(seeds, 'seed')}"
+        lead = words("conclusion.no_difference", seeds=words.count("seeds", seeds))
     elif DISAGREE in verdicts:
-        lead = "No conclusion"
+        lead = words("conclusion.disagree")
     else:
-        lead = "No conclusion yet"
-    clauses = "; ".join(clause(e) for e in effects)
-    return f"{lead}: {clauses}."
+        lead = words("conclusion.no_evidence")
+    clauses = words("join.list").join(clause(e, words) for e in effects)
+    return words("conclusion.sentence", lead=lead, clauses=clauses)
 
 
-def evidence(effects: list[Effect]) -> list[str]:
+def evidence(effects: list[Effect], words: Messages) -> list[str]:
     """A sentence for each kind of verdict that occurs, carried by the paired differences."""
     def of(*verdicts):
         return [e for e in effects if e.verdict in verdicts]
 
     def margins(chosen):
-        return " and ".join(f"{e.margin * 100:.2f}" for e in chosen) + " pp"
+        return words("join.and").join(f"{e.margin * 100:.2f}" for e in chosen) + " pp"
 
     def differences(chosen):  # each variant named where the answer has several
-        return "; ".join(f"{difference_text(e.d)} with {e.words}" if len(effects) > 1
-                         else difference_text(e.d) for e in chosen)
+        return words("join.list").join(
+            words("evidence.difference_with", difference=difference_text(e.d, words), words=e.words)
+            if len(effects) > 1 else difference_text(e.d, words) for e in chosen)
 
     sentences = []
     if decided := of(BETTER, WORSE):
-        sentences.append(f"Paired over the seeds, {differences(decided)}: no 95 % interval contains 0, and "
-                         f"no mean lies within twice the test set's binomial SE ({margins(decided)}).")
+        sentences.append(words("evidence.decided", differences=differences(decided),
+                               margins=margins(decided)))
     if flat := of(NO_DIFFERENCE):
-        sentences.append(f"Within the seeds' noise (a 95 % interval that contains 0): {differences(flat)}.")
+        sentences.append(words("evidence.no_difference", differences=differences(flat)))
     if small := of(BELOW_TEST_SET):
-        sentences.append(f"Consistent over the seeds but small: {differences(small)}, within twice the "
-                         f"test set's binomial SE ({margins(small)}): another draw of test images could "
-                         "reverse it.")
+        sentences.append(words("evidence.below_test_set", differences=differences(small),
+                               margins=margins(small)))
     for e in of(DISAGREE):
-        sentences.append(f"With {e.words} the seeds' paired differences run from {pp(e.d.min_diff)} to "
-                         f"{pp(e.d.max_diff)}: both ends beyond twice the test set's binomial SE "
-                         f"({margins([e])}).")
+        sentences.append(words("evidence.disagree", words=e.words, low=pp(e.d.min_diff),
+                               high=pp(e.d.max_diff), margins=margins([e])))
     return sentences

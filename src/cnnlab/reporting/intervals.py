@@ -4,23 +4,16 @@ says: within what the number can be, and never more than the seeds support.
 cnnlab.analysis.statistics.interval_kind decides; here are the words. An interval is printed only where it is
 one ("t"); where Student's t interval would leave 0-100 % (an accuracy) or ±100 pp (a difference) the
 seeds' range stands instead, and fewer than three seeds that agree exactly get no interval. Each of
-those two cases is explained once per paragraph or table (`caveats`), not at every number.
+those two cases is explained once per paragraph or table (`caveats`), not at every number. The words
+around the numbers are the report language's (language.Messages); the numbers are written here.
 """
 
 import pandas as pd
 
 from cnnlab.analysis.statistics import ACCURACY, interval_kind
-from cnnlab.text import count
+from cnnlab.reporting.language import Messages
 
-SEEDS_RANGE = "the seeds range"  # the phrase of a range that stands for an interval
-AGREE = "agree exactly"  # the phrase of seeds that give a zero-width interval
-CAVEATS = {
-    SEEDS_RANGE: ("Where the seeds' range stands instead of a 95 % interval, the seeds lie so far apart "
-                  "that Student's t interval would leave what the number can be (0-100 % for an accuracy, "
-                  "±100 pp for a difference): no conclusion is drawn from them."),
-    AGREE: ("Fewer than three seeds that agree exactly give an interval of zero width, which is no "
-            "evidence: a third seed may land elsewhere, so no conclusion is drawn from them."),
-}
+CAVEAT_PHRASES = ("seeds_range", "agree")  # the phrases of `interval` whose texts get a caveat
 
 
 def pct(fraction) -> str:
@@ -36,48 +29,57 @@ def interval(low, high, unit: str = "") -> str:
     return "" if low is None or pd.isna(low) else f"[{low * 100:.2f}, {high * 100:.2f}]{unit}"
 
 
-def caveats(text: str) -> str:
+def phrases(words: Messages) -> dict:
+    """The phrases a range that stands for an interval and seeds that agree exactly are written
+    with; `caveats` finds them in a text."""
+    return {phrase: words(f"interval.{phrase}") for phrase in CAVEAT_PHRASES}
+
+
+def caveats(text: str, words: Messages) -> str:
     """The caveat of each kind of missing interval that `text` shows, each once ('' when none)."""
-    return " ".join(sentence for phrase, sentence in CAVEATS.items() if phrase in text)
+    return words("join.sentences").join(words(f"interval.caveat_{phrase}")
+                                        for phrase, written in phrases(words).items() if written in text)
 
 
-def accuracy_text(described: dict) -> str:
+def accuracy_text(described: dict, words: Messages) -> str:
     """An accuracy over the seeds (statistics.describe's fields; a summary.json's too):
     '98.95 ± 0.12 % (n = 5)', the mean ± half its 95 % interval; else the seeds' range or why there
     is no interval."""
     n, mean = described["n"], described["mean"]
     kind = interval_kind(described, ACCURACY)  # from the numbers: a summary.json may predate `interval`
     if kind == "none":
-        return f"{pct(mean)} (n = 1, no interval)"
+        return words("interval.accuracy_one", mean=pct(mean))
     if kind == "range":
         low, high = described["min"] * 100, described["max"] * 100
-        return f"{pct(mean)} (n = {n}; {SEEDS_RANGE} {low:.2f}-{high:.2f} %)"
+        return words("interval.accuracy_range", mean=pct(mean), n=n, low=f"{low:.2f}", high=f"{high:.2f}",
+                     **phrases(words))
     if kind == "no spread":
-        return f"{pct(mean)} (n = {n}; the seeds {AGREE}, no interval)"
+        return words("interval.accuracy_agree", mean=pct(mean), n=n, **phrases(words))
     half = (described["ci_high"] - described["ci_low"]) / 2
     return f"{mean * 100:.2f} ± {half * 100:.2f} % (n = {n})"
 
 
-def difference_interval(d) -> str:
+def difference_interval(d, words: Messages) -> str:
     """A paired difference's interval (a row of tables.paired_table): '[-0.52, -0.10] pp' or what
     stands instead ('' with fewer than two common seeds)."""
     if d.interval == "range":
-        return f"none inside ±100 pp: {SEEDS_RANGE} {pp(d.min_diff)} to {pp(d.max_diff)}"
+        return words("interval.none_inside", low=pp(d.min_diff), high=pp(d.max_diff), **phrases(words))
     if d.interval == "no spread":
-        return f"none: {count(d.n, 'seed')} {AGREE}"
+        return words("interval.none_agree", seeds=words.count("seeds", d.n), **phrases(words))
     return interval(d.ci_low, d.ci_high, " pp")
 
 
-def difference_text(d) -> str:
+def difference_text(d, words: Messages) -> str:
     """'-0.31 pp [-0.52, -0.10] (5 common seeds)'; the seeds' range, or no interval, where the
     interval would say more than the seeds do."""
-    seeds = count(d.n, "common seed")
+    seeds = words.count("common_seeds", d.n)
     if d.interval == "range":
-        return f"{pp(d.mean_diff)} ({seeds}; {SEEDS_RANGE} {pp(d.min_diff)} to {pp(d.max_diff)})"
+        return words("interval.difference_range", difference=pp(d.mean_diff), seeds=seeds, low=pp(d.min_diff),
+                     high=pp(d.max_diff), **phrases(words))
     if d.interval == "no spread":
-        return f"{pp(d.mean_diff)} ({seeds} that {AGREE}, no interval)"
-    spread = interval(d.ci_low, d.ci_high) or "no interval"
-    return f"{pp(d.mean_diff)} {spread} ({seeds})"
+        return words("interval.difference_agree", difference=pp(d.mean_diff), seeds=seeds, **phrases(words))
+    spread = interval(d.ci_low, d.ci_high) or words("interval.no_interval")
+    return words("interval.difference", difference=pp(d.mean_diff), spread=spread, seeds=seeds)
 
 
 def comparison_sentence(c) -> str:

@@ -4,18 +4,16 @@ run yet or left out of the study (and why: config.study), and whether reduced-sc
 them."""
 
 from cnnlab import config
+from cnnlab.config.study import WHY_LEFT_OUT
+from cnnlab.reporting.language import Messages
 from cnnlab.reporting.tables import reduced_scale
 from cnnlab.results.records import FinishedRun
-from cnnlab.text import count
 
 
-def smoke_note(params: dict, runs: list[FinishedRun]) -> str:
+def smoke_note(params: dict, runs: list[FinishedRun], words: Messages) -> str:
     """The warning that reduced-scale runs are in the report ('' when none is)."""
     smoke = sorted({r.cfg["scale"] for r in runs if reduced_scale(params, r.cfg)})
-    return "" if not smoke else (
-        f"Runs at {', '.join(smoke)} scale are in this report: they train on small subsets for few "
-        "epochs to check that the pipeline works. Their numbers are not results and are never counted "
-        "as reproductions.")
+    return words("overview.smoke", scales=", ".join(smoke)) if smoke else ""
 
 
 def missing(params: dict, runs: list[FinishedRun]) -> tuple[list[str], list[str]]:
@@ -24,21 +22,24 @@ def missing(params: dict, runs: list[FinishedRun]) -> tuple[list[str], list[str]
     return [n for n in chosen if n not in evaluated], [n for n in params["experiments"] if n not in chosen]
 
 
-def counts_sentence(params: dict, runs: list[FinishedRun]) -> str:
+def counts_sentence(params: dict, runs: list[FinishedRun], words: Messages) -> str:
     """'31 experiments evaluated; 2 not run yet; 4 left out of the study'."""
     not_run, left_out = missing(params, runs)
-    return "; ".join([count(len(runs), "experiment") + " evaluated",
-                      *([f"{len(not_run)} not run yet"] if not_run else []),
-                      *([f"{len(left_out)} left out of the study"] if left_out else [])])
+    counts = [words.count("experiments_evaluated", len(runs))]
+    counts += [words("overview.not_run_count", n=len(not_run))] if not_run else []
+    counts += [words("overview.left_out_count", n=len(left_out))] if left_out else []
+    return words("join.list").join(counts)
 
 
-def missing_sentence(params: dict, runs: list[FinishedRun]) -> str:
+def missing_sentence(params: dict, runs: list[FinishedRun], words: Messages) -> str:
     """The names of the experiments without results, and of those left out with why and how to put
     them in ('' when none is)."""
     not_run, _ = missing(params, runs)
-    sentences = [f"Not run: {', '.join(not_run)}."] if not_run else []
-    for dataset, why in config.left_out_datasets(params).items():
+    sentences = [words("overview.not_run", names=", ".join(not_run))] if not_run else []
+    for dataset, why in config.left_out_reasons(params).items():
         names = [n for n, spec in params["experiments"].items() if spec["dataset"] == dataset]
         if names:
-            sentences.append(f"Left out of the study: {', '.join(names)} ({dataset}: {why}).")
-    return " ".join(sentences)
+            # the English of each kind stays with the decision (config.study); a catalog may translate it
+            said = words.get("left_out", why.kind, WHY_LEFT_OUT[why.kind]).format(where=why.where)
+            sentences.append(words("overview.left_out", names=", ".join(names), dataset=dataset, why=said))
+    return words("join.sentences").join(sentences)

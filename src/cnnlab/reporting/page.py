@@ -3,6 +3,7 @@ environment, on one self-contained page (figures as base64 data URIs, inline CSS
 external resources), so it can be handed in or mailed as one file.
 
 The page's markup is templates/report.html.j2 (Jinja2); this module computes what it shows, as text.
+It is in English: the answers and the header are the English catalog's words (language.ENGLISH).
 """
 
 import base64
@@ -27,6 +28,7 @@ from cnnlab.reporting.intervals import (
     pct,
     pp,
 )
+from cnnlab.reporting.language import ENGLISH, Messages
 from cnnlab.reporting.overview import counts_sentence, missing_sentence, smoke_note
 from cnnlab.reporting.references import REFERENCE_KINDS
 from cnnlab.reporting.study_figures import STUDY_FIGURES
@@ -36,7 +38,7 @@ from cnnlab.results import layout
 from cnnlab.results.records import FinishedRun
 from cnnlab.text import count
 
-TITLE = "cnnlab: the CNN week as one reproducible study"
+TITLE = ENGLISH("report.title")
 PARAMETER_COLUMNS = 7  # settings per parameters table, so that each fits the page's width
 VERSION_KEYS = ["python", "torch", "torchvision", "numpy", "cnnlab"]
 TEMPLATES = Path(__file__).with_name("templates")
@@ -57,8 +59,9 @@ TEMPLATE_ENVIRONMENT = jinja2.Environment(
 def render_html(params, runs, summary, reproduction, comparisons, figures, answers=()) -> str:
     """The page; `answers` (questions.Answer) open it, before the summary."""
     return TEMPLATE_ENVIRONMENT.get_template("report.html.j2").render(
-        title=TITLE, counts=counts_sentence(params, runs), missing=missing_sentence(params, runs),
-        note=smoke_note(params, runs), answers=[answer_data(a) for a in answers],
+        title=TITLE, counts=counts_sentence(params, runs, ENGLISH),
+        missing=missing_sentence(params, runs, ENGLISH), note=smoke_note(params, runs, ENGLISH),
+        answers=[answer_data(a) for a in answers],
         summary=summary_data(summary, runs), reproduction=reproduction_data(reproduction),
         comparisons=comparisons_data(comparisons),
         study_figures=[figure(path, STUDY_FIGURES[name].caption) for name, path in figures.items()],
@@ -90,7 +93,7 @@ def answer_data(answer) -> dict:
 def accuracy_cell(row) -> dict:
     """'98.95 ± 0.12 %' with its note (intervals.accuracy_text), the interval itself where there is
     one, the seeds' range, and the test set's own binomial standard error (which gaps are noise)."""
-    mean, _, note = accuracy_text(summary_row_stats(row)).partition(" (")
+    mean, _, note = accuracy_text(summary_row_stats(row), ENGLISH).partition(" (")
     one_value = row.test_acc_interval in ("none", "range")  # one value; the range is in the note
     return {"mean": mean, "note": note,
             "interval": interval(row.test_acc_ci_low, row.test_acc_ci_high) if row.test_acc_interval == "t"
@@ -120,7 +123,7 @@ def summary_data(summary: pd.DataFrame, runs: list[FinishedRun]) -> dict:
              "images_per_sec": f"{r.images_per_sec:,.0f}", "peak_memory": f"{r.peak_memory_mb:,.0f} MB"}
             for r in summary.itertuples()]
     return {"rows": rows, "note": SUMMARY_NOTE, "cpus": grouped(runs, cpu_text),
-            "caveats": caveats(" ".join(row["accuracy"]["note"] for row in rows))}
+            "caveats": caveats(" ".join(row["accuracy"]["note"] for row in rows), ENGLISH)}
 
 
 def machine_of(run: FinishedRun) -> dict:
@@ -209,8 +212,8 @@ def selected_ours(group: pd.DataFrame) -> float:
 def reference_entry(entry) -> dict:
     """A published number next to ours; where it was measured after fewer epochs, ours is the same
     runs at that epoch, and the entry says so."""
-    epochs = "epochs unknown" if pd.isna(entry.reference_epochs) else f"{int(entry.reference_epochs)} ep."
-    return {"value": pct(entry.reference) + ("+" if entry.at_least else ""), "epochs": epochs,
+    return {"value": pct(entry.reference) + ("+" if entry.at_least else ""),
+            "epochs": reference_epochs(entry, ENGLISH),
             "ours": "" if entry.ours_measure == SELECTED else pct(entry.ours),
             "ours_measure": entry.ours_measure, "difference": pp(entry.difference),
             "verdict": entry.verdict, "verdict_class": css_class(entry.verdict),
@@ -219,13 +222,21 @@ def reference_entry(entry) -> dict:
             "note": entry.note}
 
 
+def reference_epochs(entry, words: Messages) -> str:
+    """After how many epochs a published number was measured ("10 ep."), where its source says."""
+    if pd.isna(entry.reference_epochs):
+        return words("reproduction.epochs_unknown")
+    return words("reproduction.epochs", n=int(entry.reference_epochs))
+
+
 def comparisons_data(comparisons: pd.DataFrame) -> dict:
     """The study's claims as paired differences over the seeds, each with a sentence that says
     whether the difference is more than the seeds' noise."""
-    rows = [[c.comparison, pp(c.mean_diff), difference_interval(c), p_value(c.t_p), p_value(c.wilcoxon_p),
+    rows = [[c.comparison, pp(c.mean_diff), difference_interval(c, ENGLISH), p_value(c.t_p),
+             p_value(c.wilcoxon_p),
              "–" if pd.isna(c.p_a_greater) else f"{c.p_a_greater:.0%} of {c.n} seeds", comparison_sentence(c)]
             for c in comparisons.itertuples()]
-    return {"rows": rows, "caveats": caveats(" ".join(map(str, rows)))}
+    return {"rows": rows, "caveats": caveats(" ".join(map(str, rows)), ENGLISH)}
 
 
 def p_value(p) -> str:
@@ -243,7 +254,7 @@ def experiment_data(run: FinishedRun) -> dict:
     return {"name": run.name, "model": cfg["model"], "dataset": DATASET_TITLES[cfg["dataset"]],
             "scale": cfg["scale"], "epochs": count(run.trained["epochs"], "epoch"),
             "seeds": f"{count(len(seeds), 'seed')} ({', '.join(map(str, seeds))})",
-            "accuracy": accuracy_text(test) if test else pct(run.metrics["test_acc"]),
+            "accuracy": accuracy_text(test, ENGLISH) if test else pct(run.metrics["test_acc"]),
             "figures": [figure(plots / f"{name}.png", FIGURES[name].caption, f"{run.name} {name}")
                         for name in plot_names(cfg)]}
 

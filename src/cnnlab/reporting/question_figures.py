@@ -7,6 +7,9 @@
 - Q1 (the batch order) adds the per-class test accuracy (bars): class-sorted batches favour the classes
   seen last.
 - Q3 (epoch vs batch) is drawn against the batch size: final test accuracy and seconds per epoch.
+
+The figures are drawn once, with English labels, and shown in every language's report; only their
+captions are translated (a catalog's `captions`, by the names of CAPTIONS).
 """
 
 from dataclasses import replace
@@ -18,6 +21,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from cnnlab.analysis.statistics import describe
+from cnnlab.reporting.language import Messages
 from cnnlab.reporting.questions import Answer, question_number, seconds_per_epoch, seed_seconds_per_epoch
 from cnnlab.reporting.style import (
     drawn_interval,
@@ -42,7 +46,7 @@ CURVES_CAPTION = (
     "accuracy of each (the checkpoint selected on validation): a grey dot per seed, the black dot "
     "their mean and the bar its 95 % interval (no bar where it would leave 0-100 % or rests on two "
     "seeds that agree exactly).")
-PER_CLASS_CAPTION = (" Bottom: test accuracy per class, a bar per experiment (the seeds' counts added "
+PER_CLASS_CAPTION = ("Bottom: test accuracy per class, a bar per experiment (the seeds' counts added "
                      "up): with class-sorted batches the classes seen last in each epoch win.")
 BATCH_CAPTION = (
     "Against the batch size B (log scale): left, the final test accuracy (a grey dot per seed, the "
@@ -52,20 +56,30 @@ BATCH_CAPTION = (
     "training images / B steps.")
 
 
-def plot_answers(answers: list[Answer], out_dir: Path) -> list[Answer]:
-    """Each answer with its figure drawn into `out_dir`; the figures of questions without an answer
-    now are removed (they would show results that are gone)."""
+def figure_kind(answer: Answer) -> tuple:
+    """How the answer's figure is drawn, and the names of its caption's parts (CAPTIONS)."""
+    return FIGURE_KINDS.get(question_number(answer.qid), (curves_figure, ("question_curves",)))
+
+
+def plot_answers(answers: list[Answer], out_dir: Path) -> dict[str, Path]:
+    """Each answer's figure drawn into `out_dir`, by the question's id; the figures of questions
+    without an answer now are removed (they would show results that are gone)."""
     out_dir = Path(out_dir)
-    drawn = []
-    for answer in answers:
-        draw, caption = FIGURE_KINDS.get(question_number(answer.qid), (curves_figure, CURVES_CAPTION))
-        path = save(draw(answer), out_dir / f"{FILE_PREFIX}{answer.qid}.png")
-        drawn.append(replace(answer, figure=path, caption=caption))
-    kept = {answer.figure for answer in drawn}
+    drawn = {answer.qid: save(figure_kind(answer)[0](answer), out_dir / f"{FILE_PREFIX}{answer.qid}.png")
+             for answer in answers}
     for old in out_dir.glob(f"{FILE_PREFIX}*.png"):
-        if old not in kept:
+        if old not in drawn.values():
             old.unlink()
     return drawn
+
+
+def with_figures(answers: list[Answer], figures: dict[str, Path], words: Messages) -> list[Answer]:
+    """The answers (written in `words`' language) with their figures and the captions in that language."""
+    def caption(answer: Answer) -> str:
+        return words("join.sentences").join(words.get("captions", name, CAPTIONS[name])
+                                            for name in figure_kind(answer)[1])
+
+    return [replace(answer, figure=figures[answer.qid], caption=caption(answer)) for answer in answers]
 
 
 def n_seeds(experiments: list[FinishedRun]) -> int:
@@ -165,6 +179,10 @@ def batch_figure(answer: Answer) -> Figure:
     return fig
 
 
-# By question number (questions.question_number); any other question: curves_figure.
-FIGURE_KINDS = {"q3": (batch_figure, BATCH_CAPTION),
-                "q1": (curves_figure, CURVES_CAPTION + PER_CLASS_CAPTION)}
+# The captions' parts in English, by the names a catalog translates them under (`captions`).
+CAPTIONS = {"question_curves": CURVES_CAPTION, "question_per_class": PER_CLASS_CAPTION,
+            "question_batch": BATCH_CAPTION}
+# By question number (questions.question_number): the drawing and its caption's parts; any other
+# question: curves_figure (figure_kind).
+FIGURE_KINDS = {"q3": (batch_figure, ("question_batch",)),
+                "q1": (curves_figure, ("question_curves", "question_per_class"))}

@@ -6,7 +6,8 @@ in plain words and the reason, each claim a measured number (conclusions: the ru
 statistics; reasons: the measured facts that hold), then the question's own numbers
 (QUESTION_NUMBERS), its figure and a table of test accuracy over the seeds with each variant's paired
 difference against the base (tables.paired_table). Variants are named by what they change
-(changes.py); their ids stand only in the table's first column.
+(changes.py); their ids stand only in the table's first column. An answer is written in one
+language (language.Messages): the same decisions in every language, only the words looked up.
 """
 
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from cnnlab.reporting import conclusions, intervals
 from cnnlab.reporting.changes import base_words, change_words
 from cnnlab.reporting.conclusions import BETTER, WORSE, Effect
 from cnnlab.reporting.intervals import caveats, difference_text
+from cnnlab.reporting.language import Messages
 from cnnlab.reporting.page import flops, load_caveat, machine_of
 from cnnlab.reporting.reasons import (
     SHIFTED,
@@ -29,7 +31,6 @@ from cnnlab.reporting.reasons import (
 )
 from cnnlab.reporting.tables import mean_of, paired_table, seed_runs
 from cnnlab.results.records import FinishedRun
-from cnnlab.text import count
 
 REASON_SENTENCES = 3  # the evidence, then measured facts up to this many sentences (one fact at least)
 
@@ -56,10 +57,11 @@ class Answer:
 
 @dataclass(frozen=True)
 class Column:
-    """A question's own number in its table: a header and the text of one experiment's value."""
+    """A question's own number in its table: its header (an entry of the catalogs' `columns`) and the
+    text of one experiment's value."""
 
     header: str
-    value: Callable[[FinishedRun], str]
+    value: Callable[[FinishedRun, Messages], str]
 
 
 @dataclass(frozen=True)
@@ -67,10 +69,10 @@ class QuestionNumbers:
     """What a question shows besides test accuracy: columns and a sentence of the paragraph."""
 
     columns: tuple[Column, ...] = ()
-    note: Callable[[FinishedRun, list[FinishedRun]], str] = lambda base, variants: ""
+    note: Callable[[FinishedRun, list[FinishedRun], Messages], str] = lambda base, variants, words: ""
 
 
-def question_answers(params: dict, runs: list[FinishedRun]) -> list[Answer]:
+def question_answers(params: dict, runs: list[FinishedRun], words: Messages) -> list[Answer]:
     """The answers of the questions whose base and at least one variant have results."""
     by_name = {run.name: run for run in runs}
     answers = []
@@ -78,8 +80,14 @@ def question_answers(params: dict, runs: list[FinishedRun]) -> list[Answer]:
         base = by_name.get(question["base"])
         variants = [by_name[name] for name in question["variants"] if name in by_name]
         if base is not None and variants:
-            answers.append(answer(qid, question["title"], base, variants))
+            answers.append(answer(qid, question_title(question, words), base, variants, words))
     return answers
+
+
+def question_title(question: dict, words: Messages) -> str:
+    """The question in the report's language: `title_zh` in Chinese, `title` (English) in English and
+    wherever params.yaml gives no translation."""
+    return question.get(f"title_{words.language}", question["title"])
 
 
 def question_number(qid: str) -> str:
@@ -87,26 +95,27 @@ def question_number(qid: str) -> str:
     return qid.split("_")[0]
 
 
-def answer(qid: str, title: str, base: FinishedRun, variants: list[FinishedRun]) -> Answer:
+def answer(qid: str, title: str, base: FinishedRun, variants: list[FinishedRun], words: Messages) -> Answer:
     numbers = QUESTION_NUMBERS.get(qid) or QUESTION_NUMBERS.get(question_number(qid), QuestionNumbers())
     differences = list(paired_table([(v.name, v, "test_acc", base, "test_acc") for v in variants])
                        .itertuples())
-    effects = [Effect(change_words(v, base, " and "), d, margin(base, v))
+    effects = [Effect(change_words(v, base, words, "and"), d, margin(base, v))
                for v, d in zip(variants, differences)]
-    headers = ["experiment", "differs from the base in", "test accuracy: mean ± 95 % interval (n)",
-               "difference to the base: mean [95 % interval]", *(c.header for c in numbers.columns)]
-    rows = [[base.name, "(the base)", accuracy_text(base), "", *(c.value(base) for c in numbers.columns)]]
-    rows += [[v.name, change_words(v, base), accuracy_text(v), difference_text(d),
-              *(c.value(v) for c in numbers.columns)] for v, d in zip(variants, differences)]
-    conclusion = conclusions.conclusion(base_words(base, variants), effects)
-    evidence = conclusions.evidence(effects)
+    headers = [words(f"columns.{column}") for column in ("experiment", "differs", "accuracy", "difference")]
+    headers += [words(f"columns.{c.header}") for c in numbers.columns]
+    rows = [[base.name, words("answer.the_base"), accuracy_text(base, words), "",
+             *(c.value(base, words) for c in numbers.columns)]]
+    rows += [[v.name, change_words(v, base, words), accuracy_text(v, words), difference_text(d, words),
+              *(c.value(v, words) for c in numbers.columns)] for v, d in zip(variants, differences)]
+    conclusion = conclusions.conclusion(base_words(base, variants, words), effects, words)
+    evidence = conclusions.evidence(effects, words)
     room = max(1, REASON_SENTENCES - len(evidence))
-    reason = " ".join([*evidence, *measured_facts(base, variants, effects)[:room]])
-    note = numbers.note(base, variants)
+    reason = words("join.sentences").join([*evidence, *measured_facts(base, variants, effects, words)[:room]])
+    note = numbers.note(base, variants, words)
     # why a number has no interval: said once, after every number of the answer and its table
-    caveat = caveats(" ".join([conclusion, reason, note, *(c for row in rows for c in row)]))
-    return Answer(qid, title, conclusion, reason, " ".join(s for s in (note, caveat) if s), headers, rows,
-                  (base, *variants))
+    caveat = caveats(" ".join([conclusion, reason, note, *(c for row in rows for c in row)]), words)
+    paragraph = words("join.sentences").join(s for s in (note, caveat) if s)
+    return Answer(qid, title, conclusion, reason, paragraph, headers, rows, (base, *variants))
 
 
 def margin(base: FinishedRun, variant: FinishedRun, measure: str = "test_acc") -> float:
@@ -115,21 +124,22 @@ def margin(base: FinishedRun, variant: FinishedRun, measure: str = "test_acc") -
                                        base.trained["test_size"])
 
 
-def measured_facts(base: FinishedRun, variants: list[FinishedRun], effects: list[Effect]) -> list[str]:
+def measured_facts(base: FinishedRun, variants: list[FinishedRun], effects: list[Effect],
+                   words: Messages) -> list[str]:
     """The measured facts of the variants, those with the largest decided effect first."""
     def weight(pair):
         effect = pair[1]
         return (effect.verdict not in (BETTER, WORSE), -abs(effect.d.mean_diff or 0))
 
     found = [fact for variant, effect in sorted(zip(variants, effects), key=weight)
-             for fact in facts(base, variant, effect)]
+             for fact in facts(base, variant, effect, words)]
     return list(dict.fromkeys(found))
 
 
-def accuracy_text(run: FinishedRun, measure: str = "test_acc") -> str:
+def accuracy_text(run: FinishedRun, words: Messages, measure: str = "test_acc") -> str:
     """'98.95 ± 0.12 % (n = 5)': the mean over the seeds ± half its 95 % interval, or what stands
     instead (intervals.accuracy_text)."""
-    return intervals.accuracy_text(statistics.describe([r.metrics[measure] for r in seed_runs(run)]))
+    return intervals.accuracy_text(statistics.describe([r.metrics[measure] for r in seed_runs(run)]), words)
 
 
 # Q3: how many steps an epoch is (reasons.steps_per_epoch), and what an epoch costs, at each batch size.
@@ -143,61 +153,61 @@ def seconds_per_epoch(run: FinishedRun) -> float:
     return sum(seed_seconds_per_epoch(r) for r in seed_runs(run)) / len(seed_runs(run))
 
 
-def epoch_note(base: FinishedRun, variants: list[FinishedRun]) -> str:
+def epoch_note(base: FinishedRun, variants: list[FinishedRun], words: Messages) -> str:
     runs = sorted([base, *variants], key=lambda r: r.cfg["batch_size"])
-    steps = "; ".join(f"B = {r.cfg['batch_size']}: {r.trained['train_size']:,} / {r.cfg['batch_size']} "
-                      f"→ {steps_per_epoch(r):,} steps, {seconds_per_epoch(r):,.1f} s an epoch, "
-                      f"{mean_of(seed_runs(r), 'images_per_sec'):,.0f} images/s" for r in runs)
+    steps = words("join.list").join(
+        words("answer.epoch_steps", batch=r.cfg["batch_size"], images=f"{r.trained['train_size']:,}",
+              steps=f"{steps_per_epoch(r):,}", seconds=f"{seconds_per_epoch(r):,.1f}",
+              rate=f"{mean_of(seed_runs(r), 'images_per_sec'):,.0f}") for r in runs)
     loaded = [seed for run in runs for seed in seed_runs(run) if load_caveat(machine_of(seed))]
-    caveat = (f" {count(len(loaded), 'run')} of {sum(len(seed_runs(r)) for r in runs)} trained on a loaded "
-              "machine (more processes than cores): compare these times with care." if loaded else "")
-    return ("An epoch is one pass over the training set: 1 epoch = training images / B steps of batch "
-            f"size B. {steps} (times: means over the seeds).{caveat}")
+    caveat = words("answer.loaded", runs=words.count("runs", len(loaded)),
+                   total=sum(len(seed_runs(r)) for r in runs)) if loaded else ""
+    return words("join.sentences").join(s for s in (words("answer.epoch", steps=steps), caveat) if s)
 
 
 # Q4: what a 1x1 convolution costs and buys: parameters, FLOPs, accuracy on shifted test images.
-def shifted_text(run: FinishedRun) -> str:
-    return accuracy_text(run, SHIFTED) if has_shifted(run) else "–"
+def shifted_text(run: FinishedRun, words: Messages) -> str:
+    return accuracy_text(run, words, SHIFTED) if has_shifted(run) else "–"
 
 
-def cost_note(base: FinishedRun, variants: list[FinishedRun]) -> str:
+def cost_note(base: FinishedRun, variants: list[FinishedRun], words: Messages) -> str:
     """Each variant's accuracy on shifted test images against the base's, paired over the seeds."""
     sentences = []
     for variant in variants:
-        shifted = shifted_effect(base, variant, change_words(variant, base, " and "))
+        shifted = shifted_effect(base, variant, change_words(variant, base, words, "and"))
         if shifted is not None:
-            reached = f"{accuracy_text(variant, SHIFTED)} against {accuracy_text(base, SHIFTED)}"
-            sentences.append(f"On test images shifted by a few pixels, with {shifted.words} the model "
-                             f"reaches {reached}: paired difference {difference_text(shifted.d)}; "
-                             f"{conclusions.verdict_words(shifted)}.")
-    return " ".join(sentences)
+            sentences.append(words("answer.shifted", words=shifted.words,
+                                   variant=accuracy_text(variant, words, SHIFTED),
+                                   base=accuracy_text(base, words, SHIFTED),
+                                   difference=difference_text(shifted.d, words),
+                                   verdict=conclusions.verdict_words(shifted, words)))
+    return words("join.sentences").join(sentences)
 
 
-def equivalence_note(base: FinishedRun, variants: list[FinishedRun]) -> str:
+def equivalence_note(base: FinishedRun, variants: list[FinishedRun], words: Messages) -> str:
     """Q4 (a), measured when the report is made (milliseconds): a Linear layer as a 1x1 convolution."""
     from cnnlab.analysis.equivalence import (
         conv1x1_equivalence,  # imports torch: only a report with Q4 needs it
     )
 
     check = conv1x1_equivalence()
-    return (f"A {check['linear']} layer's weights copied into a 1x1 convolution give the same outputs at "
-            f"every position of {check['feature_maps']} feature maps: the largest of the "
-            f"{check['outputs']:,} absolute differences is {check['float64']:.1e} in float64 and "
-            f"{check['float32']:.1e} in float32 (rounding only: the same sums in another order). "
-            + cost_note(base, variants))
+    equivalence = words("answer.equivalence", linear=check["linear"], maps=check["feature_maps"],
+                        outputs=f"{check['outputs']:,}", float64=f"{check['float64']:.1e}",
+                        float32=f"{check['float32']:.1e}")
+    return words("join.sentences").join(s for s in (equivalence, cost_note(base, variants, words)) if s)
 
 
-Q4_COLUMNS = (Column("parameters", lambda r: f"{r.trained['parameters']:,}"),
-              Column("FLOPs / image", lambda r: flops(r.trained["flops_per_image"])),
-              Column("test acc. on shifted images", shifted_text))
+Q4_COLUMNS = (Column("parameters", lambda r, words: f"{r.trained['parameters']:,}"),
+              Column("flops", lambda r, words: flops(r.trained["flops_per_image"])),
+              Column("shifted", shifted_text))
 
 # One declaration per question of params.yaml, by its id or else its number (every q3_* study shows
 # the same columns); a question not listed shows test accuracy only.
 QUESTION_NUMBERS = {
     "q3": QuestionNumbers(
-        (Column("steps per epoch", lambda r: f"{steps_per_epoch(r):,}"),
-         Column("seconds per epoch", lambda r: f"{seconds_per_epoch(r):,.1f} s"),
-         Column("images / s", lambda r: f"{mean_of(seed_runs(r), 'images_per_sec'):,.0f}")),
+        (Column("steps_per_epoch", lambda r, words: f"{steps_per_epoch(r):,}"),
+         Column("seconds_per_epoch", lambda r, words: f"{seconds_per_epoch(r):,.1f} s"),
+         Column("images_per_second", lambda r, words: f"{mean_of(seed_runs(r), 'images_per_sec'):,.0f}")),
         epoch_note),
     "q4": QuestionNumbers(Q4_COLUMNS, cost_note),
     "q4_conv1x1": QuestionNumbers(Q4_COLUMNS, equivalence_note),

@@ -6,6 +6,8 @@ only when its condition holds, so a question of one's own gets the ones that app
 - cost: parameters or FLOPs per image differ;
 - spread: the variant's seeds lie far wider apart than the base's;
 - shifted images: the accuracy on shifted test images says otherwise than the plain one.
+
+The conditions are decided here; each fact's words are the catalog's `facts` (language.Messages).
 """
 
 import math
@@ -14,6 +16,7 @@ from cnnlab.analysis.statistics import describe
 from cnnlab.reporting import conclusions
 from cnnlab.reporting.conclusions import BETTER, WORSE, Effect, size
 from cnnlab.reporting.intervals import pct
+from cnnlab.reporting.language import Messages
 from cnnlab.reporting.page import flops
 from cnnlab.reporting.tables import paired_table, seed_runs
 from cnnlab.results.records import FinishedRun, read_evaluation_tables
@@ -40,13 +43,12 @@ def per_class(run: FinishedRun):
     return read_evaluation_tables(run.folder, fix, with_predictions=False)["per_class"].set_index("class")
 
 
-def class_moves(name: str, before: float, after: float) -> str:
-    if after == before:
-        return f"class {name} stays at {pct(after)}"
-    return f"class {name} {'rises' if after > before else 'falls'} from {pct(before)} to {pct(after)}"
+def class_moves(name: str, before: float, after: float, words: Messages) -> str:
+    moves = "stays" if after == before else "rises" if after > before else "falls"
+    return words(f"facts.class_{moves}", name=name, before=pct(before), after=pct(after))
 
 
-def per_class_fact(base: FinishedRun, variant: FinishedRun, effect: Effect) -> str:
+def per_class_fact(base: FinishedRun, variant: FinishedRun, effect: Effect, words: Messages) -> str:
     tables = per_class(base), per_class(variant)
     if effect.verdict not in (BETTER, WORSE) or tables[0] is None or tables[1] is None:
         return ""  # only an effect the seeds establish is worth explaining class by class
@@ -55,27 +57,28 @@ def per_class_fact(base: FinishedRun, variant: FinishedRun, effect: Effect) -> s
     if change.empty or change.max() - change.min() < UNEVEN_CLASSES:
         return ""
     low, high = change.idxmin(), change.idxmax()
-    return (f"The change is uneven across the classes: with {effect.words}, "
-            f"{class_moves(low, before[low], after[low])} and {class_moves(high, before[high], after[high])} "
-            "(per-class test accuracy, the seeds' counts added up).")
+    return words("facts.per_class", words=effect.words, low=class_moves(low, before[low], after[low], words),
+                 high=class_moves(high, before[high], after[high], words))
 
 
-def steps_fact(base: FinishedRun, variant: FinishedRun, words: str) -> str:
+def steps_fact(base: FinishedRun, variant: FinishedRun, effect: Effect, words: Messages) -> str:
     if all(variant.cfg[k] == base.cfg[k] for k in ("batch_size", "epochs")):
         return ""
     steps, base_steps = steps_per_epoch(variant), steps_per_epoch(base)
-    return (f"With {words} an epoch is {variant.trained['train_size']:,} training images / "
-            f"{variant.cfg['batch_size']} = {steps:,} steps against {base_steps:,}, so training takes "
-            f"{steps * variant.trained['epochs']:,} steps against {base_steps * base.trained['epochs']:,}.")
+    return words("facts.steps", words=effect.words, images=f"{variant.trained['train_size']:,}",
+                 batch=variant.cfg["batch_size"], steps=f"{steps:,}", base_steps=f"{base_steps:,}",
+                 total=f"{steps * variant.trained['epochs']:,}",
+                 base_total=f"{base_steps * base.trained['epochs']:,}")
 
 
-def cost_fact(base: FinishedRun, variant: FinishedRun, words: str) -> str:
+def cost_fact(base: FinishedRun, variant: FinishedRun, effect: Effect, words: Messages) -> str:
     keys = ("parameters", "flops_per_image")
     if all(variant.trained[k] == base.trained[k] for k in keys):
         return ""
-    return (f"With {words}: {variant.trained['parameters']:,} parameters and "
-            f"{flops(variant.trained['flops_per_image'])}FLOPs per image, against "
-            f"{base.trained['parameters']:,} and {flops(base.trained['flops_per_image'])}FLOPs.")
+    return words("facts.cost", words=effect.words, parameters=f"{variant.trained['parameters']:,}",
+                 flops=flops(variant.trained["flops_per_image"]),
+                 base_parameters=f"{base.trained['parameters']:,}",
+                 base_flops=flops(base.trained["flops_per_image"]))
 
 
 def seed_range(run: FinishedRun, measure: str = "test_acc") -> tuple[float, float]:
@@ -83,12 +86,12 @@ def seed_range(run: FinishedRun, measure: str = "test_acc") -> tuple[float, floa
     return values["min"], values["max"]
 
 
-def spread_fact(base: FinishedRun, variant: FinishedRun, effect: Effect) -> str:
+def spread_fact(base: FinishedRun, variant: FinishedRun, effect: Effect, words: Messages) -> str:
     (b_low, b_high), (v_low, v_high) = seed_range(base), seed_range(variant)
     if v_high - v_low <= max(WIDER_SEEDS * (b_high - b_low), effect.margin):
         return ""
-    return (f"With {effect.words} the seeds lie far apart: {pct(v_low)} to {pct(v_high)}, against "
-            f"{pct(b_low)} to {pct(b_high)} for the base.")
+    return words("facts.spread", words=effect.words, low=pct(v_low), high=pct(v_high), base_low=pct(b_low),
+                 base_high=pct(b_high))
 
 
 def has_shifted(run: FinishedRun) -> bool:
@@ -105,19 +108,16 @@ def shifted_effect(base: FinishedRun, variant: FinishedRun, words: str) -> Effec
     return Effect(words, d, margin)
 
 
-def shifted_fact(base: FinishedRun, variant: FinishedRun, effect: Effect) -> str:
+def shifted_fact(base: FinishedRun, variant: FinishedRun, effect: Effect, words: Messages) -> str:
     shifted = shifted_effect(base, variant, effect.words)
     if shifted is None or shifted.verdict not in (BETTER, WORSE) or shifted.verdict == effect.verdict:
         return ""
     direction = "higher" if shifted.verdict == BETTER else "lower"
-    return (f"On test images shifted by a few pixels, though, {effect.words} scores "
-            f"{size(shifted.d.mean_diff)} {direction} than the base, beyond the seeds' and the test "
-            "set's noise.")
+    return words(f"facts.shifted_{direction}", words=effect.words, size=size(shifted.d.mean_diff))
 
 
-def facts(base: FinishedRun, variant: FinishedRun, effect: Effect) -> list[str]:
+def facts(base: FinishedRun, variant: FinishedRun, effect: Effect, words: Messages) -> list[str]:
     """The measured facts that hold for this variant, the likeliest cause first."""
-    sentences = [per_class_fact(base, variant, effect), steps_fact(base, variant, effect.words),
-                 cost_fact(base, variant, effect.words), spread_fact(base, variant, effect),
-                 shifted_fact(base, variant, effect)]
+    sentences = [fact(base, variant, effect, words)
+                 for fact in (per_class_fact, steps_fact, cost_fact, spread_fact, shifted_fact)]
     return [s for s in sentences if s]

@@ -50,9 +50,10 @@ def code_digest(step: str) -> str:
 
 
 def entry_files(path: str) -> list[str]:
-    """One STEP_CODE entry as files: a file itself, a folder its Python files and its templates
-    (templates/: the report's page is a Jinja2 template, and changing it must rerun the report)."""
+    """One STEP_CODE entry as files: a file itself, a folder its Python files, its templates and its
+    messages (the report's page is a Jinja2 template, its words a catalog per language: changing
+    either must rerun the report)."""
     if not os.path.isdir(path):
         return [path]
-    return sorted({file for pattern in ("**/*.py", "**/templates/*")
+    return sorted({file for pattern in ("**/*.py", "**/templates/*", "**/messages/*")
                    for file in glob.glob(f"{path}/{pattern}", recursive=True)})
