@@ -1,5 +1,6 @@
 # The study as a Snakemake workflow: `snakemake --cores 1 all` (see README.md).
-# Every rule runs one `cnnlab` command, the one that dvc.yaml's stage of the same name runs (train and
+# Every rule runs one `cnnlab` command, declared once with the code it depends on in
+# cnnlab.pipeline.steps, from which dvc.yaml is written: its stage runs the same command (train and
 # evaluate: for one seed; DVC's `runs` stage runs both for each seed of an experiment);
 # params.yaml is the catalog for both. After each run, what Snakemake built is recorded in dvc.lock.
 
