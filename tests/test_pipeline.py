@@ -471,16 +471,19 @@ def test_config_reaches_cnnlab_as_set_options(tmp_path):
 
 
 def snakemake_jobs(project: Path, env: dict) -> list[dict]:
-    """The jobs `snakemake --dry-run all` plans: [{"rule": ..., "input": [...], "output": [...]}]."""
+    """The jobs `snakemake --dry-run all` plans: [{"rule": ..., "input": [...], "output": [...],
+    "wildcards": {...}}]."""
     output = run(["snakemake", "--cores", "1", "--dry-run", "all"], project, env)
     jobs = []
     for block in re.split(r"^(?:local)?rule (?=\w+:$)", output, flags=re.MULTILINE)[1:]:
         rule, *lines = block.splitlines()
-        job = {"rule": rule.rstrip(":"), "input": [], "output": []}
+        job = {"rule": rule.rstrip(":"), "input": [], "output": [], "wildcards": {}}
         for line in lines:
             key, _, value = line.strip().partition(": ")
             if key in ("input", "output"):
                 job[key] = value.split(", ")
+            elif key == "wildcards":
+                job[key] = dict(pair.split("=", 1) for pair in value.split(", "))
         jobs.append(job)
     return jobs
 

@@ -16,6 +16,7 @@ from cnnlab.pipeline.workflow_support import (
     gpus_per_job,
     overrides,
     set_options,
+    step_command,
     typed_config,
     workflow_params,
 )

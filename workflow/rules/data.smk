@@ -12,4 +12,4 @@ rule fetch:
     log:
         "logs/fetch/{dataset}.log",
     shell:
-        "cnnlab fetch {wildcards.dataset} 2>&1 | tee {log}"
+        step_command("fetch") + " 2>&1 | tee {log}"

@@ -28,7 +28,7 @@ rule train:
     log:
         "logs/train/{exp}/seed{seed}.log",
     shell:
-        "cnnlab train {wildcards.exp} --seed {wildcards.seed} --threads {threads}{params.options} 2>&1 | tee {log}"
+        step_command("train") + " --seed {wildcards.seed} --threads {threads}{params.options} 2>&1 | tee {log}"
 
 
 rule evaluate:
@@ -52,7 +52,7 @@ rule evaluate:
     log:
         "logs/evaluate/{exp}/seed{seed}.log",
     shell:
-        "cnnlab evaluate {wildcards.exp} --seed {wildcards.seed} --threads {threads}{params.options} 2>&1 | tee {log}"
+        step_command("evaluate") + " --seed {wildcards.seed} --threads {threads}{params.options} 2>&1 | tee {log}"
 
 
 rule summarize:
@@ -73,7 +73,7 @@ rule summarize:
     log:
         "logs/summarize/{exp}.log",
     shell:
-        "cnnlab summarize {wildcards.exp}{params.options} 2>&1 | tee {log}"
+        step_command("summarize") + "{params.options} 2>&1 | tee {log}"
 
 
 rule plot:
@@ -97,4 +97,4 @@ rule plot:
     log:
         "logs/plot/{exp}.log",
     shell:
-        "cnnlab plot {wildcards.exp}{params.options} 2>&1 | tee {log}"
+        step_command("plot") + "{params.options} 2>&1 | tee {log}"

@@ -31,4 +31,4 @@ rule report:
     log:
         "logs/report.log",
     shell:
-        "cnnlab report 2>&1 | tee {log}"
+        step_command("report") + " 2>&1 | tee {log}"

@@ -20,6 +20,9 @@ from cnnlab.errors import CnnlabError
 from cnnlab.text import cut, shown
 
 STUDY_KEYS = ("seeds", "device", "precision", "deterministic", "compile", "scale")
+# The keys of `data:` that are part of every run's recipe (its settings take them at the top level);
+# the others say where the data lies and how it is checked.
+RECIPE_DATA_KEYS = ("val_size",)
 
 # Keys of older catalogs, and what replaced them (issue 12): named in the error for the old key.
 RENAMED_KEYS = {"shuffle": "`order` (true = shuffled, false = file)"}
@@ -277,7 +280,7 @@ def experiment_config(params: dict, name: str, overrides=()) -> dict:
     cfg = {key: params.get(key) for key in STUDY_KEYS}
     cfg["compile"] = bool(params.get("compile", False))
     cfg["data"] = dict(params["data"])
-    cfg["val_size"] = params["data"]["val_size"]
+    cfg.update({key: params["data"][key] for key in RECIPE_DATA_KEYS})
     cfg.update(params["experiments"][name])
     cfg.pop("base", None)  # where the keys came from, no part of the recipe
     cfg.update(params["scales"][params["scale"]])

@@ -1,6 +1,7 @@
 """What the Snakemake workflow (Snakefile, workflow/rules/) asks of cnnlab: the parameters it runs,
 the experiments `all` can build, whether jobs get a GPU, the `--set` options for `snakemake
---config`, the code files of each step (its inputs), and the DVC stage of each job.
+--config`, and from the steps' declaration (cnnlab.pipeline.steps) each rule's command, the code
+files of each step (its inputs) and the DVC stage of each job.
 
 Free of torch: every `snakemake` start imports this module, and importing torch takes seconds.
 """
@@ -16,7 +17,8 @@ from cnnlab.config import STUDY_KEYS, completed, study_experiments
 from cnnlab.config.strict_yaml import read_yaml
 from cnnlab.config.study import gpu_visible
 from cnnlab.errors import CnnlabError
-from cnnlab.results.provenance import STEP_CODE, entry_files
+from cnnlab.pipeline.steps import STAGES, STEPS
+from cnnlab.results.provenance import entry_files
 
 # torch threads of a train or evaluate job; Snakemake runs as many such jobs at once as --cores allow.
 # One thread a job: two one-thread LeNet-5 jobs side by side train 1.40x the images of one two-thread
@@ -30,17 +32,20 @@ FILE_ONLY_KEYS = ("data", "scales", "datasets")
 # torchvision's ImageNet ResNet-18 weights in torch's cache (cnnlab.models.transfer; a test checks).
 IMAGENET_WEIGHTS = "resnet18-*.pth"
 
-# The order of DVC's stages in the pipeline (the report's files are not DVC outputs).
-PIPELINE_STEPS = ["fetch", "runs", "summary", "plot"]
-# Snakemake's rule -> DVC's stage, where they differ: DVC cannot address an experiment's dataset
-# from a stage made per (experiment, seed) (a `matrix` yields only the experiment's name), so its
-# `runs` stage trains and evaluates every seed of one experiment (`cnnlab train` keeps current runs).
-DVC_STAGES = {"train": "runs", "evaluate": "runs", "summarize": "summary"}
+# DVC's stages with outputs, in the pipeline's order (the report's files are not DVC outputs).
+PIPELINE_STEPS = [stage.name for stage in STAGES if stage.outs]
+# Snakemake's rule -> the DVC stage that runs its command (DVC's `runs` trains and evaluates).
+STAGE_OF_RULE = {step.name: stage.name for stage in STAGES for step in stage.steps}
+
+
+def step_command(step: str) -> str:
+    """The `cnnlab` command of `step` as its Snakemake rule runs it: for the job's wildcards."""
+    return STEPS[step].command.format(dataset="{wildcards.dataset}", experiment="{wildcards.exp}")
 
 
 def code_files(step: str) -> list[str]:
-    """STEP_CODE[step] as files (Snakemake's inputs), each folder replaced by its code files."""
-    return [file for path in STEP_CODE[step] for file in entry_files(path)]
+    """The code of `step` as files (Snakemake's inputs), each folder replaced by its code files."""
+    return [file for path in STEPS[step].code for file in entry_files(path)]
 
 
 def workflow_params(config: dict, params_file: dict) -> dict:
@@ -145,5 +150,5 @@ def dvc_stage(rule: str, wildcards: dict) -> str:
     if rule == "fetch":
         return f"fetch@{wildcards['dataset']}"
     if "exp" in wildcards:
-        return f"{DVC_STAGES.get(rule, rule)}@{wildcards['exp']}"
+        return f"{STAGE_OF_RULE[rule]}@{wildcards['exp']}"
     return rule

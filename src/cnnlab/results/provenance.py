@@ -1,10 +1,10 @@
 """Which code made a result: the source each step's results depend on, and its digest.
 
 A run records the digest of its step's code (train.json, metrics.json); a run made by other code is
-not kept as current. Snakemake takes the same files as each job's inputs, and dvc.yaml's stages
-list them as deps (tests/test_workflow_support.py checks). Modules outside every step only pass
-things along or check them (the CLI, config/, errors.py, io.py, text.py, results/): editing them
-reruns nothing.
+not kept as current. Each step's declaration (cnnlab.pipeline.steps) takes its code from here:
+Snakemake's jobs have the files as inputs, and dvc.yaml's stages, written from it, as deps. Modules
+outside every step only pass things along or check them (the CLI, config/, errors.py, io.py,
+text.py, results/): editing them reruns nothing.
 """
 
 import glob
