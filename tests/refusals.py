@@ -32,10 +32,21 @@ def cnnlab(project, *args, cwd=None, file_size_limit=None) -> subprocess.Complet
                           preexec_fn=limit_file_size if file_size_limit else None)
 
 
+# Snakemake says first, on every run, which profile it reads (workflow/profiles/default, beside the
+# Snakefile): its own line, before cnnlab's.
+SNAKEMAKE_PROFILE_LINE = ("Using workflow specific profile workflow/profiles/default for setting default "
+                          "command line arguments.")
+
+
+def stderr_lines(result: subprocess.CompletedProcess) -> list[str]:
+    """The lines of `result`'s stderr, without Snakemake's line about its profile."""
+    return [line for line in result.stderr.strip().splitlines() if line != SNAKEMAKE_PROFILE_LINE]
+
+
 def assert_refused(result: subprocess.CompletedProcess, *needles: str) -> None:
     """Exit 2 and one line `cnnlab: error: ...` holding every needle, no traceback."""
     assert result.returncode == 2, (result.returncode, result.stderr)
-    lines = result.stderr.strip().splitlines()
+    lines = stderr_lines(result)
     assert len(lines) == 1 and lines[0].startswith("cnnlab: error: "), result.stderr
     for needle in needles:
         assert needle in lines[0], (needle, lines[0])

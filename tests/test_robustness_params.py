@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from refusals import stderr_lines
+
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 CATALOG = (REPO / "params.yaml").read_text()
@@ -196,7 +198,7 @@ def test_snakemake_refuses_bad_config_values_like_cnnlab(tmp_path):
     project = project_copy(tmp_path, CATALOG.encode())
     result = run(["snakemake", "-n", "all", "--config", "seeds=[1.0]"], project)
     assert result.returncode == 2  # one line on stderr as cnnlab (stdout: Snakemake's note on --config)
-    assert result.stderr.splitlines() == [
+    assert stderr_lines(result) == [
         "cnnlab: error: params.yaml with snakemake --config: seeds.0: 1.0 is not an integer; "
         "allowed: integer (write 1, not 1.0)"], result.stderr[-2000:]
 
