@@ -1,17 +1,14 @@
 """LeNet-5 training beside other CPU work: does it slow down in proportion, or collapse?
 
-    .venv/bin/python benchmarks/contention.py --json benchmarks/results/contention-DATE.json
-    .venv/bin/python benchmarks/contention.py --seconds 2 --repeats 1      # a smoke run
-    .venv/bin/python benchmarks/contention.py --policies unset OMP_WAIT_POLICY=PASSIVE GOMP_SPINCOUNT=10000
-    .venv/bin/python benchmarks/contention.py --scenarios alone            # what a policy costs alone
+    python benchmarks/contention.py --root data/raw --seconds 6 --repeats 3
+    python benchmarks/contention.py --policies unset OMP_WAIT_POLICY=PASSIVE GOMP_SPINCOUNT=10000
+    python benchmarks/contention.py --scenarios alone            # what a policy costs alone
+    python benchmarks/contention.py --quick                      # a smoke run
 
-Every training process is a separate `python benchmarks/contention.py --worker` whose environment
-(the OpenMP wait policy) is set before it imports torch: libgomp, torch's OpenMP here, reads it once,
-when it loads. A worker trains LeNet-5 on real MNIST with the functions `cnnlab train` uses
-(`cnnlab.training.engine.set_up_training`, then `cnnlab.training.train.train_one_epoch` over chunks of
-`--chunk-steps` batches), warms up, says it is ready, waits until the benchmark says go, and counts
-the images of the chunks it finishes within `--seconds`; then it reports and trains on until it is
-stopped, so that the processes of one scenario overlap for their whole windows.
+Every training process is a separate `python benchmarks/contention_worker.py` started with its
+OpenMP wait policy in its environment (libgomp, torch's OpenMP here, reads it once, when it loads):
+LeNet-5 on real MNIST with the functions `cnnlab train` uses, counting the images it trains within
+`--seconds` once every training of the scenario is ready, and training on until it is stopped.
 
 The scenarios, each under every wait policy of `--policies`:
 
@@ -37,24 +34,19 @@ mnist` from $CNNLAB_DATA_MIRROR (or the internet) into a temporary folder.
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from outputs import add_output_options, publish
+import harness
+import torch
+from contention_worker import EXPERIMENT, POLICY_VARIABLES, experiment_cfg
 
-REPO = Path(__file__).resolve().parents[1]
-EXPERIMENT = "lenet5_mnist"
-WARMUP_CHUNKS = 2
-# The variables a policy may set; a worker gets none of them unless its policy names it.
-POLICY_VARIABLES = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
+WORKER = Path(__file__).with_name("contention_worker.py")
 UNSET = "unset"  # no variable: libgomp's default (threads spin a while before they sleep)
-BUSY = 0.1  # a thread using more than this share of a core during the window counts as busy
 
 
 @dataclass(frozen=True)
@@ -81,72 +73,12 @@ def chosen_scenarios(keys: list[str]) -> list[Scenario]:
 
 
 # ----------------------------------------------------------------------------------------------
-# The worker: one training process
-
-
-def worker(args) -> None:
-    """Train in chunks; after `go` on stdin, count the images of `args.seconds`, print them as JSON,
-    then train on until stopped."""
-    import torch  # only now: the parent has set this process's OpenMP environment
-
-    from cnnlab.training import engine
-    from cnnlab.training.train import train_one_epoch
-
-    session = engine.set_up_training(experiment_cfg(args.root, args.chunk_steps, args.set), args.threads)
-    epoch = 1
-    for _ in range(WARMUP_CHUNKS):
-        train_one_epoch(session, epoch)
-        epoch += 1
-    print("ready", flush=True)
-    sys.stdin.readline()
-    chunk_images = len(session.data.train_y)
-    started, cpu_started, images = time.perf_counter(), thread_cpu_seconds(), 0
-    while time.perf_counter() - started < args.seconds:
-        train_one_epoch(session, epoch)
-        epoch, images = epoch + 1, images + chunk_images
-    seconds = time.perf_counter() - started
-    cpu = {thread: used - cpu_started.get(thread, 0.0) for thread, used in thread_cpu_seconds().items()}
-    print(json.dumps({
-        "images_per_sec": images / seconds, "images": images, "seconds": seconds,
-        "cpu_per_second": sum(cpu.values()) / seconds,  # cores kept busy, spinning included
-        "busy_threads": sum(used / seconds > BUSY for used in cpu.values()),
-        "os_threads": len(cpu), "torch_threads": torch.get_num_threads(),
-        "interop_threads": torch.get_num_interop_threads(),
-        "policy": {name: os.environ.get(name) for name in POLICY_VARIABLES},
-    }), flush=True)
-    while True:
-        train_one_epoch(session, epoch)
-        epoch += 1
-
-
-def experiment_cfg(root: Path, chunk_steps: int, overrides: list[str]) -> dict:
-    """lenet5_mnist's recipe (with `--set` overrides), one run, its training set cut to one chunk."""
-    from cnnlab import config
-
-    params = config.load_params(REPO / "params.yaml")
-    params["data"].update(root=str(root), verify=False)  # a benchmark, not a result
-    cfg = config.experiment_config(params, EXPERIMENT, overrides)
-    cfg["limit_train"] = chunk_steps * cfg["batch_size"]
-    return config.run_config(cfg, cfg["seeds"][0])
-
-
-def thread_cpu_seconds() -> dict[str, float]:
-    """CPU time (user + system) of each thread of this process: the main one, OpenMP's pool, others."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    used = {}
-    for thread in os.listdir("/proc/self/task"):
-        with open(f"/proc/self/task/{thread}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()  # after "pid (name)": state is field 3
-        used[thread] = (int(fields[11]) + int(fields[12])) / ticks  # utime, stime: fields 14, 15
-    return used
-
-
-# ----------------------------------------------------------------------------------------------
 # The parent: scenarios as processes
 
 
 def policy_environment(policy: str) -> dict:
-    """This process's environment with the policy's variables (and no other of POLICY_VARIABLES)."""
+    """This process's environment with the policy's variables: a worker gets none of
+    POLICY_VARIABLES unless its policy names it."""
     env = {k: v for k, v in os.environ.items() if k not in POLICY_VARIABLES}
     if policy != UNSET:
         env.update(item.split("=", 1) for item in policy.split(","))
@@ -154,7 +86,7 @@ def policy_environment(policy: str) -> dict:
 
 
 def start_worker(args, threads: int, env: dict) -> subprocess.Popen:
-    command = [sys.executable, __file__, "--worker", "--threads", str(threads), "--root", str(args.root),
+    command = [sys.executable, str(WORKER), "--threads", str(threads), "--root", str(args.root),
                "--seconds", str(args.seconds), "--chunk-steps", str(args.chunk_steps),
                *(option for override in args.set for option in ("--set", override))]
     return subprocess.Popen(command, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
@@ -225,45 +157,28 @@ def summarize(args, runs: dict, cores: int) -> list[dict]:
 
 
 # ----------------------------------------------------------------------------------------------
-# Machine and report
+# OpenMP and report
 
 
-def machine() -> dict:
-    """The CPU, its flags and cores, torch and the OpenMP library it loaded (read from this
-    process's memory map after a parallel region)."""
-    import torch
-
-    from cnnlab.training import runtime
-
+def openmp() -> dict:
+    """The cores this process may use, torch's parallel backend and the OpenMP library it loaded
+    (read from this process's memory map after a parallel region)."""
     torch.ones(1000).sum()  # loads the OpenMP runtime if it is not yet
     with open("/proc/self/maps") as f:
         libraries = sorted({Path(line.split()[-1]).name for line in f
                             if any(name in line for name in ("libgomp", "libiomp", "libomp"))})
-    info = runtime.machine()
     backend = [line.split(":")[-1].strip() for line in torch.__config__.parallel_info().splitlines()
                if "parallel backend" in line]
-    return {"cpu": info["cpu"], "cpu_flags": info["cpu_flags"], "cores": os.cpu_count(),
-            "cores_usable": len(os.sched_getaffinity(0)), "python": platform.python_version(),
-            "torch": torch.__version__, "parallel_backend": backend[0] if backend else None,
-            "openmp_library": libraries, "interop_threads": torch.get_num_interop_threads(),
-            "commit": info["commit"], "dirty": info["dirty"]}
-
-
-def loads(numbers: list[float]) -> str:
-    return ", ".join(f"{x:.2f}" for x in numbers)
+    return {"cores_usable": len(os.sched_getaffinity(0)), "parallel_backend": backend[0] if backend else None,
+            "openmp_library": libraries, "interop_threads": torch.get_num_interop_threads()}
 
 
 def markdown(result: dict) -> str:
-    info, load, args = result["machine"], result["load_average"], result["settings"]
+    info, args = result["openmp"], result["settings"]
     lines = [
-        f"Command: `{result['command_line']}`",
-        "",
-        f"Machine: {info['cpu']}, {info['cores']} cores ({info['cores_usable']} usable), flags "
-        f"{', '.join(info['cpu_flags'])}; Python {info['python']}, torch {info['torch']}, parallel backend "
-        f"{info['parallel_backend']} ({', '.join(info['openmp_library']) or 'no OpenMP library found'}), "
-        f"{info['interop_threads']} inter-op threads; load average (1, 5, 15 min) "
-        f"{loads(load['before'])} before, {loads(load['after'])} after. {EXPERIMENT}, batch "
-        f"{args['batch_size']}, {args['seconds']} s windows, median of "
+        f"{info['cores_usable']} cores usable; parallel backend {info['parallel_backend']} "
+        f"({', '.join(info['openmp_library']) or 'no OpenMP library found'}), {info['interop_threads']} "
+        f"inter-op threads. {EXPERIMENT}, batch {args['batch_size']}, {args['seconds']} s windows, median of "
         f"{args['repeats']} interleaved repeats; competitor: {args['competitor_threads']} threads.",
         "",
         "| scenario | threads | wait policy | images/s (per training) | slowdown vs alone | in proportion "
@@ -310,8 +225,7 @@ def policy(text: str) -> str:
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = harness.parser(__file__, __doc__)
     p.add_argument("--policies", nargs="+", type=policy, default=[UNSET, "OMP_WAIT_POLICY=PASSIVE"],
                    help=f"OpenMP settings to compare ({UNSET}: libgomp's default)")
     p.add_argument("--scenarios", nargs="+", choices=list(SCENARIOS), default=list(SCENARIOS),
@@ -324,10 +238,9 @@ def parse_args(argv=None):
     p.add_argument("--root", type=Path, help="data root holding mnist/ (default: fetched into a temp folder)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override of lenet5_mnist's recipe, as `cnnlab train --set`")
-    add_output_options(p)
-    p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
-    p.add_argument("--threads", type=int, help=argparse.SUPPRESS)
-    return p.parse_args(argv)
+    p.set_defaults(params=harness.REPO / "params.yaml")
+    return harness.parse(p, argv, quick={"scenarios": ["alone", "pair"], "seconds": 0.2, "repeats": 1,
+                                         "chunk_steps": 2, "set": ["data.val_size=100"]})
 
 
 def fetch_mnist(root: Path) -> None:
@@ -337,30 +250,19 @@ def fetch_mnist(root: Path) -> None:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    if args.worker:
-        worker(args)
-        return 0
     with tempfile.TemporaryDirectory(prefix="cnnlab-contention-") as scratch:
         if args.root is None:
             args.root = Path(scratch)
             fetch_mnist(args.root)
-        info, load_before = machine(), os.getloadavg()
         # The policies of one scenario run one after the other: a change in the machine's load hits
         # them alike.
-        runs = {(policy, scenario): [] for scenario in chosen_scenarios(args.scenarios)
-                for policy in args.policies}
-        for repeat in range(args.repeats):
-            for (policy, scenario), repeats in runs.items():
-                repeats.append(run_scenario(args, scenario, policy))
-                rates = ", ".join(f"{r['images_per_sec']:,.0f}" for r in repeats[-1])
-                print(f"repeat {repeat + 1}/{args.repeats}  {policy:28s} {scenario.name:24s} "
-                      f"{scenario.threads} thread(s): {rates} images/s, load {os.getloadavg()[0]:.2f}",
-                      file=sys.stderr)
-    cfg = experiment_cfg(args.root, args.chunk_steps, args.set)
+        measures = {(wait, scenario): lambda wait=wait, scenario=scenario: run_scenario(args, scenario, wait)
+                    for scenario in chosen_scenarios(args.scenarios) for wait in args.policies}
+        runs = harness.interleaved(measures, args.repeats)
+    info = openmp()
+    cfg = experiment_cfg(args)
     result = {
-        "command_line": " ".join(["python", "benchmarks/contention.py", *(argv or sys.argv[1:])]),
-        "machine": info,
-        "load_average": {"before": load_before, "after": os.getloadavg()},
+        "openmp": info,
         "settings": {"policies": args.policies, "scenarios": args.scenarios, "seconds": args.seconds,
                      "repeats": args.repeats, "chunk_steps": args.chunk_steps,
                      "competitor_threads": args.competitor_threads, "batch_size": cfg["batch_size"]},
@@ -368,8 +270,7 @@ def main(argv=None) -> int:
         "runs": [{"policy": policy, "scenario": scenario.name, "threads": scenario.threads,
                   "reports": repeats} for (policy, scenario), repeats in runs.items()],
     }
-    table = markdown(result)
-    return publish(args, result, table)
+    return harness.publish(args, result, markdown(result))
 
 
 if __name__ == "__main__":

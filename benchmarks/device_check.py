@@ -21,34 +21,32 @@ then one call of the device tool (estimated 5-6 min on an H100; no rate is measu
         --out $OUT")
 
 CIFAR-10 is synthetic (tests/synthetic.py's, 50,000 + 10,000 images in the real pickle layout),
-Fashion-MNIST random images (bench.study_data): a step's speed does not depend on the pixels.
+Fashion-MNIST random images (bench.study_data): a step's speed does not depend on the pixels. The
+machine record and the files' heading are benchmarks/harness.py's.
 Rates are at the study's settings (deterministic, so no cuDNN autotuning; else --set deterministic=false).
 """
 
-import argparse
-import contextlib
-import io
 import sys
 import tempfile
 import time
-from datetime import date
 from pathlib import Path
 
+import harness
 import torch
-from bench import FULL_SIZES, cnnlab_loop, experiment_cfg, matmul_gflops, study_data, study_parser
-from outputs import publish
+from bench import cnnlab_loop, study_data
 from parity import table as parity_table
 
 from cnnlab import config
 from cnnlab.data.fetch import fetch
 from cnnlab.errors import CnnlabError
+from cnnlab.pipeline.calibrate import split_sizes
 from cnnlab.results.kept import file_sha256
 from cnnlab.results.records import first_line
 from cnnlab.training import runtime
 from cnnlab.training.evaluate import evaluate
 from cnnlab.training.train import train
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(harness.REPO / "tests"))
 from synthetic import write_mirror  # noqa: E402  (the CIFAR-10 writer the tests use)
 
 COMPARED_FILES = ("model.pt", "metrics.json", "predictions.csv")  # no times in them
@@ -66,22 +64,17 @@ SIZES = {
 
 
 def parse_args(argv=None):
-    p = study_parser(__doc__, experiments=[])
+    p = harness.parser(__file__, __doc__, result_file=False)
+    harness.study_options(p, experiments=[])
+    p.add_argument("--steps", type=int, help="timed batches per experiment (default: from the sizes)")
     p.add_argument("--mnist", type=Path, required=True, help="folder of the four MNIST IDX files (.xz/.gz)")
     p.add_argument("--out", type=Path, required=True, help="where device-check.json and .md go")
-    p.add_argument("--quick", action="store_true", help="tiny sizes (the default without CUDA)")
     p.add_argument("--minutes", type=float, default=7.5, help="start no rate measurement after this")
-    p.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="as `cnnlab train --set`")
-    args = p.parse_args(argv)
-    args.quick = args.quick or not torch.cuda.is_available()
+    args = harness.parse(p, argv)
+    args.quick = args.quick or not torch.cuda.is_available()  # tiny sizes: the default without CUDA
     args.set = ["pretrained=false", *args.set]  # E8's ImageNet weights: no download there; the same speed
     args.json, args.markdown = args.out / "device-check.json", args.out / "device-check.md"
     return args
-
-
-def cfg_of(args, name: str, *sets: str) -> dict:
-    return experiment_cfg(argparse.Namespace(**{**vars(args), "set": [*args.set, *sets]}), name)
 
 
 def fetch_data(args, work: Path) -> Path:
@@ -98,20 +91,9 @@ def fetch_data(args, work: Path) -> Path:
     return work / "raw"
 
 
-def machine(device: torch.device) -> dict:
-    info = {**runtime.machine(), **runtime.versions(), "device": str(device), "date": str(date.today())}
-    if device.type == "cuda":
-        props = torch.cuda.get_device_properties(device)
-        info.update(gpu=props.name, capability=f"{props.major}.{props.minor}", cuda=torch.version.cuda,
-                    gpu_memory_mb=props.total_memory / 2**20, cudnn=torch.backends.cudnn.version(),
-                    tf32_convolutions=torch.backends.cudnn.allow_tf32,  # torch's default: yes
-                    tf32_matmul=torch.backends.cuda.matmul.allow_tf32)
-    return info
-
-
 def trained(args, name: str, folder: Path, *sets: str) -> dict:
     """`cnnlab train` and `cnnlab evaluate` of one run, in this process; its metrics.json."""
-    cfg = cfg_of(args, name, *SIZES[args.quick]["limits"], *sets)
+    cfg = harness.run_config(args, name, *SIZES[args.quick]["limits"], *sets)
     train(cfg, folder, threads=args.threads)
     return evaluate(cfg, folder, threads=args.threads)
 
@@ -147,7 +129,7 @@ def determinism(args, work: Path) -> list[dict]:
 def measure(args, name: str, precision: str, cache: dict) -> dict:
     """One experiment's training and evaluation rates (bench.cnnlab_loop) and peak memory."""
     size = SIZES[args.quick]
-    cfg = cfg_of(args, name, f"precision={precision}", *(size["limits"] if args.quick else []))
+    cfg = harness.run_config(args, name, f"precision={precision}", *(size["limits"] if args.quick else []))
     key = (cfg["dataset"], cfg["val_size"], cfg["limit_train"], cfg["limit_test"])
     if key not in cache:
         cache[key] = study_data(cfg)
@@ -169,9 +151,7 @@ def measure(args, name: str, precision: str, cache: dict) -> dict:
 def estimate(cfg: dict, rate: dict) -> float:
     """Seconds of one seed at the full recipe from the measured rates: each epoch's training,
     validation and test, then `cnnlab evaluate` (test, validation and shifted test); start-up excluded."""
-    total, test = sum(FULL_SIZES[cfg["dataset"]][:2]), FULL_SIZES[cfg["dataset"]][2]
-    val = cfg["val_size"]
-    train, test = min(total - val, cfg["limit_train"] or total), min(test, cfg["limit_test"] or test)
+    train, val, test = split_sizes(cfg)
     per_epoch = train / rate["train_images_per_sec"] + (val + test) / rate["eval_images_per_sec"]
     return cfg["epochs"] * per_epoch + (val + 2 * test) / rate["eval_images_per_sec"]
 
@@ -212,10 +192,8 @@ def first_of_each_model(args) -> tuple[dict, list[str]]:
 
 
 def markdown(result: dict) -> str:
-    m, rates = result["machine"], {(r["experiment"], r["precision"]): r for r in result.get("rates", [])}
-    lines = [f"Device check: {m.get('gpu') or m['cpu']} ({m['device']}), torch {m['torch']}, "
-             f"CUDA {m.get('cuda')}, commit {str(m['commit'])[:12]}, {m['date']}, {result['seconds']:.0f} s"
-             f"{'; QUICK sizes, not a measurement' if result['quick'] else ''}.", "",
+    rates = {(r["experiment"], r["precision"]): r for r in result.get("rates", [])}
+    lines = [f"Device check: {result['seconds']:.0f} s.", "",
              "Matmul TFLOP/s: " + ", ".join(f"{k} {v:.3g}" for k, v in result.get("matmul", {}).items()),
              "", "| model | experiment | batch | fp32 img/s | bf16 img/s | bf16 / fp32 | bf16 TFLOP/s "
              "| peak MB fp32 / bf16 |", "|---|---|--:|--:|--:|--:|--:|--:|"]
@@ -259,20 +237,18 @@ def main(argv=None) -> int:
     deadline = started + 60 * args.minutes
     args.out.mkdir(parents=True, exist_ok=True)
     device = runtime.pick_device("auto")
-    result = {"quick": args.quick, "machine": machine(device), "seconds": 0.0,
-              "parity_epochs": SIZES[args.quick]["parity_epochs"], "models": {}}
+    result = {"seconds": 0.0, "parity_epochs": SIZES[args.quick]["parity_epochs"], "models": {}}
 
     def save(final: bool = False, **changes) -> None:
         """Both files after each step (a run cut short keeps what it measured); the table printed last."""
         result.update(changes, seconds=time.perf_counter() - started)
-        with contextlib.redirect_stdout(sys.stdout if final else io.StringIO()):
-            publish(args, result, markdown(result))
+        harness.publish(args, result, markdown(result), device, show=final)
 
     try:
         with tempfile.TemporaryDirectory(prefix="device-check-") as folder:
             args.root = fetch_data(args, Path(folder))
             size = SIZES[args.quick]["matmul"]
-            save(matmul={name: matmul_gflops(dtype, size[0], size[1], device) / 1000
+            save(matmul={name: harness.matmul_gflops(dtype, size[0], size[1], device) / 1000
                          for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16))})
             for step in (parity, determinism):
                 try:

@@ -1,27 +1,32 @@
 """Accuracy parity of bf16 autocast and fp32: full recipes, several seeds, through `cnnlab` itself.
 
-    .venv/bin/python benchmarks/parity.py                        # 2 experiments x 2 precisions x 3 seeds
-    .venv/bin/python benchmarks/parity.py --jobs 2 --threads 1   # two runs at a time, a core each
+    python benchmarks/parity.py                        # 2 experiments x 2 precisions x 3 seeds
+    python benchmarks/parity.py --jobs 2 --threads 1   # two runs at a time, a core each
+    python benchmarks/parity.py --quick                # a smoke run: tiny runs, the docs untouched
 
 Each run is `cnnlab train EXP --seed S --set seeds=[S] --set precision=P` then `cnnlab evaluate`,
 into RUNS/EXP-P/runs/seedS/ (a run whose metrics.json exists is not repeated; an interrupted one resumes
 from its last.pt). The table of mean test accuracy (the validation-selected checkpoint, as the
-study reports it) goes to CSV and into docs/performance.md between the parity markers.
+study reports it) goes into docs/performance.md between the parity markers; the runs' rows into the
+result file (and a CSV with --csv).
 """
 
-import argparse
 import json
 import subprocess
 import sys
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import harness
+
 from cnnlab.analysis.statistics import describe, paired
 
-REPO = Path(__file__).resolve().parents[1]
 EXPERIMENTS = ["lenet5_mnist", "lenet_sigmoid_fashionmnist"]
 PRECISIONS = ["fp32", "bf16"]
 BEGIN, END = "<!-- parity:begin -->", "<!-- parity:end -->"
+QUICK = {"experiments": EXPERIMENTS[:1], "seeds": [0], "doc": "", "set": [
+    "epochs=1", "limit_train=128", "limit_test=64", "data.val_size=64"]}
 
 
 def run_one(args, experiment: str, precision: str, seed: int) -> dict:
@@ -90,32 +95,31 @@ def write_into(doc: Path, text: str) -> None:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--params", type=Path, default=REPO / "params.yaml")
-    p.add_argument("--root", type=Path, help="data root (default: data.root of params.yaml)")
-    p.add_argument("--experiments", nargs="+", default=EXPERIMENTS)
+    p = harness.parser(__file__, __doc__)
+    harness.study_options(p, EXPERIMENTS)
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="e.g. epochs=1 (tests)")
-    p.add_argument("--runs", type=Path, default=REPO / "benchmarks" / "runs" / "parity")
+    p.add_argument("--runs", type=Path, help="where the runs go (default: benchmarks/runs/parity; "
+                                             "a temporary folder with --quick)")
     p.add_argument("--jobs", type=int, default=1, help="runs at a time")
-    p.add_argument("--threads", type=int, help="torch threads of each run")
-    p.add_argument("--csv", type=Path, default=REPO / "benchmarks" / "results" / "parity.csv")
-    p.add_argument("--doc", type=Path, default=REPO / "docs" / "performance.md",
+    p.add_argument("--csv", type=Path, help="write the runs' rows here too")
+    p.add_argument("--doc", type=Path, default=harness.REPO / "docs" / "performance.md",
                    help="markdown file whose parity block gets the table ('' = none)")
-    args = p.parse_args(argv)
+    args = harness.parse(p, argv, quick=QUICK)
 
     todo = [(e, pr, s) for e in args.experiments for s in args.seeds for pr in PRECISIONS]
-    with ThreadPoolExecutor(args.jobs) as pool:
-        rows = list(pool.map(lambda job: run_one(args, *job), todo))
-    columns = list(rows[0])
-    args.csv.parent.mkdir(parents=True, exist_ok=True)
-    args.csv.write_text(",".join(columns) + "\n" + "".join(
-        ",".join(str(r[c]) for c in columns) + "\n" for r in rows))
+    with tempfile.TemporaryDirectory(prefix="cnnlab-parity-") as scratch:
+        kept = harness.REPO / "benchmarks" / "runs" / "parity"
+        args.runs = args.runs or (Path(scratch) if args.quick else kept)
+        with ThreadPoolExecutor(args.jobs) as pool:
+            rows = list(pool.map(lambda job: run_one(args, *job), todo))
+    if args.csv:
+        columns = list(rows[0])
+        args.csv.write_text(",".join(columns) + "\n" + "".join(
+            ",".join(str(r[c]) for c in columns) + "\n" for r in rows))
     text = table(rows, args.seeds)
-    print(text)
     if str(args.doc) not in ("", "."):
         write_into(args.doc, text)
-    return 0
+    return harness.publish(args, {"rows": rows}, text)
 
 
 if __name__ == "__main__":

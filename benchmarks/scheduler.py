@@ -1,8 +1,9 @@
 """Snakemake's own overhead: the CPU time of the `snakemake` process itself on a study of many jobs.
 
-    .venv/bin/python benchmarks/scheduler.py                                  # every variant, 10 seeds
-    .venv/bin/python benchmarks/scheduler.py --seeds 2 --experiments 2 --variants plain profile  # a smoke run
-    .venv/bin/python benchmarks/scheduler.py --cprofile plain                 # + where plain's CPU goes
+    python benchmarks/scheduler.py                                  # every variant, 10 seeds
+    python benchmarks/scheduler.py --experiments 6 --seeds 8 --variants plain profile
+    python benchmarks/scheduler.py --cprofile plain                 # + where plain's CPU goes
+    python benchmarks/scheduler.py --quick                          # a smoke run (a minute or two)
 
 A synthetic copy of the project (tests/synthetic.py: 800 MNIST- and Fashion-MNIST-like training
 images, scale=smoke, so that each job takes a few seconds) with the catalog's MNIST and
@@ -29,10 +30,9 @@ and the digests of each run's model.pt and predictions.csv with the first varian
 functions by cumulative time (the profiler slows it down: its totals are not comparable).
 """
 
-import argparse
 import hashlib
+import io
 import os
-import platform
 import pstats
 import re
 import resource
@@ -45,12 +45,11 @@ import time
 from importlib import metadata
 from pathlib import Path
 
+import harness
 import psutil
 import yaml
-from outputs import add_output_options, publish
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))  # the synthetic data of the tests
+sys.path.insert(0, str(harness.REPO / "tests"))  # the synthetic data of the tests
 
 DATASETS = ["mnist", "fashion_mnist"]
 # The study's last real run (docs/performance.md, "Small models cannot use a core"): two one-thread
@@ -99,7 +98,7 @@ def build_template(folder: Path, seeds: int, experiments: int | None) -> Path:
 
     kept = None
     if experiments is not None:
-        catalog = config.read_params(REPO / "params.yaml")["experiments"]
+        catalog = config.read_params(harness.REPO / "params.yaml")["experiments"]
         kept = [name for name, spec in catalog.items()
                 if spec.get("dataset") in DATASETS and "base" not in spec][:experiments]
     template = make_project(folder / "template", kept)  # the runs copy it to folder/project
@@ -211,48 +210,20 @@ def cprofile_variant(name: str, template: Path, folder: Path, out: Path, top: in
     solver = solver_wrapper(folder)
     command = [sys.executable, "-m", "cProfile", "-o", str(out), "-m", "snakemake", *snakemake_options(name)]
     run_snakemake(command, project, environment(folder, project, solver), solver)
-    stats = pstats.Stats(str(out), stream=(listing := _Listing()))
+    stats = pstats.Stats(str(out), stream=(listing := io.StringIO()))
     ours = r"snakemake/(scheduling|dag|jobs|persistence|io)|cnnlab|\.smk"  # not asyncio's or threading's
     stats.sort_stats("cumulative").print_stats(ours, top)
-    return listing.text
-
-
-class _Listing:
-    """A stream that keeps what pstats prints."""
-
-    def __init__(self):
-        self.text = ""
-
-    def write(self, text):
-        self.text += text
+    return listing.getvalue()
 
 
 # ----------------------------------------------------------------------------------------------
 # Report
 
 
-def machine() -> dict:
-    info = {"cpu": platform.processor(), "flags": ""}
-    for line in Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").is_file() else []:
-        key, _, value = line.partition(":")
-        if key.strip() == "model name":
-            info["cpu"] = value.strip()
-        elif key.strip() == "flags":
-            info["flags"] = " ".join(flag for flag in value.split() if flag in ("avx2", "avx512f", "fma"))
-    return {**info, "cores": os.cpu_count(), "python": platform.python_version(),
-            "torch": metadata.version("torch"), "snakemake": metadata.version("snakemake"),
-            "pulp": metadata.version("pulp"), "platform": platform.platform()}
-
-
 def markdown(result: dict) -> str:
-    info, load = result["machine"], result["load_average"]
+    versions = result["versions"]
     lines = [
-        f"Command: `{result['command_line']}`",
-        "",
-        f"Machine: {info['cpu']} ({info['flags']}), {info['cores']} cores, Python {info['python']}, "
-        f"torch {info['torch']}, Snakemake {info['snakemake']}, PuLP {info['pulp']}; load average "
-        f"(1, 5, 15 min) {', '.join(f'{x:.2f}' for x in load['before'])} before, "
-        f"{', '.join(f'{x:.2f}' for x in load['after'])} after. Study: {result['experiments']} "
+        f"Snakemake {versions['snakemake']}, PuLP {versions['pulp']}. Study: {result['experiments']} "
         f"experiments x {result['seeds']} seeds, smoke scale, `snakemake {' '.join(SNAKEMAKE_ALL)}` "
         "+ the variant's options.",
         "",
@@ -278,8 +249,7 @@ def markdown(result: dict) -> str:
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = harness.parser(__file__, __doc__)
     p.add_argument("--seeds", type=int, default=10, help="seeds per experiment (default 10)")
     p.add_argument("--experiments", type=int, help="the first N MNIST/Fashion-MNIST experiments, "
                                                     "without the questions (default: all, with them)")
@@ -289,13 +259,11 @@ def parse_args(argv=None):
     p.add_argument("--top", type=int, default=25, help="functions listed from the profile")
     p.add_argument("--workdir", type=Path, help="where the projects go (default: a temporary folder, "
                                                  "removed at the end)")
-    add_output_options(p)
-    return p.parse_args(argv)
+    return harness.parse(p, argv, quick={"seeds": 2, "experiments": 2, "variants": ["plain", "profile"]})
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    load_before = os.getloadavg()
     variants, fingerprints = {}, {}
     with tempfile.TemporaryDirectory(prefix="cnnlab-scheduler-") as scratch:
         folder = args.workdir or Path(scratch)
@@ -312,9 +280,7 @@ def main(argv=None) -> int:
                         "listing": cprofile_variant(args.cprofile, template, folder, out, args.top)}
     first = fingerprints[args.variants[0]]
     result = {
-        "command_line": " ".join(["python", "benchmarks/scheduler.py", *sys.argv[1:]]),
-        "machine": machine(),
-        "load_average": {"before": load_before, "after": os.getloadavg()},
+        "versions": {name: metadata.version(name) for name in ("snakemake", "pulp")},
         "experiments": experiments,
         "seeds": args.seeds,
         "variants": variants,
@@ -323,8 +289,7 @@ def main(argv=None) -> int:
                                       for name, prints in fingerprints.items()},
         "cprofile": profiled,
     }
-    table = markdown(result)
-    return publish(args, result, table)
+    return harness.publish(args, result, markdown(result))
 
 
 if __name__ == "__main__":

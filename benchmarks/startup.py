@@ -1,12 +1,13 @@
 """What each Snakemake job pays before it does any work: the start of `cnnlab` and its imports.
 
-    .venv/bin/python benchmarks/startup.py                        # this checkout's src/
-    .venv/bin/python benchmarks/startup.py --src before=/tmp/startup-main/src --src after=src \\
-        --json benchmarks/results/startup-2026-11-22.json        # two versions side by side
+    python benchmarks/startup.py                          # this checkout's src/
+    python benchmarks/startup.py --src before=/tmp/startup-main/src --src after=src   # side by side
+    python benchmarks/startup.py --quick                  # a smoke run
 
-Every command runs as a fresh process, `--repeats` times (default 5), interleaved: each repeat
-runs every command once with each `--src` (a cnnlab source folder put first on PYTHONPATH) before
-the next repeat starts, so a change of the machine's load hits all of them alike. The table gives
+Every command runs as a fresh process, `--repeats` times (default 5) after `--warmup` runs that
+are not kept, interleaved: each repeat runs every command once with each `--src` (a cnnlab source
+folder put first on PYTHONPATH) before the next repeat starts, so a change of the machine's load
+hits all of them alike. The table gives
 the median and the minimum wall time of each, and the median minus that of `python -c pass` (the
 interpreter's own start, with the same PYTHONPATH): the fixed cost a job adds.
 
@@ -26,20 +27,15 @@ third-party package pulls in counts towards that one) and the cnnlab module that
 import argparse
 import hashlib
 import os
-import platform
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
-from importlib import metadata
 from pathlib import Path
 
-from outputs import add_output_options, publish
+import harness
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))  # the synthetic project of the tests
+sys.path.insert(0, str(harness.REPO / "tests"))  # the synthetic project of the tests
 
 EXPERIMENT = "lenet5_mnist"
 LIBRARIES = ["torch", "pandas", "matplotlib.pyplot", "seaborn", "scipy.stats"]
@@ -92,9 +88,7 @@ def environment(src: Path) -> dict:
 def run(command: list[str], src: Path, cwd: Path, expect: str | None = None) -> float:
     """Run `command`; returns its wall time in seconds. A failure (or a run that did work where it
     should have kept its results) stops the benchmark: its time would measure something else."""
-    started = time.perf_counter()
-    done = subprocess.run(command, cwd=cwd, env=environment(src), capture_output=True, text=True)
-    seconds = time.perf_counter() - started
+    seconds, done = harness.timed_command(command, cwd=cwd, env=environment(src))
     if done.returncode != 0 or (expect and expect not in done.stdout):
         sys.exit(f"{' '.join(command)} (PYTHONPATH={src}) exited {done.returncode}:\n"
                  f"{done.stdout[-1000:]}{done.stderr[-2000:]}")
@@ -111,7 +105,7 @@ def build_projects(folder: Path, sources: dict[str, Path]) -> dict[str, Path]:
 
     template = mnist_project(folder / "template", n_train=600, n_test=200, scale="smoke",
                              datasets=["mnist"])
-    shutil.copy(REPO / "references.yaml", template)  # `cnnlab report` reads it from the project's top
+    shutil.copy(harness.REPO / "references.yaml", template)  # `cnnlab report` reads it from the project's top
     projects = {}
     for label, src in sources.items():
         project = folder / label
@@ -181,30 +175,10 @@ def packages_imported(module: str, src: Path) -> list[dict]:
 # Report
 
 
-def machine() -> dict:
-    cpu = platform.processor()
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                   if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
-            "torch": metadata.version("torch"), "platform": platform.platform()}
-
-
-def summarize_times(times: dict[str, list[float]]) -> dict[str, dict]:
-    return {label: {"median": statistics.median(t), "min": min(t), "all": t} for label, t in times.items()}
-
-
 def markdown(result: dict, top: int) -> str:
     labels = list(result["sources"])
-    info, load = result["machine"], result["load_average"]
     lines = [
-        f"Command: `{result['command_line']}`",
-        "",
-        f"Machine: {info['cpu']}, {info['cores']} cores, Python {info['python']}, torch {info['torch']}; "
-        f"load average (1, 5, 15 min) {', '.join(f'{x:.2f}' for x in load['before'])} before, "
-        f"{', '.join(f'{x:.2f}' for x in load['after'])} after; {result['repeats']} repeats, interleaved.",
+        f"{result['repeats']} repeats, interleaved, after {result['warmup']} not kept.",
         "",
         "| command | " + " | ".join(f"{label}: median (min) s" for label in labels) + " | "
         + " | ".join(f"{label}: above `python -c pass`" for label in labels) + " |",
@@ -238,50 +212,45 @@ def source(text: str) -> tuple[str, Path]:
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = harness.parser(__file__, __doc__)
     p.add_argument("--src", type=source, action="append", metavar="[LABEL=]PATH",
                    help="a cnnlab source folder to time (repeat to compare; default: this checkout's src)")
     p.add_argument("--repeats", type=int, default=5, help="runs of every command (median and min count)")
+    p.add_argument("--warmup", type=int, default=0, help="runs of every command before those, not kept")
     p.add_argument("--top", type=int, default=6, help="packages shown per module (importtime)")
     p.add_argument("--workdir", type=Path, help="where the synthetic projects go (default: a temporary "
                                                  "folder, removed at the end)")
-    add_output_options(p)
-    return p.parse_args(argv)
+    return harness.parse(p, argv, quick={"repeats": 1})
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    sources = dict(args.src or [source(f"this={REPO / 'src'}")])
-    load_before = os.getloadavg()
+    sources = dict(args.src or [source(f"this={harness.REPO / 'src'}")])
     with tempfile.TemporaryDirectory(prefix="cnnlab-startup-") as scratch:
         workdir = args.workdir or Path(scratch)
         projects = build_projects(workdir, sources)
         digests = {label: results_digests(project) for label, project in projects.items()}
         commands = timed_commands()
-        times = {name: {label: [] for label in sources} for name, _, _ in commands}
-        for repeat in range(args.repeats):
-            print(f"repeat {repeat + 1} of {args.repeats}, load {os.getloadavg()[0]:.2f}", file=sys.stderr)
-            for name, command, expect in commands:
-                for label, src in sources.items():
-                    times[name][label].append(run(command, src, projects[label], expect))
+        times = harness.interleaved(
+            {(name, label): lambda command=command, expect=expect, src=src, label=label:
+             run(command, src, projects[label], expect)
+             for name, command, expect in commands for label, src in sources.items()},
+            args.repeats, args.warmup)
         changed = {label: changed_files(digests[label], results_digests(project))
                    for label, project in projects.items()}
         importtime = {label: {module: packages_imported(module, src) for module in COMMAND_MODULES.values()}
                       for label, src in sources.items()}
     result = {
-        "command_line": " ".join(["python", "benchmarks/startup.py", *sys.argv[1:]]),
-        "machine": machine(),
-        "load_average": {"before": load_before, "after": os.getloadavg()},
         "repeats": args.repeats,
+        "warmup": args.warmup,
         "sources": {label: str(src) for label, src in sources.items()},
-        "rows": [{"name": name, "command": command, "times": summarize_times(times[name])}
+        "rows": [{"name": name, "command": command,
+                  "times": {label: harness.spread(times[name, label]) for label in sources}}
                  for name, command, _ in commands],
         "importtime": importtime,
         "changed_files": changed,
     }
-    table = markdown(result, args.top)
-    return publish(args, result, table)
+    return harness.publish(args, result, markdown(result, args.top))
 
 
 if __name__ == "__main__":

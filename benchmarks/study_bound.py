@@ -1,11 +1,11 @@
 """How far a finished study ran from its compute bound: its FLOPs at the machine's fp32 matmul peak.
 
-    .venv/bin/python benchmarks/study_bound.py PROJECT                 # a project `snakemake all` ran
-    .venv/bin/python benchmarks/study_bound.py PROJECT --json benchmarks/results/study-bound.json
+    python benchmarks/study_bound.py PROJECT                 # a project `snakemake all` ran
+    python benchmarks/study_bound.py PROJECT --quick         # a smoke run: the peak timed briefly
 
 The bound is the study's training and evaluation FLOPs divided by the fp32 matmul peak measured
-now, on this machine, with all its cores (a 2048 x 2048 matmul, as benchmarks/bench.py measures
-it): no schedule of the study's jobs can finish sooner on this CPU in fp32. The FLOPs come from what
+now, on this machine, with all its cores (a 2048 x 2048 matmul, `harness.matmul_gflops`): no
+schedule of the study's jobs can finish sooner on this CPU in fp32. The FLOPs come from what
 each run recorded in its train.json (forward FLOPs per image, as torch's FlopCounterMode counts
 convolutions and matmuls, a multiply-add = 2; epochs; the sizes of its splits):
 - training: 3 x forward per training image per epoch (the backward pass costs about twice the
@@ -17,7 +17,6 @@ peak at the thread count it ran with (measured too), which says where the time a
 Measure the peak on the machine the study ran on, and quiet: it is the bound's denominator.
 """
 
-import argparse
 import json
 import os
 import re
@@ -25,9 +24,8 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+import harness
 import torch
-from bench import machine, matmul_gflops
-from outputs import add_output_options, publish
 
 ELAPSED = re.compile(r"Elapsed time: (?:(\d+) days?, )?(\d+):(\d\d):(\d\d(?:\.\d+)?)")
 
@@ -89,18 +87,17 @@ def by_experiment(runs: list[dict], peaks: dict[int, float]) -> list[dict]:
 
 
 def markdown(result: dict) -> str:
-    m, total = result["machine"], result["total"]
+    total, cores = result["total"], os.cpu_count()
     peaks = ", ".join(f"{t} thread{'s' if t > 1 else ''} {g:.0f}" for t, g in result["peak_gflops"].items())
     lines = [
-        f"Project: `{result['project']}`; {total['runs']} runs of {len(result['experiments'])} experiments.",
-        f"Machine: {m['cpu']}, {m['cores']} cores, torch {m['torch']} ({m['torch_cpu_capability']}); "
-        f"fp32 matmul peak (GFLOP/s): {peaks}; load average {result['load_before']:.2f} before.",
+        f"Project: `{result['project']}`; {total['runs']} runs of {len(result['experiments'])} experiments; "
+        f"fp32 matmul peak (GFLOP/s): {peaks}.",
         "",
         "| | value |",
         "|---|--:|",
         f"| training FLOPs (incl. each epoch's validation and test) | {total['train_tflop']:,.1f} TFLOP |",
         f"| evaluation FLOPs (`cnnlab evaluate`) | {total['evaluate_tflop']:,.1f} TFLOP |",
-        f"| compute bound at the {m['cores']}-core fp32 peak | {total['bound_seconds'] / 60:,.1f} min |",
+        f"| compute bound at the {cores}-core fp32 peak | {total['bound_seconds'] / 60:,.1f} min |",
     ]
     if total["wall_seconds"]:
         lines += [f"| the study's wall time (Snakemake's elapsed) | {total['wall_seconds'] / 60:,.1f} min |",
@@ -118,29 +115,26 @@ def markdown(result: dict) -> str:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = harness.parser(__file__, __doc__)
     p.add_argument("project", type=Path, help="a project folder whose study has run (results/, .snakemake/)")
     p.add_argument("--log", type=Path, help="Snakemake's log of the run (default: the newest one)")
-    add_output_options(p)
     p.add_argument("--matmul-seconds", type=float, default=2.0, help="how long to time each peak")
-    args = p.parse_args(argv)
+    args = harness.parse(p, argv, quick={"matmul_seconds": 0.2})
 
     runs = read_runs(args.project)
     if not runs:
         sys.exit(f"no results/*/runs/seed*/train.json under {args.project}")
-    load_before = os.getloadavg()[0]
     peaks = {}
     for threads in sorted({1, os.cpu_count() or 1} | {r["threads"] for r in runs}):
         torch.set_num_threads(threads)
-        peaks[threads] = matmul_gflops(torch.float32, min_seconds=args.matmul_seconds)
+        peaks[threads] = harness.matmul_gflops(torch.float32, min_seconds=args.matmul_seconds)
     log = args.log or study_log(args.project)
     wall = snakemake_elapsed(log) if log else None
     train_flops = sum(r["train_flops"] for r in runs)
     evaluate_flops = sum(r["evaluate_flops"] for r in runs)
     bound = (train_flops + evaluate_flops) / (peaks[os.cpu_count() or 1] * 1e9)
     result = {
-        "project": str(args.project), "log": str(log) if log else None, "machine": machine(),
-        "load_before": load_before, "peak_gflops": peaks,
+        "project": str(args.project), "log": str(log) if log else None, "peak_gflops": peaks,
         "total": {"runs": len(runs), "train_tflop": train_flops / 1e12,
                   "evaluate_tflop": evaluate_flops / 1e12,
                   "bound_seconds": bound, "wall_seconds": wall,
@@ -148,7 +142,7 @@ def main(argv=None) -> int:
                   "train_seconds": sum(r["train_seconds"] for r in runs)},
         "experiments": by_experiment(runs, peaks),
     }
-    return publish(args, result, markdown(result))
+    return harness.publish(args, result, markdown(result))
 
 
 if __name__ == "__main__":

@@ -16,6 +16,8 @@ from cnnlab.training import engine, runtime
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
 import bench  # noqa: E402
+import harness  # noqa: E402
+import memory  # noqa: E402
 import parity  # noqa: E402
 import profile_step  # noqa: E402
 
@@ -129,28 +131,48 @@ def test_models_and_batches_are_channels_last(model):
 
 def test_bench_runs_both_loops_and_writes_the_tables(mnist_root, tmp_path):
     out = tmp_path / "bench.json"
-    assert bench.main(["--root", str(mnist_root), "--experiments", "lenet5_mnist", "convnet_cifar10",
-                       "--steps", "2", "--rounds", "1", "--matmul-size", "128", "--threads", "1",
-                       "--set", "data.val_size=100", "--json", str(out),
-                       "--markdown", str(tmp_path / "bench.md"), "--memory", "--memory-steps", "1"]) == 0
+    assert bench.main(["--quick", "--root", str(mnist_root), "--threads", "1", "--json", str(out),
+                       "--markdown", str(tmp_path / "bench.md")]) == 0
     result = json.loads(out.read_text())
     rows = {r["experiment"]: r for r in result["rows"]}
     assert rows["lenet5_mnist"]["data"] == "files" and rows["convnet_cifar10"]["data"] == "random"
     for row in rows.values():
         assert row["labs"] > 0 and row["cnnlab"] > 0 and row["ratio"] > 0 and row["flops"] > 0
     assert result["matmul_gflops"]["fp32"] > 0 and result["machine"]["threads"] == 1
-    assert set(result["memory_mb"]) == {"lenet5_mnist", "convnet_cifar10"}
-    assert all(mb > 0 for mb in result["memory_mb"].values())
+    # the harness's record: what ran, on which code, and the machine with its load over the run
+    assert result["benchmark"] == "bench" and result["quick"] is True
+    assert result["command"].startswith("python benchmarks/bench.py --quick")
+    assert {"commit", "cpu", "cores", "load_average_start", "load_average_end"} <= set(result["machine"])
     table = (tmp_path / "bench.md").read_text()
-    assert "| lenet5_mnist | lenet5 | 64 | 2 | files |" in table and "peak RSS" in table
+    assert table.startswith("Command: `python benchmarks/bench.py --quick") and "QUICK sizes" in table
+    assert "| lenet5_mnist | lenet5 | 64 | 2 | files |" in table
+
+
+def test_a_full_run_keeps_the_measured_record(monkeypatch, tmp_path):
+    """Without --json a full run writes benchmarks/results/<name>-<date>.json, and refuses, before
+    measuring, to replace one that is there; a quick run writes nothing unless told where."""
+    monkeypatch.setattr(harness, "RESULTS", tmp_path)
+    args = bench.parse_args([])
+    assert args.json.parent == tmp_path and args.json.name.startswith("bench-")
+    args.json.write_text("{}")
+    with pytest.raises(SystemExit, match="part of the measured record"):
+        bench.parse_args([])
+    assert bench.parse_args(["--quick"]).json is None
+
+
+def test_memory_is_what_cnnlab_plan_measures_in_a_process_of_its_own(tmp_path):
+    out = tmp_path / "memory.json"
+    assert memory.main(["--quick", "--json", str(out)]) == 0
+    (row,) = json.loads(out.read_text())["rows"]
+    assert row["experiment"] == "lenet5_mnist" and row["peak_memory_mb"] > 0 and row["train_ips"] > 0
 
 
 def test_bench_labs_loop_uses_the_labs_transforms(mnist_root):
-    args = bench.parse_args(["--root", str(mnist_root)])
-    cfg = bench.experiment_cfg(args, "vgg_cifar10")
+    args = bench.parse_args(["--quick", "--root", str(mnist_root)])
+    cfg = harness.run_config(args, "vgg_cifar10")
     names = [type(t).__name__ for t in bench.labs_transform(cfg, DATASETS["cifar10"]).transforms]
     assert names == ["RandomCrop", "RandomHorizontalFlip", "ToTensor", "Normalize"]
-    cfg = bench.experiment_cfg(args, "convnet_cifar10")
+    cfg = harness.run_config(args, "convnet_cifar10")
     assert [type(t).__name__ for t in bench.labs_transform(cfg, DATASETS["cifar10"]).transforms] \
         == ["ToTensor"]
 
@@ -162,12 +184,13 @@ def test_parity_runs_cnnlab_and_writes_the_table(mnist_root, tmp_path):
                         "--set", "epochs=1", "--set", "limit_train=128", "--set", "limit_test=64",
                         "--set", "data.val_size=64", "--set", "data.verify=false", "--threads", "1",
                         "--runs", str(tmp_path / "runs"), "--csv", str(tmp_path / "parity.csv"),
-                        "--doc", str(doc)]) == 0
+                        "--doc", str(doc), "--json", str(tmp_path / "parity.json")]) == 0
     text = doc.read_text()
     assert "old" not in text and text.endswith("more text\n") and "| lenet5_mnist |" in text
     lines = (tmp_path / "parity.csv").read_text().splitlines()
     assert lines[0].startswith("experiment,precision,seed,test_acc") and len(lines) == 3
     assert {line.split(",")[1] for line in lines[1:]} == {"fp32", "bf16"}
+    assert len(json.loads((tmp_path / "parity.json").read_text())["rows"]) == 2
 
 
 def test_peak_memory_is_the_process_own_not_its_parents():
@@ -187,9 +210,7 @@ def test_peak_memory_is_the_process_own_not_its_parents():
 
 def test_profile_step_splits_a_step_into_convolutions_and_the_rest(mnist_root, tmp_path):
     out = tmp_path / "profile.json"
-    assert profile_step.main(["--root", str(mnist_root), "--experiments", "lenet5_mnist", "--steps", "3",
-                              "--threads", "1", "--matmul-size", "128", "--set", "data.val_size=100",
-                              "--json", str(out)]) == 0
+    assert profile_step.main(["--quick", "--root", str(mnist_root), "--json", str(out)]) == 0
     runs = json.loads(out.read_text())["experiments"]["lenet5_mnist"]
     assert [r["fill"] for r in runs] == [True, False]
     for r in runs:
