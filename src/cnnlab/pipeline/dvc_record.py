@@ -9,6 +9,7 @@ leave their outputs empty (cnnlab.pipeline.left_out), in seconds.
 
 import subprocess
 import sys
+import time
 
 from cnnlab.config import left_out_datasets
 from cnnlab.pipeline.workflow_support import PIPELINE_STEPS
@@ -19,6 +20,7 @@ def record(params: dict, done: set[str]) -> None:
     run finished or found current (cnnlab.pipeline.workflow_support.dvc_stage)."""
     from dvc.repo import Repo
 
+    start = time.monotonic()
     with Repo(".") as repo:
         changed = set(repo.status())
     left_out = sorted((stage for stage in changed if dataset_of(stage, params) in left_out_datasets(params)),
@@ -27,7 +29,10 @@ def record(params: dict, done: set[str]) -> None:
     dvc("repro", "--single-item", *left_out)
     # --no-relink: leave the files as Snakemake wrote them (a relinked file would be newer than
     # what was made from it).
-    dvc("commit", "--force", "--no-relink", *sorted(changed & done))
+    committed = sorted(changed & done)
+    dvc("commit", "--force", "--no-relink", *committed)
+    print(f"dvc.lock: {len(committed)} stage(s) recorded, {len(left_out)} of datasets left out run by DVC "
+          f"({time.monotonic() - start:.1f} s)", file=sys.stderr)
 
 
 def dataset_of(stage: str, params: dict) -> str | None:
