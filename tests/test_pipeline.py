@@ -115,14 +115,13 @@ def tree_listing(project: Path) -> dict[str, tuple]:
     what Snakemake itself keeps up on every `snakemake -n`, by design: its inventory of file times
     (.snakemake/iocache/, for a later `--trust-io-cache`) and its empty folder of locks, made again
     where a real run removed it (and so the time of .snakemake/ itself)."""
-    snakemake = project / ".snakemake"
-    paths = [project / "dvc.lock", *(snakemake.iterdir() if snakemake.is_dir() else [])]
-    for name in ("results", "data", *(f".snakemake/{n}" for n in ("metadata", "incomplete", "log"))):
-        paths += [project / name, *(project / name).rglob("*")]
-    snakemakes = {project / ".snakemake" / name for name in ("iocache", "locks")}
+    snakemakes = [project / ".snakemake" / name for name in ("iocache", "locks")]
+    paths = [project / "dvc.lock", project / "results", project / "data"]
+    for name in ("results", "data", ".snakemake"):
+        paths += [*(project / name).rglob("*")]
     return {str(path.relative_to(project)): (path.is_dir(), path.lstat().st_size, path.lstat().st_mtime_ns,
                                              None if path.is_dir() else path.read_bytes())
-            for path in paths if path.exists() and path not in snakemakes}
+            for path in paths if path.exists() and not any(path.is_relative_to(own) for own in snakemakes)}
 
 
 def stages_run(dvc_output: str) -> set[str]:
