@@ -81,6 +81,20 @@ BAD_FILES = {  # name: (content of params.yaml, words the error must contain)
                        "experiments.lenet5_mnist.lr: '1e-3' is text to YAML 1.1; allowed: a number"),
     "unknown top-level key": (edited("seeds: [0, 1, 2, 3, 4]", "seed: [0]"),
                               "unknown key 'seed'; did you mean `seeds`?"),
+    "comparison of an unknown experiment": (
+        edited("a: cnn_mnist, b: mlp_mnist}", "a: cnn_mnst, b: mlp_mnist}"),
+        "params.yaml: comparisons.0.a: 'cnn_mnst' is not an experiment; did you mean `cnn_mnist`? name one "
+        "of `experiments`, or add it there"),
+    "comparison of an experiment with itself": (
+        edited("a: cnn_mnist, b: mlp_mnist}", "a: cnn_mnist, b: cnn_mnist}"),
+        "params.yaml: comparisons.0: a and b are both cnn_mnist; a comparison names two experiments"),
+    "figure of an unknown experiment": (
+        edited("permuted: cnn_mnist_permuted}", "permuted: cnn_mnist_shuffled}"),
+        "params.yaml: figures.mlp_vs_cnn.CNN.permuted: 'cnn_mnist_shuffled' is not an experiment; "
+        "did you mean `cnn_mnist_permuted`?"),
+    "figure with an unknown place": (
+        edited("{VGG: vgg_cifar10,", "{VGG16: vgg_cifar10,"),
+        "params.yaml: figures.vgg_vs_resnet: unknown key 'VGG16'; did you mean `VGG`? allowed keys: "),
 }
 
 

@@ -24,6 +24,10 @@ STUDY_KEYS = ("seeds", "device", "precision", "deterministic", "compile", "scale
 # the others say where the data lies and how it is checked.
 RECIPE_DATA_KEYS = ("val_size",)
 
+# The keys besides `experiments` that name experiments (cnnlab.config.named_experiments checks
+# the names): the report's, no part of any recipe.
+NAMING_KEYS = ("questions", "comparisons", "figures")
+
 # Keys of older catalogs, and what replaced them (issue 12): named in the error for the old key.
 RENAMED_KEYS = {"shuffle": "`order` (true = shuffled, false = file)"}
 
@@ -72,8 +76,10 @@ def experiment_keys() -> dict:
 
 def validate(params, source: str = "params.yaml") -> None:
     """Check `params` against the schema, then complete each experiment in place: its base's own
-    keys, `defaults`, then the schema's defaults, merged under it; then check `questions`. Raises
-    one CnnlabError naming the first offending key and what is allowed."""
+    keys, `defaults`, then the schema's defaults, merged under it; then check the experiments that
+    NAMING_KEYS name. Raises one CnnlabError naming the first offending key and what is allowed."""
+    from cnnlab.config.named_experiments import check_comparisons, check_questions  # it imports this module
+
     sch = schema()
     _check(StrictValidator(sch), params, source)
     if params["scale"] not in params["scales"]:
@@ -91,6 +97,7 @@ def validate(params, source: str = "params.yaml") -> None:
         _check(complete, spec, source, where=["experiments", name])
         check_model_fits(spec, f"{source}: experiments.{name}")
     check_questions(params.get("questions", {}), experiments, source)
+    check_comparisons(params, source)
 
 
 def base_keys(own_keys: dict, name: str, source: str) -> dict:
@@ -124,26 +131,13 @@ def check_model_fits(spec: dict, where: str) -> None:
                           f"({', '.join(fitting)}) or its dataset to one for {spec['model']}")
 
 
-def check_questions(questions: dict, experiments: dict, source: str) -> None:
-    """Each question compares experiments that differ from its `base` (their `base:`) in one key."""
-    for name, question in questions.items():
-        where, base = f"{source}: questions.{name}", question["base"]
-        plain = [n for n, spec in experiments.items() if "base" not in spec]
-        if base not in plain:
-            raise CnnlabError(f"{where}.base: {shown(base)} is not an experiment without a base; "
-                              f"{_choices(base, plain, 'known')}")
-        for variant in question["variants"]:
-            if experiments.get(variant, {}).get("base") != base:
-                raise CnnlabError(f"{where}.variants: {shown(variant)} is not an experiment with "
-                                  f"`base: {base}`; give it that base in `experiments`, or remove it here")
-
-
-def _check(validator, instance, source: str, where=()) -> None:
-    """Raise one CnnlabError for the most relevant schema violation of `instance`, if any."""
+def _check(validator, instance, source: str, where=(), explain=None) -> None:
+    """Raise one CnnlabError for the most relevant schema violation of `instance`, if any, said by
+    `explain` (without it, _explain)."""
     error = jsonschema.exceptions.best_match(validator.iter_errors(instance))
     if error is not None:
         key = ".".join(cut(str(p)) for p in [*where, *error.absolute_path]) or "(top level)"
-        raise CnnlabError(f"{source}: {key}: {_explain(error)}")
+        raise CnnlabError(f"{source}: {key}: {(explain or _explain)(error)}")
 
 
 def study_datasets(params: dict) -> list[str]:
@@ -173,11 +167,14 @@ def study_experiments(params: dict) -> list[str]:
 
 def _choices(word: str, choices, label: str = "allowed keys") -> str:
     """'did you mean `x`? <label>: ...' for a word that is not one of `choices`."""
-    close = difflib.get_close_matches(word, choices, n=1)
-    hint = f"did you mean `{close[0]}`? " if close else ""
-    if word in RENAMED_KEYS:
-        hint = f"it is now {RENAMED_KEYS[word]}; "
+    hint = f"it is now {RENAMED_KEYS[word]}; " if word in RENAMED_KEYS else _did_you_mean(word, choices)
     return f"{hint}{label}: {', '.join(choices)}"
+
+
+def _did_you_mean(word: str, choices) -> str:
+    """'did you mean `x`? ' where one of `choices` is close to `word`, else ''."""
+    close = difflib.get_close_matches(word, choices, n=1)
+    return f"did you mean `{close[0]}`? " if close else ""
 
 
 def _explain(error: jsonschema.ValidationError) -> str:
@@ -257,7 +254,7 @@ def experiment_config(params: dict, name: str, overrides=()) -> dict:
     # Only this experiment and its base matter here: copying (and, with overrides, checking) the
     # whole catalog for each of its experiments would make reading a big catalog quadratic.
     spec = params["experiments"][name]
-    own = {key: value for key, value in params.items() if key not in ("experiments", "questions")}
+    own = {key: value for key, value in params.items() if key not in ("experiments", *NAMING_KEYS)}
     params = copy.deepcopy({**own, "experiments": {n: params["experiments"][n]
                                                    for n in (name, spec.get("base")) if n is not None}})
     recipe_keys = experiment_keys()

@@ -102,7 +102,9 @@ STEPS = {step.name: step for step in (
     Step("evaluate", "cnnlab evaluate {experiment}", RUN_PARAMS),
     Step("summarize", "cnnlab summarize {experiment}", SEEDS_TOGETHER_PARAMS),
     Step("plot", "cnnlab plot {experiment}", SEEDS_TOGETHER_PARAMS),
-    Step("report", "cnnlab report", (Noted(IN_STUDY, "the experiments the report covers"),)),
+    Step("report", "cnnlab report", (Noted(IN_STUDY, "the experiments the report covers"),
+                                     Noted("comparisons", "the claims it tables"),
+                                     Noted("figures", "the experiments its comparison figures draw"))),
 )}
 
 # An experiment's files, in a stage made for each experiment (${key}).
