@@ -17,7 +17,9 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from types import SimpleNamespace
 
+import jinja2
 import pandas as pd
 import pytest
 import yaml
@@ -198,9 +200,9 @@ def test_comparisons_are_paired_over_the_seeds_and_say_what_the_numbers_support(
     a = full_scale_run(study, "cnn_mnist", [0.95, 0.96, 0.97])
     b = full_scale_run(study, "mlp_mnist", [0.90, 0.90, 0.91])
     c = full_scale_run(study, "mlp_mnist", [0.94, 0.98, 0.95])
-    clear = next(tables.comparison_table([a, b]).itertuples())
+    clear = next(tables.comparison_table(study["params"], [a, b]).itertuples())
     assert clear.ci_low > 0 and "cnn_mnist is better by +5.67 pp" in comparison_sentence(clear)
-    noise = next(tables.comparison_table([a, c]).itertuples())
+    noise = next(tables.comparison_table(study["params"], [a, c]).itertuples())
     assert "within the noise" in comparison_sentence(noise)
 
 
@@ -249,6 +251,17 @@ def test_report_is_one_self_contained_file(study):
     assert all(base64.b64decode(data)[:8] == b"\x89PNG\r\n\x1a\n" for data in images)
     assert len(re.findall(r"<figcaption>.+?</figcaption>", page)) == len(images)
     assert "smoke scale are in this report" in page  # the reader is told these are no results
+
+
+def test_rst_captions_read_the_experiments_of_a_figure_from_params_yaml():
+    """Snakemake renders workflow/report/figures.rst with its config, params.yaml: each study figure's
+    caption comes out as the report's, the experiments that params.yaml names in it."""
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    rst = jinja2.Environment(trim_blocks=True, lstrip_blocks=True).from_string(
+        (REPO / "workflow" / "report" / "figures.rst").read_text())  # as Snakemake's report makes it
+    for name, kind in study_figures.STUDY_FIGURES.items():
+        caption = rst.render(snakemake=SimpleNamespace(config=params, wildcards=SimpleNamespace(name=name)))
+        assert caption.split() == study_figures.study_caption(kind.caption, name, params).split()
 
 
 def test_rst_captions_are_made_from_the_declarations():
@@ -307,7 +320,7 @@ def test_reproduction_figure_compares_like_with_like_and_draws_a_floor_as_a_floo
     table = tables.reproduction_table(study["params"], [run], known)
     assert table.loc[1, "ours"] == pytest.approx(run.history.loc[0, "test_acc"]) != pytest.approx(0.6)
     fig = study_figures.reproduction_figure(study_figures.StudyInputs(
-        tables.summary_table([run]), table, {run.name: run}))
+        tables.summary_table([run]), table, {run.name: run}, study["params"]["figures"]))
     ax = fig.axes[0]
     ours = {y: x for x, y in points(ax, "ours")}
     assert ours == pytest.approx({i: row.ours * 100 for i, row in table.iterrows()})
@@ -514,7 +527,7 @@ def replicated_inputs(study) -> study_figures.StudyInputs:
     runs = report.load_runs(study["params"], study["results"])
     return study_figures.StudyInputs(pd.read_csv(study["results"] / "summary.csv"),
                                      pd.read_csv(study["results"] / "reproduction.csv"),
-                                     {r.name: r for r in runs})
+                                     {r.name: r for r in runs}, study["params"]["figures"])
 
 
 def seed_column(study, name: str, column: str = "test_acc") -> dict[int, float]:
@@ -614,6 +627,36 @@ def test_mlp_vs_cnn_joins_the_mlp_and_the_cnn_of_each_seed(study):
         assert "CNN \u2212 MLP" in ax.get_title() and "of 2 seeds" in ax.get_title()
 
 
+def test_comparisons_and_figures_are_of_the_experiments_params_yaml_names(study, tmp_path):
+    """A copy of params.yaml that names other experiments in `comparisons` and `figures` (the MLP's
+    and the CNN's places swapped, E6 in VGG's): the report tables and draws those, and its captions
+    name them."""
+    params = config.read_params(study["folder"] / "params.yaml")
+    params["comparisons"] = [{"title": "MLP: shuffled vs original pixels", "a": "mlp_mnist_permuted",
+                              "b": "mlp_mnist"}]
+    params["figures"] = {"mlp_vs_cnn": {"MLP": {"original": "cnn_mnist", "permuted": "cnn_mnist_permuted"},
+                                        "CNN": {"original": "mlp_mnist", "permuted": "mlp_mnist_permuted"}},
+                         "vgg_vs_resnet": {"VGG": "convnet_cifar10", "ResNet-18": "resnet18_cifar10"}}
+    params = config.completed(params, "params.yaml")
+    results = Path(shutil.copytree(study["results"], tmp_path / "results"))
+    report.build_report(params, results)
+    table = pd.read_csv(results / "comparisons.csv")
+    claims = table[table["a"] != table["b"]]
+    assert list(zip(claims["comparison"], claims["a"], claims["b"])) == [
+        ("MLP: shuffled vs original pixels", "mlp_mnist_permuted", "mlp_mnist")]
+    made = sorted(p.stem for p in (results / "figures").glob("*.png") if not p.stem.startswith("question_"))
+    assert made == sorted(study_figures.STUDY_FIGURES)  # E6 has results: its curves are drawn
+    written = (results / "report.md").read_text()
+    assert ("*cnn_mnist and mlp_mnist, and on shuffled pixels cnn_mnist_permuted and mlp_mnist_permuted: "
+            "test accuracy") in written
+    assert "*convnet_cifar10 vs resnet18_cifar10: per-epoch" in written
+    inputs = dataclasses.replace(replicated_inputs(study), figures=params["figures"])
+    for ax, suffix in zip(study_figures.mlp_vs_cnn_figure(inputs).axes, ("", "_permuted")):
+        first, second = seed_column(study, f"cnn_mnist{suffix}"), seed_column(study, f"mlp_mnist{suffix}")
+        pairs = sorted(tuple(line.get_ydata()) for line in ax.lines if line.get_gid() == "pair")
+        assert flat(pairs) == pytest.approx(flat(sorted((first[seed], second[seed]) for seed in first)))
+
+
 def test_accuracy_vs_cost_has_the_interval_of_the_mean_on_each_accuracy(study):
     inputs = replicated_inputs(study)
     fig = study_figures.cost_figure(inputs)
@@ -629,7 +672,8 @@ def test_accuracy_vs_cost_has_the_interval_of_the_mean_on_each_accuracy(study):
 
 def test_vgg_vs_resnet_curves_have_a_band_over_the_seeds(study):
     convnet = replicated_inputs(study).experiments["convnet_cifar10"]  # two seeds and epochs stand in
-    inputs = study_figures.StudyInputs(pd.DataFrame(), pd.DataFrame(), {"vgg_cifar10": convnet})
+    inputs = study_figures.StudyInputs(pd.DataFrame(), pd.DataFrame(), {"vgg_cifar10": convnet},
+                                       study["params"]["figures"])
     fig = study_figures.curve_pair_figure(inputs)
     assert [len(bands(ax)) for ax in fig.axes] == [2, 2]  # train and test
     assert "mean of 2 seeds" in titles(fig)[0] and "not run yet: resnet18_cifar10" in titles(fig)[0]

@@ -48,5 +48,5 @@ class Gallery(dict):
         self[kind.name] = kind
 
     def names_for(self, subject) -> list[str]:
-        """The figures drawn for `subject` (an experiment's config, or the experiments with results)."""
+        """The figures drawn for `subject` (an experiment's config, or the study figures' inputs)."""
         return [kind.name for kind in self.values() if kind.applies(subject)]

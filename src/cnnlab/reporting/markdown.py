@@ -17,7 +17,7 @@ from cnnlab.reporting.overview import counts_sentence, missing_sentence, smoke_n
 from cnnlab.reporting.page import reference_epochs, selected_ours
 from cnnlab.reporting.questions import Answer
 from cnnlab.reporting.references import REFERENCE_KINDS
-from cnnlab.reporting.study_figures import STUDY_FIGURES
+from cnnlab.reporting.study_figures import STUDY_FIGURES, study_caption
 from cnnlab.results import layout
 from cnnlab.results.records import FinishedRun
 
@@ -36,8 +36,8 @@ def render_markdown(params: dict, runs: list[FinishedRun], reproduction: pd.Data
         parts.append(words("report.no_question"))
     parts += [f"## {words('report.reproduction')}", reproduction_markdown(reproduction, words),
               f"## {words('report.study_figures')}"]
-    parts += [figure_markdown(path, caption(STUDY_FIGURES[n], words), results_dir, words)
-              for n, path in figures.items()]
+    parts += [figure_markdown(path, study_caption(caption(STUDY_FIGURES[n], words), n, params), results_dir,
+                              words) for n, path in figures.items()]
     parts += [f"## {experiments}", missing_sentence(params, runs, words)]
     for run in runs:
         parts.append(f"### {run.name}")

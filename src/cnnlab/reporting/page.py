@@ -31,7 +31,7 @@ from cnnlab.reporting.intervals import (
 from cnnlab.reporting.language import ENGLISH, Messages
 from cnnlab.reporting.overview import counts_sentence, missing_sentence, smoke_note
 from cnnlab.reporting.references import REFERENCE_KINDS
-from cnnlab.reporting.study_figures import STUDY_FIGURES
+from cnnlab.reporting.study_figures import STUDY_FIGURES, study_caption
 from cnnlab.reporting.style import DATASET_TITLES
 from cnnlab.reporting.tables import REPRODUCTION_NOTE, SELECTED, SUMMARY_NOTE
 from cnnlab.results import layout
@@ -64,7 +64,8 @@ def render_html(params, runs, summary, reproduction, comparisons, figures, answe
         answers=[answer_data(a) for a in answers],
         summary=summary_data(summary, runs), reproduction=reproduction_data(reproduction),
         comparisons=comparisons_data(comparisons),
-        study_figures=[figure(path, STUDY_FIGURES[name].caption) for name, path in figures.items()],
+        study_figures=[figure(path, study_caption(STUDY_FIGURES[name].caption, name, params))
+                       for name, path in figures.items()],
         experiments=[experiment_data(run) for run in runs], parameters=parameters(params, runs),
         environment=environment_data(runs))
 

@@ -32,12 +32,12 @@ def build_report(params: dict, results_dir: Path, references_path: Path = REFERE
         references = load_references(references_path, params)
         summary = summary_table(runs)
         reproduction = reproduction_table(params, runs, references)
-        comparisons = comparison_table(runs)
+        comparisons = comparison_table(params, runs)
         tables = {"summary": summary, "reproduction": reproduction, "comparisons": comparisons}
         for name, table in tables.items():
             atomic_write_with(results_dir / f"{name}.csv", lambda p, t=table: t.to_csv(p, index=False))
-        figures = plot_study(StudyInputs(summary, reproduction, {r.name: r for r in runs}),
-                             results_dir / "figures")
+        figures = plot_study(StudyInputs(summary, reproduction, {r.name: r for r in runs},
+                                         params.get("figures", {})), results_dir / "figures")
         # the same decisions in each language (questions.py), only their words looked up
         answers = {language: question_answers(params, runs, messages(language))
                    for language in MARKDOWN_FILES}

@@ -1,7 +1,8 @@
 """The comparisons across experiments, into results/figures/<name>.png (made by `cnnlab report`).
 
 Each figure is declared once, by `@STUDY_FIGURES.figure(name, caption, applies)` on its drawing
-function; `applies` gets the names of the experiments with results.
+function; `applies` gets its StudyInputs. The experiments a comparison draws are named in
+params.yaml (`figures:` by the figure's name); its caption's {fields} are their places there.
 """
 
 from dataclasses import dataclass
@@ -38,12 +39,11 @@ from cnnlab.reporting.style import (
 from cnnlab.reporting.tables import NOT_COMPARABLE, seed_runs
 from cnnlab.results.records import FinishedRun
 
-# The E2/E2b grid and the E3/E4 pair that the study figures compare.
-MLP_CNN_GRID = {("MLP", "original"): "mlp_mnist", ("CNN", "original"): "cnn_mnist",
-                ("MLP", "permuted"): "mlp_mnist_permuted", ("CNN", "permuted"): "cnn_mnist_permuted"}
-CURVE_PAIR = ("vgg_cifar10", "resnet18_cifar10")
+# The two factors of the mlp_vs_cnn figure, as params.yaml's figures.mlp_vs_cnn names them: a
+# panel per order of the pixels, the MLP and the CNN side by side in each.
+MODELS, PIXEL_ORDERS = ("MLP", "CNN"), ("original", "permuted")
 
-STUDY_FIGURES = Gallery()  # `applies` gets the names of the experiments with results
+STUDY_FIGURES = Gallery()  # `applies` gets the StudyInputs
 
 
 @dataclass
@@ -53,13 +53,14 @@ class StudyInputs:
     summary: pd.DataFrame  # summary.csv
     reproduction: pd.DataFrame  # reproduction.csv
     experiments: dict[str, FinishedRun]  # experiment -> its runs together (.runs: one a seed)
+    figures: dict  # params.yaml `figures`: the experiments each comparison draws, by its name
 
 
 def plot_study(inputs: StudyInputs, out_dir: Path) -> dict[str, Path]:
     """The comparisons across experiments into `out_dir`. A comparison is drawn when one of its
     experiments has results (its title names the others); with none, its figure is left out (and an
     older one removed)."""
-    drawn = STUDY_FIGURES.names_for(set(inputs.summary["experiment"]))
+    drawn = STUDY_FIGURES.names_for(inputs)
     made = {}
     for name, kind in STUDY_FIGURES.items():
         path = Path(out_dir) / f"{name}.png"
@@ -70,9 +71,24 @@ def plot_study(inputs: StudyInputs, out_dir: Path) -> dict[str, Path]:
     return made
 
 
-def compares(experiments):
-    """`applies` of a comparison: drawn when one of `experiments` has results."""
-    return lambda present: bool(set(experiments) & present)
+def named_experiments(declared) -> list[str]:
+    """The experiments in a figure's part of params.yaml's `figures` (a name, or a mapping of them)."""
+    if isinstance(declared, str):
+        return [declared]
+    return [name for part in declared.values() for name in named_experiments(part)]
+
+
+def compares(figure: str):
+    """`applies` of a comparison: drawn when one of the experiments params.yaml names for `figure`
+    has results (never where it names none)."""
+    return lambda inputs: any(name in inputs.experiments
+                              for name in named_experiments(inputs.figures.get(figure, {})))
+
+
+def study_caption(caption: str, name: str, params: dict) -> str:
+    """Figure `name`'s caption (in any language) with the experiments that params.yaml's `figures`
+    names for it in its {fields}."""
+    return caption.format_map(params.get("figures", {}).get(name, {}))
 
 
 def missing_note(wanted, present) -> str:
@@ -118,54 +134,61 @@ def reproduction_figure(inputs: StudyInputs) -> Figure:
     return fig
 
 
-@STUDY_FIGURES.figure("mlp_vs_cnn", applies=compares(MLP_CNN_GRID.values()), caption=(
-    "mlp_mnist, cnn_mnist and their _permuted twins: test accuracy of an MLP and a CNN of "
-    "about the same size (6,442 vs 6,422 parameters), trained for one epoch on MNIST as it is"
-    " (left) and on MNIST with every image's pixels shuffled by the same fixed permutation (right). "
+@STUDY_FIGURES.figure("mlp_vs_cnn", applies=compares("mlp_vs_cnn"), caption=(
+    "{MLP[original]} and {CNN[original]}, and on shuffled pixels {MLP[permuted]} and {CNN[permuted]}: "
+    "test accuracy of an MLP and a CNN of about the same size (6,442 vs 6,422 parameters), trained "
+    "for one epoch on MNIST as it is (left) and on MNIST with every image's pixels shuffled by the "
+    "same fixed permutation (right). "
     "A grey line joins the MLP and the CNN of the same seed (same seed, same data order and "
     "permutation); the coloured markers are the means over the seeds with their 95 % intervals, and "
     "each panel's title gives the paired difference CNN minus MLP. The CNN's lead comes from "
     "locality; shuffling destroys it while the MLP, which never used it, barely changes."))
 def mlp_vs_cnn_figure(inputs: StudyInputs) -> Figure:
     """E2/E2b: MLP vs CNN of the same size, on original and on permuted pixels, paired by seed."""
-    colors = dict(zip(("MLP", "CNN"), sns.color_palette()))
+    grid = mlp_cnn_grid(inputs)
+    colors = dict(zip(MODELS, sns.color_palette()))
     with styled():
         fig = Figure(figsize=(10, 5.2), layout="constrained")
         axes = fig.subplots(1, 2, sharey=True)
-        for ax, order, title in zip(axes, ("original", "permuted"),
+        for ax, order, title in zip(axes, PIXEL_ORDERS,
                                     ("original pixel order", "permuted pixels (one fixed shuffle)")):
-            accuracies = {model: seed_accuracies(inputs.experiments[name])
-                          for (model, grid_order), name in MLP_CNN_GRID.items()
-                          if grid_order == order and name in inputs.experiments}
+            accuracies = {model: seed_accuracies(inputs.experiments[grid[model, order]])
+                          for model in MODELS if grid[model, order] in inputs.experiments}
             draw_pairs(ax, accuracies, colors)
-            ax.set_xticks(range(2), [model_label(inputs, model, order) for model in ("MLP", "CNN")])
+            ax.set_xticks(range(2), [model_label(inputs, grid[model, order], model) for model in MODELS])
             ax.set_xlim(-0.5, 1.5)
             ax.set(xlabel=None, title=f"{title}\n{paired_note(accuracies)}")
         axes[0].set_ylim(*possible_percent(axes[0].get_ylim()))
         axes[0].set_ylabel("test accuracy (%)")
         fig.suptitle("MLP vs CNN with about 6,400 parameters each, with and without shuffled pixels\n"
                      "grey lines: the MLP and the CNN of one seed; markers: the mean over the seeds "
-                     "and its 95 % interval" + missing_note(MLP_CNN_GRID.values(), inputs.experiments),
+                     "and its 95 % interval" + missing_note(grid.values(), inputs.experiments),
                      fontsize="medium")
     return fig
 
 
-def model_label(inputs: StudyInputs, model: str, order: str) -> str:
-    """A tick label: the model and its parameter count, where its experiment has results."""
-    name = MLP_CNN_GRID[(model, order)]
+def mlp_cnn_grid(inputs: StudyInputs) -> dict[tuple[str, str], str]:
+    """(model, pixel order) -> its experiment, as params.yaml's figures.mlp_vs_cnn names them."""
+    declared = inputs.figures["mlp_vs_cnn"]
+    return {(model, order): declared[model][order] for order in PIXEL_ORDERS for model in MODELS}
+
+
+def model_label(inputs: StudyInputs, name: str, model: str) -> str:
+    """A tick label: the model and the parameter count of its experiment `name`, where it has results."""
     if name not in inputs.experiments:
         return f"{model}\n(not run yet)"
     return f"{model}\n({inputs.experiments[name].trained['parameters']:,} parameters)"
 
 
-@STUDY_FIGURES.figure("vgg_vs_resnet", applies=compares(CURVE_PAIR), caption=(
-    "vgg_cifar10 vs resnet18_cifar10: per-epoch loss and accuracy of the lab's VGG and of "
+@STUDY_FIGURES.figure("vgg_vs_resnet", applies=compares("vgg_vs_resnet"), caption=(
+    "{VGG} vs {ResNet-18}: per-epoch loss and accuracy of the lab's VGG and of "
     "ResNet-18 on CIFAR-10, training split (solid, averaged over the epoch's augmented "
     "batches) and test split (dashed, measured at the end of each epoch). Each line is the mean "
     "over the experiment's seeds, the band the 95 % interval of that mean (none with one seed)."))
 def curve_pair_figure(inputs: StudyInputs) -> Figure:
     """E3 vs E4: train and test curves of VGG and ResNet-18 overlaid, a band over the seeds."""
-    present = [name for name in CURVE_PAIR if name in inputs.experiments]
+    pair = named_experiments(inputs.figures["vgg_vs_resnet"])
+    present = [name for name in pair if name in inputs.experiments]
     frames = []
     for name in present:
         history = seed_histories(seed_runs(inputs.experiments[name]))
@@ -194,7 +217,7 @@ def curve_pair_figure(inputs: StudyInputs) -> Figure:
         seeds = (next(iter(notes.values())) if len(set(notes.values())) == 1
                  else ", ".join(f"{name}: {note}" for name, note in notes.items()))
         fig.suptitle("VGG (the lab's, with BatchNorm) vs ResNet-18 on CIFAR-10, per epoch\n" + seeds
-                     + missing_note(CURVE_PAIR, inputs.experiments), fontsize="medium")
+                     + missing_note(pair, inputs.experiments), fontsize="medium")
     return fig
 
 

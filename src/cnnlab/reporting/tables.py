@@ -27,15 +27,6 @@ REPRODUCTION_COLUMNS = ["experiment", "scale", "epochs", "kind", "reference", "a
 COMPARISON_COLUMNS = ["comparison", "a", "b", "measure", "n", "mean_diff", "ci_low", "ci_high", "t_p",
                       "wilcoxon_p", "p_a_greater", "differences", "min_diff", "max_diff", "interval"]
 
-# The study's claims, each a comparison of two experiments run at the same seeds (A − B).
-COMPARISONS = [
-    ("CNN vs MLP (E2)", "cnn_mnist", "mlp_mnist"),
-    ("CNN vs MLP on shuffled pixels (E2b)", "cnn_mnist_permuted", "mlp_mnist_permuted"),
-    ("CNN: original vs shuffled pixels", "cnn_mnist", "cnn_mnist_permuted"),
-    ("MLP: original vs shuffled pixels", "mlp_mnist", "mlp_mnist_permuted"),
-    ("ResNet-18 vs VGG (E4 vs E3)", "resnet18_cifar10", "vgg_cifar10"),
-]
-
 SUMMARY_NOTE = (
     "One row per evaluated experiment. Test accuracy is of the checkpoint chosen on a validation split "
     "held out of the training set; the labs instead keep the epoch that scores best on the test set, "
@@ -86,12 +77,13 @@ def mean_of(seeds: list[FinishedRun], key: str) -> float:
     return sum(r.trained[key] for r in seeds) / len(seeds)
 
 
-def comparison_table(runs: list[FinishedRun]) -> pd.DataFrame:
-    """The study's claims (COMPARISONS) whose two experiments have results, then, per experiment, the
-    labs' best-on-test number against the validation-selected one: paired over the common seeds."""
+def comparison_table(params: dict, runs: list[FinishedRun]) -> pd.DataFrame:
+    """The study's claims (params.yaml `comparisons`: A − B) whose two experiments have results,
+    then, per experiment, the labs' best-on-test number against the validation-selected one: paired
+    over the common seeds."""
     by_name = {run.name: run for run in runs}
-    pairs = [(title, by_name[a], "test_acc", by_name[b], "test_acc") for title, a, b in COMPARISONS
-             if a in by_name and b in by_name]
+    pairs = [(claim["title"], by_name[claim["a"]], "test_acc", by_name[claim["b"]], "test_acc")
+             for claim in params.get("comparisons", []) if claim["a"] in by_name and claim["b"] in by_name]
     pairs += [(f"{run.name}: best epoch on test (the labs') vs chosen on validation", run,
                "labs_best_test_acc", run, "test_acc") for run in runs]
     return paired_table(pairs)
