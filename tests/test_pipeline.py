@@ -53,8 +53,8 @@ def make_project(folder: Path, experiments=None, datasets=tuple(DATASETS)) -> Pa
     params = config.read_params(project / "params.yaml")
     if experiments is not None:
         params["experiments"] = {name: params["experiments"][name] for name in experiments}
-        params.pop("questions")  # they compare experiments left out here
-        params.update(comparisons=[], figures={})  # as these do; kept, as DVC's report stage reads them
+        # they compare experiments left out here; kept, empty, as DVC's report stage reads them
+        params.update(questions={}, comparisons=[], figures={})
         references = config.read_yaml((project / "references.yaml").read_text(), "references.yaml")
         references["experiments"] = {name: refs for name, refs in references["experiments"].items()
                                      if name in experiments}

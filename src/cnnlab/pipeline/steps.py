@@ -103,6 +103,7 @@ STEPS = {step.name: step for step in (
     Step("summarize", "cnnlab summarize {experiment}", SEEDS_TOGETHER_PARAMS),
     Step("plot", "cnnlab plot {experiment}", SEEDS_TOGETHER_PARAMS),
     Step("report", "cnnlab report", (Noted(IN_STUDY, "the experiments the report covers"),
+                                     Noted("questions", "the questions it answers"),
                                      Noted("comparisons", "the claims it tables"),
                                      Noted("figures", "the experiments its comparison figures draw"))),
 )}
