@@ -42,6 +42,8 @@ def test_the_default_study_runs_what_fits_here_and_reports_what_it_left_out(tmp_
     # DVC means the same by `auto`: after Snakemake's run it finds the study up to date, the empty
     # stages of what is left out included (Snakemake had DVC run them, cnnlab.pipeline.dvc_record)
     assert json.loads(run(["dvc", "status", "--json"], project, env)) == {}
+    # in one line, none a stage: fetch@cifar10 and convnet_cifar10's runs, summary and plot
+    assert ", 4 of datasets left out run by DVC (" in output and "lock file" not in output
     assert stages_run(run(["dvc", "repro"], project, env)) == set()
     assert job_counts(run([*SNAKEMAKE_ALL, "--dry-run"], project, env)) == {}
     listed = run(["cnnlab", "list"], project, env)

@@ -7,7 +7,7 @@ which Snakemake never plans, are run by DVC: their `--skip-left-out` commands bu
 leave their outputs empty (cnnlab.pipeline.left_out), in seconds.
 """
 
-import subprocess
+import logging
 import sys
 import time
 
@@ -17,21 +17,41 @@ from cnnlab.pipeline.workflow_support import PIPELINE_STEPS
 
 def record(params: dict, done: set[str]) -> None:
     """Bring dvc.lock up to date with the results: `done` are the DVC stages of the jobs that this
-    run finished or found current (cnnlab.pipeline.workflow_support.dvc_stage)."""
-    from dvc.repo import Repo
+    run finished or found current (cnnlab.pipeline.workflow_support.dvc_stage).
+
+    In this one process, as `dvc repro --single-item` and `dvc commit --force --no-relink` would for
+    each stage, but dvc.lock is read and written once: DVC's commands read and rewrite the whole file
+    for every stage, which at the catalog's size took minutes."""
+    from dvc.exceptions import DvcException
+    from dvc.repo import Repo, lock_repo
 
     start = time.monotonic()
-    with Repo(".") as repo:
+    logging.getLogger("dvc").setLevel(logging.WARNING)  # as `dvc --quiet`: no line a stage
+    recorded = []
+    with Repo(".") as repo, lock_repo(repo):
         changed = set(repo.status())
-    left_out = sorted((stage for stage in changed if dataset_of(stage, params) in left_out_datasets(params)),
-                      key=pipeline_order)
-    # The left-out stages first: the report's stage depends on all of results/, theirs included.
-    dvc("repro", "--single-item", *left_out)
-    # --no-relink: leave the files as Snakemake wrote them (a relinked file would be newer than
-    # what was made from it).
-    committed = sorted(changed & done)
-    dvc("commit", "--force", "--no-relink", *committed)
-    print(f"dvc.lock: {len(committed)} stage(s) recorded, {len(left_out)} of datasets left out run by DVC "
+        stages = {stage.addressing: stage for stage in repo.index.stages}
+        left_out = sorted((name for name in changed if dataset_of(name, params) in left_out_datasets(params)),
+                          key=pipeline_order)
+        committed = sorted(changed & done)
+        try:
+            # The left-out stages first: the report's stage depends on all of results/, theirs included.
+            for name in left_out:
+                stages[name].run()
+                recorded.append(stages[name])
+            for name in committed:
+                stages[name].save()
+                # relink=False: leave the files as Snakemake wrote them (a relinked file would be newer
+                # than what was made from it).
+                stages[name].commit(relink=False)
+                recorded.append(stages[name])
+        except DvcException as error:
+            print(f"Warning: DVC could not record {name} ({error}); dvc.lock does not record all of this "
+                  "run.", file=sys.stderr)
+        if recorded:
+            recorded[0].dvcfile.dump_stages(recorded, update_pipeline=False)
+    ran = len(set(left_out) & {stage.addressing for stage in recorded})
+    print(f"dvc.lock: {len(recorded) - ran} stage(s) recorded, {ran} of datasets left out run by DVC "
           f"({time.monotonic() - start:.1f} s)", file=sys.stderr)
 
 
@@ -46,11 +66,3 @@ def dataset_of(stage: str, params: dict) -> str | None:
 def pipeline_order(stage: str) -> int:
     step = stage.partition("@")[0]
     return PIPELINE_STEPS.index(step) if step in PIPELINE_STEPS else len(PIPELINE_STEPS)
-
-
-def dvc(command: str, *args: str) -> None:
-    """`dvc COMMAND ARGS --quiet`, unless there is no stage to give it; a failure is said in one line."""
-    if not any(not arg.startswith("-") for arg in args):
-        return
-    if subprocess.run([sys.executable, "-m", "dvc", command, *args, "--quiet"]).returncode != 0:
-        print(f"Warning: `dvc {command}` failed; dvc.lock does not record all of this run.", file=sys.stderr)
