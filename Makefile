@@ -1,4 +1,5 @@
-# The two commands of README.md: `make study` runs the study, `make test` the tests;
+# The two commands of README.md: `make study` runs the study (first saying what it will run, and how
+# long that takes here: `cnnlab plan --totals`), `make test` the tests;
 # `make plan` shows what `make study` would run, how long it would take here, and where its data comes from;
 # `make test-fast` is the everyday lane: the tests that take seconds, and one real end-to-end study;
 # `make repro` is `dvc repro` after cnnlab's own check of params.yaml (DVC reads it without limits).
@@ -14,6 +15,7 @@ TEST_PROCESSES := 2
 .PHONY: study test test-fast plan repro venv
 
 study: venv
+	cnnlab plan --totals
 	snakemake all
 
 test: venv

@@ -88,6 +88,9 @@ def test_second_plan_reads_the_cache(project, first_plan):
     assert "0 setup(s) measured now, 6 job(s) from .cnnlab/calibration.json" in again.stdout
     counts = ("3 setup(s) measured now, 3 job(s)", "0 setup(s) measured now, 6 job(s)")
     assert again.stdout == first_plan.stdout.replace(*counts)
+    # `make study`'s start: the same without the table of jobs
+    totals = cnnlab(project, env, "plan", *QUICK, "--budget", "0.0001", "--totals").stdout
+    assert totals.startswith("total to run: ") and totals in again.stdout
     quick = cnnlab(project, env, "plan", "--no-calibrate")  # another calibration length: not measured
     assert row(quick.stdout, "cnn_mnist")[7:] == ["-", "-"] and "not measured" in quick.stdout
 

@@ -40,10 +40,11 @@ def scheduler_passes(folder: Path, *options: str) -> int:
     return len(re.findall(r"^Ready jobs: \d+", done.stderr, flags=re.MULTILINE))
 
 
-def test_make_study_runs_snakemake_which_reads_the_profile_by_itself():
+def test_make_study_says_its_plan_then_runs_snakemake_which_reads_the_profile_by_itself():
     recipe = subprocess.run(["make", "-n", "study"], cwd=REPO, capture_output=True,
                             text=True, check=True).stdout
-    assert "snakemake all" in recipe
+    # what it will run and how long that takes here, then the run
+    assert recipe.index("cnnlab plan --totals") < recipe.index("snakemake all")
     # Snakemake's default workflow profile: profiles/default beside the Snakefile
     assert (REPO / "workflow" / "Snakefile").is_file()
     assert PROFILE == REPO / "workflow" / "profiles" / "default"

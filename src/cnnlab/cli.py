@@ -105,6 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-calibrate", action="store_true", help="measure nothing; use earlier measurements")
     p.add_argument("--calibration-seconds", type=positive_number, default=3.0, metavar="SECONDS",
                    help="training time measured per setup (default: 3)")
+    p.add_argument("--totals", action="store_true",
+                   help="without the table of jobs: what `make study` prints at its start")
     return parser
 
 
@@ -189,7 +191,7 @@ def plan_command(args: argparse.Namespace, params: dict) -> None:
     from cnnlab.pipeline.plan import plan
 
     print(plan(params, args.params, args.overrides, args.threads, args.budget, not args.no_calibrate,
-               args.calibration_seconds))
+               args.calibration_seconds, table=not args.totals))
 
 
 def train_command(args: argparse.Namespace, params: dict) -> None:

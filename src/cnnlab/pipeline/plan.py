@@ -141,7 +141,7 @@ def duration(seconds: float | None) -> str:
 
 
 def plan(params: dict, params_path: Path, overrides: list[str], threads: int | None, budget_hours: float,
-         calibrate_now: bool, calibration_seconds: float) -> str:
+         calibrate_now: bool, calibration_seconds: float, table: bool = True) -> str:
     threads = threads or JOB_THREADS
     jobs = study_jobs(params, overrides)
     if overrides or params_path.resolve() != Path("params.yaml").resolve():
@@ -164,11 +164,12 @@ def plan(params: dict, params_path: Path, overrides: list[str], threads: int | N
                      f"{cfg['device'] + ' ' + cfg['precision']:9s}  {job.status:13s}  {time:>8s}  "
                      f"{peak:>7s}{flag}")
     lanes = max(1, (os.cpu_count() or 1) // threads)
+    lines = lines + [""] if table else []
     if any(job.to_run is None for job in jobs):
-        lines += ["", "total to run: not known (some jobs are not measured)"]
+        lines += ["total to run: not known (some jobs are not measured)"]
     else:
         total = sum(job.to_run for job in jobs)
-        lines += ["", f"total to run: {duration(total)}; `make study` trains {lanes} job(s) at a time "
+        lines += [f"total to run: {duration(total)}; `make study` trains {lanes} job(s) at a time "
                   f"({os.cpu_count()} cores, {count(threads, 'thread')} a job): "
                   f"about {duration(total / lanes)}"]
     over = {}  # experiment -> the times of its seeds' jobs over the budget
