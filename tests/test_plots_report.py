@@ -34,6 +34,7 @@ from cnnlab.reporting import (
     captions,
     experiment_figures,
     experiment_inputs,
+    publish,
     references,
     report,
     study_figures,
@@ -677,3 +678,23 @@ def test_vgg_vs_resnet_curves_have_a_band_over_the_seeds(study):
     fig = study_figures.curve_pair_figure(inputs)
     assert [len(bands(ax)) for ax in fig.axes] == [2, 2]  # train and test
     assert "mean of 2 seeds" in titles(fig)[0] and "not run yet: resnet18_cifar10" in titles(fig)[0]
+
+
+def test_publish_copies_the_reports_with_every_file_they_link(study, tmp_path):
+    destination = tmp_path / "published"
+    (destination / "figures").mkdir(parents=True)
+    (destination / "figures" / "stale.png").write_bytes(b"an earlier publication's")
+    assert publish.main(study["results"], destination) == 0
+    for report_name in publish.REPORTS:
+        links = publish.linked_files(destination / report_name)
+        assert any(link.startswith("figures/") for link in links) and any("/plots/" in link for link in links)
+        for link in links:  # every link leads to the same bytes as in results/
+            assert (destination / link).read_bytes() == (study["results"] / link).read_bytes(), link
+    assert {p.name for p in destination.glob("*.csv")} == set(publish.TABLES)
+    assert not (destination / "figures" / "stale.png").exists() and not list(destination.rglob("*.pt"))
+
+
+def test_publish_refuses_a_folder_without_a_report(tmp_path, capsys):
+    assert publish.main(tmp_path, tmp_path / "published") == 2
+    assert capsys.readouterr().err.startswith(f"cnnlab: error: {tmp_path}: no report.md, report.zh.md")
+    assert not (tmp_path / "published").exists()
