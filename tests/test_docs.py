@@ -99,3 +99,26 @@ def test_the_checks_catch_what_they_are_for(tmp_path):
     page.write_text("[a](../shared/STUDY.md) [b](https://example.org) `[c](nowhere.md)`\n"
                     "```\n[d](nowhere.md)\n```\n")
     assert links(page) == ["../shared/STUDY.md", "https://example.org"]
+
+
+PUBLISHED = REPO / "docs" / "results"
+# A row of README's table of the published run: | ... | `experiment` | ... | 99.07 % (98.93-99.21) |
+QUOTED_ACCURACY = re.compile(r"^\|.*`(\w+)`.*\|\s*([\d.]+) % \(([\d.]+)-([\d.]+)\)\s*\|\s*$", re.M)
+
+
+def test_readme_quotes_the_published_run_as_it_is():
+    """Each test accuracy README quotes (mean and the seeds' range, in %) is the published summary's,
+    and each answer README gives opens as the published report's does."""
+    import pandas as pd
+
+    summary = pd.read_csv(PUBLISHED / "summary.csv").set_index("experiment")
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    quoted = QUOTED_ACCURACY.findall(readme)
+    assert len(quoted) >= 4, "README quotes no accuracy of the published run"
+    for experiment, mean, low, high in quoted:
+        row = summary.loc[experiment]
+        published = [f"{row[column] * 100:.2f}" for column in ("test_acc", "test_acc_min", "test_acc_max")]
+        assert [mean, low, high] == published, experiment
+    report = (PUBLISHED / "report.md").read_text(encoding="utf-8")
+    conclusions = re.findall(r"^> \*\*(.+?)\*\*", readme, re.M)  # README's quotes of the answers
+    assert len(conclusions) == 4 and all(f"**{c}**" in report for c in conclusions)
