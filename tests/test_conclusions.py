@@ -123,3 +123,14 @@ def test_a_gain_beside_a_loss_prefers_the_best_variant():
     effects = [effect([-2.0, -2.2, -2.1], "batch 1024"), effect([0.9, 1.1, 1.0], "batch 32"),
                effect([1.5, 1.7, 1.6], "batch 16")]
     assert conclusions.conclusion(BASE, effects, ENGLISH).startswith(f"Prefer batch 16 to {BASE}: ")
+
+
+
+def test_a_wide_interval_around_zero_is_no_evidence_and_shows_the_seeds():
+    """Four seeds as the base, one collapsed to chance: the interval contains 0 but allows an effect
+    of many points, so no "no measurable difference" (the published run's batch 1024, scaled lr)."""
+    collapsed = effect([-0.24, 0.0, -0.11, 0.10, -87.58], base_acc=0.9893)
+    assert collapsed.d.ci_low < -0.5 < 0 < collapsed.d.ci_high and collapsed.verdict == NO_EVIDENCE
+    assert conclusions.clause(collapsed, ENGLISH) == (
+        "batch 16 cannot be judged from seeds whose differences range from -87.58 pp to +0.10 pp")
+    assert effect([-0.24, 0.0, -0.11, 0.10, -0.30]).verdict == NO_DIFFERENCE  # the noise of the seeds

@@ -5,7 +5,9 @@ evidence for it. A few rules (judge), applied to each variant's paired differenc
   inside ±100 pp: no evidence (the clause says why);
 - the seeds disagree: some put the variant ahead, others behind, each by more than the test set's
   noise (MARGIN_SES binomial SEs of a difference);
-- the 95 % interval contains 0: no measurable difference;
+- the 95 % interval contains 0: no measurable difference, if it lies within ±SMALL_EFFECT; an
+  interval that still allows a larger effect (a seed that collapsed among seeds that did not) is no
+  evidence either way, and the clause gives the seeds' differences;
 - the interval leaves out 0 but the mean is within the test set's noise: below what the test set
   resolves (another draw of test images could reverse it);
 - else better or worse, by the mean; under SMALL_EFFECT it is said to be slight.
@@ -56,7 +58,7 @@ def judge(d, margin: float) -> str:
     if d.interval == "range":
         return NO_EVIDENCE
     if d.ci_low <= 0 <= d.ci_high:
-        return NO_DIFFERENCE
+        return NO_DIFFERENCE if max(-d.ci_low, d.ci_high) <= SMALL_EFFECT else NO_EVIDENCE
     if abs(d.mean_diff) <= margin:
         return BELOW_TEST_SET
     return BETTER if d.mean_diff > 0 else WORSE
@@ -67,7 +69,9 @@ def no_evidence_why(d, words: Messages) -> str:
         return words("no_evidence.one_common_seed" if d.n else "no_evidence.no_common_seed")
     if d.interval == "no spread":
         return words("no_evidence.agree")
-    return words("no_evidence.too_far")
+    if d.interval == "range":
+        return words("no_evidence.too_far")
+    return words("no_evidence.wide", low=pp(d.min_diff), high=pp(d.max_diff))
 
 
 def size(difference: float) -> str:
