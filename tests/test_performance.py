@@ -129,6 +129,7 @@ def test_models_and_batches_are_channels_last(model):
     assert batch.is_contiguous(memory_format=torch.channels_last) and not batch.is_contiguous()
 
 
+@pytest.mark.slow  # runs a benchmark script end to end
 def test_bench_runs_both_loops_and_writes_the_tables(mnist_root, tmp_path):
     out = tmp_path / "bench.json"
     assert bench.main(["--quick", "--root", str(mnist_root), "--threads", "1", "--json", str(out),
@@ -177,6 +178,7 @@ def test_bench_labs_loop_uses_the_labs_transforms(mnist_root):
         == ["ToTensor"]
 
 
+@pytest.mark.slow  # runs a benchmark script end to end
 def test_parity_runs_cnnlab_and_writes_the_table(mnist_root, tmp_path):
     doc = tmp_path / "performance.md"
     doc.write_text(f"# Performance\n\n{parity.BEGIN}\nold\n{parity.END}\n\nmore text\n")

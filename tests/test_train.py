@@ -193,6 +193,7 @@ def real_mnist_params(tmp_path_factory):
     return tmp
 
 
+@pytest.mark.slow  # trains on the real MNIST (about a minute)
 @needs_real_mnist
 def test_lenet5_reaches_the_labs_accuracy_in_one_epoch_on_real_mnist(real_mnist_params, tmp_path):
     # The lab trains on all 60,000 images (no validation split) and reports 97.7 % after one epoch.
@@ -201,6 +202,7 @@ def test_lenet5_reaches_the_labs_accuracy_in_one_epoch_on_real_mnist(real_mnist_
     assert json.loads((tmp_path / "train.json").read_text())["data_verified"] is True
 
 
+@pytest.mark.slow  # trains on the real MNIST (about half a minute)
 @needs_real_mnist
 def test_shuffled_pixels_take_the_cnns_lead_on_real_mnist(real_mnist_params, tmp_path):
     acc = {name: run(real_mnist_params, name, tmp_path / name)["test_acc"]
